@@ -1,0 +1,1 @@
+//! Actors around the engine (arrives with the actors issue).

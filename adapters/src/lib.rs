@@ -1,0 +1,1 @@
+//! Adapters to PostgreSQL, Redis, Kafka (arrive with their issues).

@@ -1,0 +1,193 @@
+//! Identifiers, quantities, timestamps and sides.
+//!
+//! All are small `Copy` values so the hot path never allocates.
+
+use std::fmt;
+use std::num::NonZeroU64;
+use std::str::FromStr;
+
+use thiserror::Error;
+
+/// Nanoseconds since the Unix epoch, passed in by callers: the engine never
+/// reads a clock.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub const NANOS_PER_SEC: i64 = 1_000_000_000;
+    pub const NANOS_PER_MINUTE: i64 = 60 * Self::NANOS_PER_SEC;
+
+    pub const fn from_secs(s: i64) -> Self {
+        Timestamp(s * Self::NANOS_PER_SEC)
+    }
+    pub const fn nanos(self) -> i64 {
+        self.0
+    }
+    /// Start of the minute containing this instant.
+    pub const fn minute_floor(self) -> Timestamp {
+        Timestamp(self.0.div_euclid(Self::NANOS_PER_MINUTE) * Self::NANOS_PER_MINUTE)
+    }
+}
+
+/// Identifies an account (one per user or agent).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct AccountId(pub u64);
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Identifies an order; unique across the market, assigned by the caller.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct OrderId(pub u64);
+
+impl fmt::Display for OrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A number of shares, always at least one.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct Quantity(NonZeroU64);
+
+impl Quantity {
+    /// `None` for zero: an order of nothing cannot exist.
+    pub const fn new(n: u64) -> Option<Self> {
+        match NonZeroU64::new(n) {
+            Some(v) => Some(Quantity(v)),
+            None => None,
+        }
+    }
+    pub const fn get(self) -> u64 {
+        self.0.get()
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Buy or sell.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum Side {
+    Buy,
+    Sell,
+}
+
+impl Side {
+    pub const fn opposite(self) -> Side {
+        match self {
+            Side::Buy => Side::Sell,
+            Side::Sell => Side::Buy,
+        }
+    }
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Side::Buy => "buy",
+            Side::Sell => "sell",
+        }
+    }
+}
+
+/// Why a string is not a symbol.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("symbol `{0}` must be 1 to {max} characters of A-Z, 0-9, `.` or `-`, starting with a letter", max = Symbol::MAX_LEN)]
+pub struct InvalidSymbol(pub String);
+
+/// A ticker symbol such as `AAPL` or `BRK.B`, stored inline (no heap), so it
+/// is `Copy` and cheap to hash and compare.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Symbol {
+    len: u8,
+    bytes: [u8; Symbol::MAX_LEN],
+}
+
+impl Symbol {
+    pub const MAX_LEN: usize = 15;
+
+    pub fn new(s: &str) -> Result<Self, InvalidSymbol> {
+        let b = s.as_bytes();
+        let ok = !b.is_empty()
+            && b.len() <= Self::MAX_LEN
+            && b[0].is_ascii_uppercase()
+            && b.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-');
+        if !ok {
+            return Err(InvalidSymbol(s.to_string()));
+        }
+        let mut bytes = [0u8; Self::MAX_LEN];
+        bytes[..b.len()].copy_from_slice(b);
+        Ok(Symbol { len: b.len() as u8, bytes })
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever stored (checked in `new`).
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl Ord for Symbol {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+impl PartialOrd for Symbol {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl FromStr for Symbol {
+    type Err = InvalidSymbol;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Symbol::new(s)
+    }
+}
+impl fmt::Display for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl fmt::Debug for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Symbol({})", self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbols_accept_tickers_and_reject_junk() {
+        for s in ["A", "AAPL", "BRK.B", "X-1", "ABCDEFGHIJKLMNO"] {
+            assert_eq!(Symbol::new(s).unwrap().as_str(), s);
+        }
+        for s in ["", "aapl", "1ABC", "A B", "ABCDEFGHIJKLMNOP", "É"] {
+            assert!(Symbol::new(s).is_err(), "{s:?} accepted");
+        }
+    }
+
+    #[test]
+    fn symbols_order_alphabetically() {
+        let mut v: Vec<Symbol> = ["MSFT", "AAPL", "AA"].iter().map(|s| s.parse().unwrap()).collect();
+        v.sort();
+        let names: Vec<&str> = v.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, ["AA", "AAPL", "MSFT"]);
+    }
+
+    #[test]
+    fn zero_quantity_cannot_exist() {
+        assert!(Quantity::new(0).is_none());
+        assert_eq!(Quantity::new(5).unwrap().get(), 5);
+    }
+
+    #[test]
+    fn minute_floor_truncates_to_the_minute() {
+        let t = Timestamp(Timestamp::NANOS_PER_MINUTE * 3 + 17);
+        assert_eq!(t.minute_floor(), Timestamp(Timestamp::NANOS_PER_MINUTE * 3));
+    }
+}

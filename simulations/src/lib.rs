@@ -1,0 +1,1 @@
+//! Scenarios, agents and the runner (arrive with the simulations issue).
