@@ -195,8 +195,15 @@ impl OrderBook {
     }
     /// L1: best bid and offer with their sizes.
     pub fn quote(&self) -> Quote {
-        let lv = |l: &Level| DepthLevel { price: l.price, quantity: l.qty, orders: l.count };
-        Quote { bid: self.bids.best().map(lv), ask: self.asks.best().map(lv) }
+        let lv = |l: &Level| DepthLevel {
+            price: l.price,
+            quantity: l.qty,
+            orders: l.count,
+        };
+        Quote {
+            bid: self.bids.best().map(lv),
+            ask: self.asks.best().map(lv),
+        }
     }
     /// L2: up to `levels` price levels per side, best first.
     pub fn depth(&self, levels: usize) -> (Vec<DepthLevel>, Vec<DepthLevel>) {
@@ -205,7 +212,11 @@ impl OrderBook {
                 .iter()
                 .rev()
                 .take(levels)
-                .map(|l| DepthLevel { price: l.price, quantity: l.qty, orders: l.count })
+                .map(|l| DepthLevel {
+                    price: l.price,
+                    quantity: l.qty,
+                    orders: l.count,
+                })
                 .collect()
         };
         (side(&self.bids), side(&self.asks))
@@ -256,17 +267,34 @@ impl OrderBook {
         let id = order.id();
         let account = order.account();
         if self.index.contains_key(&id) {
-            events.push(Event::Rejected { order: id, account, reason: RejectReason::DuplicateOrderId, ts });
+            events.push(Event::Rejected {
+                order: id,
+                account,
+                reason: RejectReason::DuplicateOrderId,
+                ts,
+            });
             return;
         }
         if order.symbol() != self.symbol {
-            events.push(Event::Rejected { order: id, account, reason: RejectReason::UnknownSymbol, ts });
+            events.push(Event::Rejected {
+                order: id,
+                account,
+                reason: RejectReason::UnknownSymbol,
+                ts,
+            });
             return;
         }
         let qty = order.quantity().get();
         let side = order.side();
         let limit = order.price();
-        events.push(Event::Accepted { order: id, account, side, price: limit, quantity: qty, ts });
+        events.push(Event::Accepted {
+            order: id,
+            account,
+            side,
+            price: limit,
+            quantity: qty,
+            ts,
+        });
         let tif = order.time_in_force();
         if tif == TimeInForce::Fok && self.fillable(side, limit) < qty {
             events.push(Event::Cancelled {
@@ -295,7 +323,13 @@ impl OrderBook {
                 next: NIL,
             });
         } else {
-            events.push(Event::Cancelled { order: id, account, remaining, reason: CancelReason::Unfilled, ts });
+            events.push(Event::Cancelled {
+                order: id,
+                account,
+                remaining,
+                reason: CancelReason::Unfilled,
+                ts,
+            });
         }
     }
 
@@ -346,7 +380,10 @@ impl OrderBook {
             return Err(BookError::NonPositivePrice);
         }
         if !price.is_on_grid(self.tick) {
-            return Err(BookError::OffTickGrid { price, tick: self.tick });
+            return Err(BookError::OffTickGrid {
+                price,
+                tick: self.tick,
+            });
         }
         let remaining = new_remaining.map_or(node.remaining, Quantity::get);
         let filled = node.original - node.remaining;
@@ -363,26 +400,63 @@ impl OrderBook {
             let n = &mut self.nodes[slot as usize];
             n.remaining = remaining;
             n.original = original;
-            events.push(Event::Replaced { order: id, account: node.account, price, remaining, ts });
+            events.push(Event::Replaced {
+                order: id,
+                account: node.account,
+                price,
+                remaining,
+                ts,
+            });
             return Ok(());
         }
         self.unlink(id);
-        events.push(Event::Replaced { order: id, account: node.account, price, remaining, ts });
-        let left = self.match_incoming(id, node.account, node.side, price, remaining, original, ts, events);
+        events.push(Event::Replaced {
+            order: id,
+            account: node.account,
+            price,
+            remaining,
+            ts,
+        });
+        let left = self.match_incoming(
+            id,
+            node.account,
+            node.side,
+            price,
+            remaining,
+            original,
+            ts,
+            events,
+        );
         if left > 0 {
-            self.rest(Node { price, original, remaining: left, prev: NIL, next: NIL, ..node });
+            self.rest(Node {
+                price,
+                original,
+                remaining: left,
+                prev: NIL,
+                next: NIL,
+                ..node
+            });
         }
         Ok(())
     }
 
     /// End of day: every resting DAY order expires.
     pub fn expire_day_orders(&mut self, ts: Timestamp, events: &mut Vec<Event>) {
-        let day: Vec<OrderId> =
-            self.orders().into_iter().filter(|o| o.time_in_force == TimeInForce::Day).map(|o| o.id).collect();
+        let day: Vec<OrderId> = self
+            .orders()
+            .into_iter()
+            .filter(|o| o.time_in_force == TimeInForce::Day)
+            .map(|o| o.id)
+            .collect();
         for id in day {
             if let Some(state) = self.order(id) {
                 self.unlink(id);
-                events.push(Event::Expired { order: id, account: state.account, remaining: state.remaining, ts });
+                events.push(Event::Expired {
+                    order: id,
+                    account: state.account,
+                    remaining: state.remaining,
+                    ts,
+                });
             }
         }
     }
@@ -427,7 +501,9 @@ impl OrderBook {
             Side::Sell => &mut self.bids,
         };
         while remaining > 0 {
-            let Some(level) = opp.levels.last_mut() else { break };
+            let Some(level) = opp.levels.last_mut() else {
+                break;
+            };
             if !crosses(side, limit, level.price) {
                 break;
             }
@@ -452,7 +528,11 @@ impl OrderBook {
                     ts,
                 }));
                 if maker.remaining == 0 {
-                    events.push(Event::Filled { order: maker.id, account: maker.account, ts });
+                    events.push(Event::Filled {
+                        order: maker.id,
+                        account: maker.account,
+                        ts,
+                    });
                     let next = maker.next;
                     self.index.remove(&maker.id);
                     self.free.push(i);
@@ -474,7 +554,11 @@ impl OrderBook {
                     });
                 }
                 if remaining == 0 {
-                    events.push(Event::Filled { order: id, account, ts });
+                    events.push(Event::Filled {
+                        order: id,
+                        account,
+                        ts,
+                    });
                 } else {
                     events.push(Event::PartiallyFilled {
                         order: id,
@@ -524,7 +608,14 @@ impl OrderBook {
                 node.next = NIL;
                 ladder.levels.insert(
                     li,
-                    Level { key, price: node.price, qty: node.remaining, count: 1, head: slot, tail: slot },
+                    Level {
+                        key,
+                        price: node.price,
+                        qty: node.remaining,
+                        count: 1,
+                        head: slot,
+                        tail: slot,
+                    },
                 );
             }
         }
@@ -534,7 +625,9 @@ impl OrderBook {
 
     /// Take a resting order out of its level and free its slot.
     fn unlink(&mut self, id: OrderId) {
-        let Some(slot) = self.index.remove(&id) else { return };
+        let Some(slot) = self.index.remove(&id) else {
+            return;
+        };
         let node = self.nodes[slot as usize];
         let ladder = match node.side {
             Side::Buy => &mut self.bids,
@@ -595,7 +688,10 @@ impl OrderBook {
             }
         }
         if seen != self.index.len() {
-            return Err(format!("{seen} linked orders but {} indexed", self.index.len()));
+            return Err(format!(
+                "{seen} linked orders but {} indexed",
+                self.index.len()
+            ));
         }
         Ok(())
     }

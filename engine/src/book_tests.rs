@@ -9,14 +9,34 @@ fn book() -> OrderBook {
     OrderBook::new(sym(), TICK)
 }
 fn limit(id: u64, acc: u64, side: Side, qty: u64, px: i64, tif: TimeInForce) -> Order {
-    Order::limit(OrderId(id), AccountId(acc), sym(), side, qty, Price::from_minor(px), tif, TICK, Timestamp(id as i64))
-        .unwrap()
+    Order::limit(
+        OrderId(id),
+        AccountId(acc),
+        sym(),
+        side,
+        qty,
+        Price::from_minor(px),
+        tif,
+        TICK,
+        Timestamp(id as i64),
+    )
+    .unwrap()
 }
 fn gtc(id: u64, side: Side, qty: u64, px: i64) -> Order {
     limit(id, id, side, qty, px, TimeInForce::Gtc)
 }
 fn market(id: u64, side: Side, qty: u64, collar: i64) -> Order {
-    Order::market(OrderId(id), AccountId(id), sym(), side, qty, Price::from_minor(collar), TICK, Timestamp(0)).unwrap()
+    Order::market(
+        OrderId(id),
+        AccountId(id),
+        sym(),
+        side,
+        qty,
+        Price::from_minor(collar),
+        TICK,
+        Timestamp(0),
+    )
+    .unwrap()
 }
 fn place(b: &mut OrderBook, o: Order) -> Vec<Event> {
     let mut ev = Vec::new();
@@ -27,7 +47,12 @@ fn place(b: &mut OrderBook, o: Order) -> Vec<Event> {
 fn trades(ev: &[Event]) -> Vec<(u64, u64, i64, u64)> {
     ev.iter()
         .filter_map(|e| match e {
-            Event::Trade(t) => Some((t.maker_order.0, t.taker_order.0, t.price.minor(), t.quantity)),
+            Event::Trade(t) => Some((
+                t.maker_order.0,
+                t.taker_order.0,
+                t.price.minor(),
+                t.quantity,
+            )),
             _ => None,
         })
         .collect()
@@ -95,9 +120,17 @@ fn fill_events_report_both_sides() {
         remaining: 6,
         ts: Timestamp(0)
     }));
-    assert!(ev.contains(&Event::Filled { order: OrderId(2), account: AccountId(2), ts: Timestamp(0) }));
+    assert!(ev.contains(&Event::Filled {
+        order: OrderId(2),
+        account: AccountId(2),
+        ts: Timestamp(0)
+    }));
     let ev = place(&mut b, gtc(3, Side::Buy, 6, 100));
-    assert!(ev.contains(&Event::Filled { order: OrderId(1), account: AccountId(1), ts: Timestamp(0) }));
+    assert!(ev.contains(&Event::Filled {
+        order: OrderId(1),
+        account: AccountId(1),
+        ts: Timestamp(0)
+    }));
     assert!(b.is_empty());
 }
 
@@ -108,7 +141,14 @@ fn market_orders_walk_the_book_and_never_rest() {
     place(&mut b, gtc(2, Side::Sell, 3, 150));
     let ev = place(&mut b, market(3, Side::Buy, 10, 120));
     assert_eq!(trades(&ev), [(1, 3, 101, 3)]);
-    assert!(matches!(ev.last(), Some(Event::Cancelled { remaining: 7, reason: CancelReason::Unfilled, .. })));
+    assert!(matches!(
+        ev.last(),
+        Some(Event::Cancelled {
+            remaining: 7,
+            reason: CancelReason::Unfilled,
+            ..
+        })
+    ));
     assert!(b.order(OrderId(3)).is_none());
     assert_eq!(b.best_bid(), None, "the market remainder must not rest");
 }
@@ -117,7 +157,10 @@ fn market_orders_walk_the_book_and_never_rest() {
 fn a_market_order_on_an_empty_side_is_cancelled_whole() {
     let mut b = book();
     let ev = place(&mut b, market(1, Side::Sell, 10, 1));
-    assert!(matches!(ev.last(), Some(Event::Cancelled { remaining: 10, .. })));
+    assert!(matches!(
+        ev.last(),
+        Some(Event::Cancelled { remaining: 10, .. })
+    ));
     assert!(b.is_empty());
 }
 
@@ -127,7 +170,14 @@ fn ioc_remainder_is_cancelled() {
     place(&mut b, gtc(1, Side::Buy, 4, 100));
     let ev = place(&mut b, limit(2, 2, Side::Sell, 10, 100, TimeInForce::Ioc));
     assert_eq!(trades(&ev), [(1, 2, 100, 4)]);
-    assert!(matches!(ev.last(), Some(Event::Cancelled { remaining: 6, reason: CancelReason::Unfilled, .. })));
+    assert!(matches!(
+        ev.last(),
+        Some(Event::Cancelled {
+            remaining: 6,
+            reason: CancelReason::Unfilled,
+            ..
+        })
+    ));
     assert!(b.is_empty());
 }
 
@@ -139,7 +189,14 @@ fn fok_that_cannot_fill_entirely_leaves_the_book_untouched() {
     let before = b.orders();
     let ev = place(&mut b, limit(3, 3, Side::Buy, 9, 102, TimeInForce::Fok));
     assert!(trades(&ev).is_empty());
-    assert!(matches!(ev.last(), Some(Event::Cancelled { remaining: 9, reason: CancelReason::Killed, .. })));
+    assert!(matches!(
+        ev.last(),
+        Some(Event::Cancelled {
+            remaining: 9,
+            reason: CancelReason::Killed,
+            ..
+        })
+    ));
     assert_eq!(b.orders(), before);
 }
 
@@ -163,7 +220,10 @@ fn cancel_removes_the_order_and_reports_what_was_left() {
     assert_eq!(st.remaining, 10);
     b.check_invariants().unwrap();
     assert_eq!(b.quote().bid.unwrap().quantity, 5);
-    assert_eq!(b.cancel(OrderId(1), None, Timestamp(6), &mut ev), Err(BookError::UnknownOrder(OrderId(1))));
+    assert_eq!(
+        b.cancel(OrderId(1), None, Timestamp(6), &mut ev),
+        Err(BookError::UnknownOrder(OrderId(1)))
+    );
 }
 
 #[test]
@@ -171,7 +231,10 @@ fn nobody_cancels_another_accounts_order() {
     let mut b = book();
     place(&mut b, gtc(1, Side::Buy, 10, 100));
     let mut ev = Vec::new();
-    assert_eq!(b.cancel(OrderId(1), Some(AccountId(99)), Timestamp(0), &mut ev), Err(BookError::NotOwner(OrderId(1))));
+    assert_eq!(
+        b.cancel(OrderId(1), Some(AccountId(99)), Timestamp(0), &mut ev),
+        Err(BookError::NotOwner(OrderId(1)))
+    );
     assert!(ev.is_empty());
     assert!(b.order(OrderId(1)).is_some());
 }
@@ -181,7 +244,13 @@ fn a_duplicate_order_id_is_rejected() {
     let mut b = book();
     place(&mut b, gtc(1, Side::Buy, 10, 100));
     let ev = place(&mut b, gtc(1, Side::Buy, 10, 99));
-    assert!(matches!(ev[..], [Event::Rejected { reason: RejectReason::DuplicateOrderId, .. }]));
+    assert!(matches!(
+        ev[..],
+        [Event::Rejected {
+            reason: RejectReason::DuplicateOrderId,
+            ..
+        }]
+    ));
 }
 
 #[test]
@@ -190,7 +259,15 @@ fn reducing_quantity_keeps_queue_priority() {
     place(&mut b, gtc(1, Side::Sell, 10, 100));
     place(&mut b, gtc(2, Side::Sell, 10, 100));
     let mut ev = Vec::new();
-    b.replace(OrderId(1), None, None, Quantity::new(4), Timestamp(0), &mut ev).unwrap();
+    b.replace(
+        OrderId(1),
+        None,
+        None,
+        Quantity::new(4),
+        Timestamp(0),
+        &mut ev,
+    )
+    .unwrap();
     b.check_invariants().unwrap();
     let ev = place(&mut b, gtc(3, Side::Buy, 4, 100));
     assert_eq!(trades(&ev), [(1, 3, 100, 4)]);
@@ -202,7 +279,15 @@ fn increasing_quantity_loses_queue_priority() {
     place(&mut b, gtc(1, Side::Sell, 10, 100));
     place(&mut b, gtc(2, Side::Sell, 10, 100));
     let mut ev = Vec::new();
-    b.replace(OrderId(1), None, None, Quantity::new(12), Timestamp(0), &mut ev).unwrap();
+    b.replace(
+        OrderId(1),
+        None,
+        None,
+        Quantity::new(12),
+        Timestamp(0),
+        &mut ev,
+    )
+    .unwrap();
     b.check_invariants().unwrap();
     let ev = place(&mut b, gtc(3, Side::Buy, 4, 100));
     assert_eq!(trades(&ev), [(2, 3, 100, 4)]);
@@ -215,7 +300,15 @@ fn moving_price_loses_priority_and_can_cross() {
     place(&mut b, gtc(1, Side::Sell, 10, 105));
     place(&mut b, gtc(2, Side::Buy, 4, 100));
     let mut ev = Vec::new();
-    b.replace(OrderId(2), None, Some(Price::from_minor(105)), None, Timestamp(0), &mut ev).unwrap();
+    b.replace(
+        OrderId(2),
+        None,
+        Some(Price::from_minor(105)),
+        None,
+        Timestamp(0),
+        &mut ev,
+    )
+    .unwrap();
     b.check_invariants().unwrap();
     assert_eq!(trades(&ev), [(1, 2, 105, 4)]);
     assert!(b.order(OrderId(2)).is_none());
@@ -228,7 +321,15 @@ fn replace_keeps_filled_plus_remaining_equal_to_original() {
     place(&mut b, gtc(1, Side::Sell, 10, 100));
     place(&mut b, gtc(2, Side::Buy, 3, 100));
     let mut ev = Vec::new();
-    b.replace(OrderId(1), None, Some(Price::from_minor(101)), Quantity::new(5), Timestamp(0), &mut ev).unwrap();
+    b.replace(
+        OrderId(1),
+        None,
+        Some(Price::from_minor(101)),
+        Quantity::new(5),
+        Timestamp(0),
+        &mut ev,
+    )
+    .unwrap();
     let st = b.order(OrderId(1)).unwrap();
     assert_eq!((st.filled(), st.remaining, st.original), (3, 5, 8));
 }
@@ -236,14 +337,35 @@ fn replace_keeps_filled_plus_remaining_equal_to_original() {
 #[test]
 fn replace_off_the_grid_or_of_an_unknown_order_is_refused() {
     let mut b = OrderBook::new(sym(), Price::from_minor(5));
-    let o = Order::limit(OrderId(1), AccountId(1), sym(), Side::Buy, 1, Price::from_minor(100), TimeInForce::Gtc, Price::from_minor(5), Timestamp(0)).unwrap();
+    let o = Order::limit(
+        OrderId(1),
+        AccountId(1),
+        sym(),
+        Side::Buy,
+        1,
+        Price::from_minor(100),
+        TimeInForce::Gtc,
+        Price::from_minor(5),
+        Timestamp(0),
+    )
+    .unwrap();
     place(&mut b, o);
     let mut ev = Vec::new();
     assert!(matches!(
-        b.replace(OrderId(1), None, Some(Price::from_minor(101)), None, Timestamp(0), &mut ev),
+        b.replace(
+            OrderId(1),
+            None,
+            Some(Price::from_minor(101)),
+            None,
+            Timestamp(0),
+            &mut ev
+        ),
         Err(BookError::OffTickGrid { .. })
     ));
-    assert_eq!(b.replace(OrderId(9), None, None, None, Timestamp(0), &mut ev), Err(BookError::UnknownOrder(OrderId(9))));
+    assert_eq!(
+        b.replace(OrderId(9), None, None, None, Timestamp(0), &mut ev),
+        Err(BookError::UnknownOrder(OrderId(9)))
+    );
     assert!(ev.is_empty());
 }
 
@@ -256,8 +378,16 @@ fn day_orders_expire_at_end_of_day_and_gtc_orders_stay() {
     let mut ev = Vec::new();
     b.expire_day_orders(Timestamp(1), &mut ev);
     b.check_invariants().unwrap();
-    let expired: Vec<u64> =
-        ev.iter().filter_map(|e| if let Event::Expired { order, .. } = e { Some(order.0) } else { None }).collect();
+    let expired: Vec<u64> = ev
+        .iter()
+        .filter_map(|e| {
+            if let Event::Expired { order, .. } = e {
+                Some(order.0)
+            } else {
+                None
+            }
+        })
+        .collect();
     assert_eq!(expired, [1, 3]);
     assert_eq!(b.len(), 1);
     assert!(b.order(OrderId(2)).is_some());
@@ -273,11 +403,20 @@ fn depth_lists_levels_best_first_with_totals() {
         place(&mut b, gtc(id, Side::Sell, q, px));
     }
     let (bids, asks) = b.depth(2);
-    let b2: Vec<(i64, u64, u32)> = bids.iter().map(|l| (l.price.minor(), l.quantity, l.orders)).collect();
+    let b2: Vec<(i64, u64, u32)> = bids
+        .iter()
+        .map(|l| (l.price.minor(), l.quantity, l.orders))
+        .collect();
     assert_eq!(b2, [(100, 7, 2), (99, 3, 1)]);
-    assert_eq!(asks.iter().map(|l| l.price.minor()).collect::<Vec<_>>(), [101, 103]);
+    assert_eq!(
+        asks.iter().map(|l| l.price.minor()).collect::<Vec<_>>(),
+        [101, 103]
+    );
     let q = b.quote();
-    assert_eq!((q.bid.unwrap().price.minor(), q.ask.unwrap().price.minor()), (100, 101));
+    assert_eq!(
+        (q.bid.unwrap().price.minor(), q.ask.unwrap().price.minor()),
+        (100, 101)
+    );
 }
 
 #[test]
@@ -286,7 +425,16 @@ fn trade_sequence_numbers_are_gap_free() {
     place(&mut b, gtc(1, Side::Sell, 1, 100));
     place(&mut b, gtc(2, Side::Sell, 1, 101));
     let ev = place(&mut b, gtc(3, Side::Buy, 2, 101));
-    let seqs: Vec<u64> = ev.iter().filter_map(|e| if let Event::Trade(t) = e { Some(t.seq) } else { None }).collect();
+    let seqs: Vec<u64> = ev
+        .iter()
+        .filter_map(|e| {
+            if let Event::Trade(t) = e {
+                Some(t.seq)
+            } else {
+                None
+            }
+        })
+        .collect();
     assert_eq!(seqs, [1, 2]);
     assert_eq!(b.trade_count(), 2);
 }

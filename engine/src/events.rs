@@ -97,14 +97,53 @@ impl Trade {
 /// What happened to an order.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Event {
-    Accepted { order: OrderId, account: AccountId, side: Side, price: Price, quantity: u64, ts: Timestamp },
-    Rejected { order: OrderId, account: AccountId, reason: RejectReason, ts: Timestamp },
+    Accepted {
+        order: OrderId,
+        account: AccountId,
+        side: Side,
+        price: Price,
+        quantity: u64,
+        ts: Timestamp,
+    },
+    Rejected {
+        order: OrderId,
+        account: AccountId,
+        reason: RejectReason,
+        ts: Timestamp,
+    },
     Trade(Trade),
-    PartiallyFilled { order: OrderId, account: AccountId, filled: u64, remaining: u64, ts: Timestamp },
-    Filled { order: OrderId, account: AccountId, ts: Timestamp },
-    Cancelled { order: OrderId, account: AccountId, remaining: u64, reason: CancelReason, ts: Timestamp },
-    Expired { order: OrderId, account: AccountId, remaining: u64, ts: Timestamp },
-    Replaced { order: OrderId, account: AccountId, price: Price, remaining: u64, ts: Timestamp },
+    PartiallyFilled {
+        order: OrderId,
+        account: AccountId,
+        filled: u64,
+        remaining: u64,
+        ts: Timestamp,
+    },
+    Filled {
+        order: OrderId,
+        account: AccountId,
+        ts: Timestamp,
+    },
+    Cancelled {
+        order: OrderId,
+        account: AccountId,
+        remaining: u64,
+        reason: CancelReason,
+        ts: Timestamp,
+    },
+    Expired {
+        order: OrderId,
+        account: AccountId,
+        remaining: u64,
+        ts: Timestamp,
+    },
+    Replaced {
+        order: OrderId,
+        account: AccountId,
+        price: Price,
+        remaining: u64,
+        ts: Timestamp,
+    },
 }
 
 impl Event {
@@ -125,7 +164,10 @@ impl Event {
     pub fn is_terminal(&self) -> bool {
         matches!(
             self,
-            Event::Filled { .. } | Event::Cancelled { .. } | Event::Expired { .. } | Event::Rejected { .. }
+            Event::Filled { .. }
+                | Event::Cancelled { .. }
+                | Event::Expired { .. }
+                | Event::Rejected { .. }
         )
     }
 }

@@ -23,12 +23,17 @@ pub struct Exchange {
 
 impl Exchange {
     pub fn new(ledger: Ledger) -> Exchange {
-        Exchange { books: BTreeMap::new(), ledger }
+        Exchange {
+            books: BTreeMap::new(),
+            ledger,
+        }
     }
 
     /// List a symbol with its tick size. Listing twice keeps the first book.
     pub fn list(&mut self, symbol: Symbol, tick: Price) {
-        self.books.entry(symbol).or_insert_with(|| OrderBook::new(symbol, tick));
+        self.books
+            .entry(symbol)
+            .or_insert_with(|| OrderBook::new(symbol, tick));
     }
 
     pub fn book(&self, symbol: Symbol) -> Option<&OrderBook> {
@@ -46,12 +51,19 @@ impl Exchange {
 
     /// Reserve, place, settle every trade, release finished orders.
     pub fn submit(&mut self, order: &Order, ts: Timestamp, out: &mut Vec<Event>) {
-        let reject = |reason| Event::Rejected { order: order.id(), account: order.account(), reason, ts };
+        let reject = |reason| Event::Rejected {
+            order: order.id(),
+            account: order.account(),
+            reason,
+            ts,
+        };
         let Some(book) = self.books.get_mut(&order.symbol()) else {
             out.push(reject(RejectReason::UnknownSymbol));
             return;
         };
-        if !order.price().is_on_grid(book.tick()) && order.order_type() == crate::order::OrderType::Limit {
+        if !order.price().is_on_grid(book.tick())
+            && order.order_type() == crate::order::OrderType::Limit
+        {
             out.push(reject(RejectReason::OffTickGrid));
             return;
         }
@@ -76,8 +88,14 @@ impl Exchange {
         ts: Timestamp,
         out: &mut Vec<Event>,
     ) -> Result<(), BookError> {
-        let res = self.ledger.reservation(id).ok_or(BookError::UnknownOrder(id))?;
-        let book = self.books.get_mut(&res.symbol).ok_or(BookError::UnknownOrder(id))?;
+        let res = self
+            .ledger
+            .reservation(id)
+            .ok_or(BookError::UnknownOrder(id))?;
+        let book = self
+            .books
+            .get_mut(&res.symbol)
+            .ok_or(BookError::UnknownOrder(id))?;
         let start = out.len();
         book.cancel(id, owner, ts, out)?;
         Self::apply(&mut self.ledger, &out[start..]);
@@ -96,8 +114,14 @@ impl Exchange {
         ts: Timestamp,
         out: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
-        let res = self.ledger.reservation(id).ok_or(RejectReason::UnknownOrder)?;
-        let book = self.books.get_mut(&res.symbol).ok_or(RejectReason::UnknownOrder)?;
+        let res = self
+            .ledger
+            .reservation(id)
+            .ok_or(RejectReason::UnknownOrder)?;
+        let book = self
+            .books
+            .get_mut(&res.symbol)
+            .ok_or(RejectReason::UnknownOrder)?;
         let state = book.order(id).ok_or(RejectReason::UnknownOrder)?;
         if owner.is_some_and(|o| o != state.account) {
             return Err(RejectReason::UnknownOrder);
@@ -110,9 +134,12 @@ impl Exchange {
             return Err(RejectReason::OffTickGrid);
         }
         let new_remaining = remaining.map_or(state.remaining, Quantity::get);
-        self.ledger.resize(id, new_price, new_remaining).map_err(|e| e.reason())?;
+        self.ledger
+            .resize(id, new_price, new_remaining)
+            .map_err(|e| e.reason())?;
         let start = out.len();
-        book.replace(id, owner, price, remaining, ts, out).map_err(|e| e.reason())?;
+        book.replace(id, owner, price, remaining, ts, out)
+            .map_err(|e| e.reason())?;
         Self::apply(&mut self.ledger, &out[start..]);
         Ok(())
     }

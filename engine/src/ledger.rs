@@ -33,7 +33,10 @@ impl Fees {
         if maker_bps > 1_000 || taker_bps > 1_000 {
             return Err(LedgerError::FeeTooHigh);
         }
-        Ok(Fees { maker_bps, taker_bps })
+        Ok(Fees {
+            maker_bps,
+            taker_bps,
+        })
     }
     pub const fn maker_bps(&self) -> u32 {
         self.maker_bps
@@ -134,7 +137,9 @@ impl LedgerError {
             LedgerError::InsufficientHoldings { .. } => RejectReason::InsufficientHoldings,
             LedgerError::UnknownReservation(_) => RejectReason::UnknownOrder,
             LedgerError::DuplicateReservation(_) => RejectReason::DuplicateOrderId,
-            LedgerError::UnknownAccount(_) | LedgerError::AccountExists(_) => RejectReason::UnknownAccount,
+            LedgerError::UnknownAccount(_) | LedgerError::AccountExists(_) => {
+                RejectReason::UnknownAccount
+            }
             LedgerError::NonPositiveAmount | LedgerError::FeeTooHigh | LedgerError::Overflow => {
                 RejectReason::Overflow
             }
@@ -164,7 +169,12 @@ impl Ledger {
     pub fn new(fees: Fees, fee_account: AccountId) -> Ledger {
         let mut accounts = FxHashMap::default();
         accounts.insert(fee_account, Account::default());
-        Ledger { fees, fee_account, accounts, reservations: FxHashMap::default() }
+        Ledger {
+            fees,
+            fee_account,
+            accounts,
+            reservations: FxHashMap::default(),
+        }
     }
 
     pub fn fees(&self) -> Fees {
@@ -201,7 +211,10 @@ impl Ledger {
         if amount.minor() <= 0 {
             return Err(LedgerError::NonPositiveAmount);
         }
-        let acc = self.accounts.get_mut(&id).ok_or(LedgerError::UnknownAccount(id))?;
+        let acc = self
+            .accounts
+            .get_mut(&id)
+            .ok_or(LedgerError::UnknownAccount(id))?;
         acc.cash = acc.cash.checked_add(amount)?;
         Ok(())
     }
@@ -211,20 +224,34 @@ impl Ledger {
         if amount.minor() <= 0 {
             return Err(LedgerError::NonPositiveAmount);
         }
-        let acc = self.accounts.get_mut(&id).ok_or(LedgerError::UnknownAccount(id))?;
+        let acc = self
+            .accounts
+            .get_mut(&id)
+            .ok_or(LedgerError::UnknownAccount(id))?;
         if acc.available_cash() < amount {
-            return Err(LedgerError::InsufficientCash { needed: amount, available: acc.available_cash() });
+            return Err(LedgerError::InsufficientCash {
+                needed: amount,
+                available: acc.available_cash(),
+            });
         }
         acc.cash = acc.cash.checked_sub(amount)?;
         Ok(())
     }
 
     /// Create `qty` new shares of `symbol` in `id` (a listing's float).
-    pub fn issue_shares(&mut self, id: AccountId, symbol: Symbol, qty: u64) -> Result<(), LedgerError> {
+    pub fn issue_shares(
+        &mut self,
+        id: AccountId,
+        symbol: Symbol,
+        qty: u64,
+    ) -> Result<(), LedgerError> {
         if qty == 0 {
             return Err(LedgerError::NonPositiveAmount);
         }
-        let acc = self.accounts.get_mut(&id).ok_or(LedgerError::UnknownAccount(id))?;
+        let acc = self
+            .accounts
+            .get_mut(&id)
+            .ok_or(LedgerError::UnknownAccount(id))?;
         let h = acc.holdings.entry(symbol).or_default();
         h.quantity = h.quantity.checked_add(qty).ok_or(LedgerError::Overflow)?;
         Ok(())
@@ -250,14 +277,25 @@ impl Ledger {
             Side::Buy => self.buy_requirement(order.price(), qty)?,
             Side::Sell => Money::ZERO,
         };
-        let acc = self.accounts.get_mut(&order.account()).ok_or(LedgerError::UnknownAccount(order.account()))?;
-        let mut res =
-            Reservation { account: order.account(), symbol: order.symbol(), side: order.side(), cash: Money::ZERO, shares: 0 };
+        let acc = self
+            .accounts
+            .get_mut(&order.account())
+            .ok_or(LedgerError::UnknownAccount(order.account()))?;
+        let mut res = Reservation {
+            account: order.account(),
+            symbol: order.symbol(),
+            side: order.side(),
+            cash: Money::ZERO,
+            shares: 0,
+        };
         match order.side() {
             Side::Buy => {
                 let available = acc.available_cash();
                 if available < need {
-                    return Err(LedgerError::InsufficientCash { needed: need, available });
+                    return Err(LedgerError::InsufficientCash {
+                        needed: need,
+                        available,
+                    });
                 }
                 acc.reserved_cash = acc.reserved_cash.checked_add(need)?;
                 res.cash = need;
@@ -265,7 +303,10 @@ impl Ledger {
             Side::Sell => {
                 let available = acc.holding(order.symbol()).available();
                 if available < qty {
-                    return Err(LedgerError::InsufficientHoldings { needed: qty, available });
+                    return Err(LedgerError::InsufficientHoldings {
+                        needed: qty,
+                        available,
+                    });
                 }
                 acc.holdings.entry(order.symbol()).or_default().reserved += qty;
                 res.shares = qty;
@@ -277,17 +318,34 @@ impl Ledger {
 
     /// Re-size an open order's reservation for a replace: what it now needs
     /// for `remaining` shares at `price`. Grows only if the account can pay.
-    pub fn resize(&mut self, order: OrderId, price: Price, remaining: u64) -> Result<(), LedgerError> {
-        let res = *self.reservations.get(&order).ok_or(LedgerError::UnknownReservation(order))?;
-        let acc = self.accounts.get(&res.account).ok_or(LedgerError::UnknownAccount(res.account))?;
+    pub fn resize(
+        &mut self,
+        order: OrderId,
+        price: Price,
+        remaining: u64,
+    ) -> Result<(), LedgerError> {
+        let res = *self
+            .reservations
+            .get(&order)
+            .ok_or(LedgerError::UnknownReservation(order))?;
+        let acc = self
+            .accounts
+            .get(&res.account)
+            .ok_or(LedgerError::UnknownAccount(res.account))?;
         match res.side {
             Side::Buy => {
                 let need = self.buy_requirement(price, remaining)?;
                 let extra = need.checked_sub(res.cash)?;
                 if extra > acc.available_cash() {
-                    return Err(LedgerError::InsufficientCash { needed: extra, available: acc.available_cash() });
+                    return Err(LedgerError::InsufficientCash {
+                        needed: extra,
+                        available: acc.available_cash(),
+                    });
                 }
-                let acc = self.accounts.get_mut(&res.account).ok_or(LedgerError::UnknownAccount(res.account))?;
+                let acc = self
+                    .accounts
+                    .get_mut(&res.account)
+                    .ok_or(LedgerError::UnknownAccount(res.account))?;
                 acc.reserved_cash = acc.reserved_cash.checked_add(extra)?;
                 if let Some(r) = self.reservations.get_mut(&order) {
                     r.cash = need;
@@ -301,7 +359,10 @@ impl Ledger {
                         available: h.available(),
                     });
                 }
-                let acc = self.accounts.get_mut(&res.account).ok_or(LedgerError::UnknownAccount(res.account))?;
+                let acc = self
+                    .accounts
+                    .get_mut(&res.account)
+                    .ok_or(LedgerError::UnknownAccount(res.account))?;
                 let h = acc.holdings.entry(res.symbol).or_default();
                 h.reserved = h.reserved - res.shares + remaining;
                 if let Some(r) = self.reservations.get_mut(&order) {
@@ -329,16 +390,34 @@ impl Ledger {
         let proceeds = notional.checked_sub(sell_fee)?;
 
         // Check everything first.
-        let br = self.reservations.get(&buy_order).ok_or(LedgerError::UnknownReservation(buy_order))?;
+        let br = self
+            .reservations
+            .get(&buy_order)
+            .ok_or(LedgerError::UnknownReservation(buy_order))?;
         if br.cash < cost || br.account != buyer {
-            return Err(LedgerError::InsufficientCash { needed: cost, available: br.cash });
+            return Err(LedgerError::InsufficientCash {
+                needed: cost,
+                available: br.cash,
+            });
         }
-        let sr = self.reservations.get(&sell_order).ok_or(LedgerError::UnknownReservation(sell_order))?;
+        let sr = self
+            .reservations
+            .get(&sell_order)
+            .ok_or(LedgerError::UnknownReservation(sell_order))?;
         if sr.shares < t.quantity || sr.account != seller {
-            return Err(LedgerError::InsufficientHoldings { needed: t.quantity, available: sr.shares });
+            return Err(LedgerError::InsufficientHoldings {
+                needed: t.quantity,
+                available: sr.shares,
+            });
         }
         if !self.accounts.contains_key(&buyer) || !self.accounts.contains_key(&seller) {
-            return Err(LedgerError::UnknownAccount(if self.accounts.contains_key(&buyer) { seller } else { buyer }));
+            return Err(LedgerError::UnknownAccount(
+                if self.accounts.contains_key(&buyer) {
+                    seller
+                } else {
+                    buyer
+                },
+            ));
         }
 
         if let Some(r) = self.reservations.get_mut(&buy_order) {
@@ -366,7 +445,10 @@ impl Ledger {
 
     /// Close an order's reservation, returning what it still held.
     pub fn release(&mut self, order: OrderId) -> Result<Released, LedgerError> {
-        let res = self.reservations.remove(&order).ok_or(LedgerError::UnknownReservation(order))?;
+        let res = self
+            .reservations
+            .remove(&order)
+            .ok_or(LedgerError::UnknownReservation(order))?;
         if let Some(acc) = self.accounts.get_mut(&res.account) {
             acc.reserved_cash = Money::from_minor(acc.reserved_cash.minor() - res.cash.minor());
             if res.shares > 0 {
@@ -375,7 +457,11 @@ impl Ledger {
                 }
             }
         }
-        Ok(Released { account: res.account, cash: res.cash, shares: res.shares })
+        Ok(Released {
+            account: res.account,
+            cash: res.cash,
+            shares: res.shares,
+        })
     }
 
     /// Total cash over every account, fee account included.
@@ -384,7 +470,10 @@ impl Ledger {
     }
     /// Total shares of `symbol` over every account.
     pub fn total_shares(&self, symbol: Symbol) -> u64 {
-        self.accounts.values().map(|a| a.holding(symbol).quantity).sum()
+        self.accounts
+            .values()
+            .map(|a| a.holding(symbol).quantity)
+            .sum()
     }
 
     /// Check the ledger's invariants; `Err` names the first broken one.
@@ -397,17 +486,27 @@ impl Ledger {
         }
         for (id, a) in &self.accounts {
             if a.cash.is_negative() || a.reserved_cash.is_negative() || a.reserved_cash > a.cash {
-                return Err(format!("account {id}: cash {} reserved {}", a.cash, a.reserved_cash));
+                return Err(format!(
+                    "account {id}: cash {} reserved {}",
+                    a.cash, a.reserved_cash
+                ));
             }
             if cash_by_acc.get(id).copied().unwrap_or(0) != a.reserved_cash.minor() {
-                return Err(format!("account {id}: reserved cash disagrees with reservations"));
+                return Err(format!(
+                    "account {id}: reserved cash disagrees with reservations"
+                ));
             }
             for (s, h) in &a.holdings {
                 if h.reserved > h.quantity {
-                    return Err(format!("account {id}: {s} reserved {} > held {}", h.reserved, h.quantity));
+                    return Err(format!(
+                        "account {id}: {s} reserved {} > held {}",
+                        h.reserved, h.quantity
+                    ));
                 }
                 if shares_by_acc.get(&(*id, *s)).copied().unwrap_or(0) != h.reserved {
-                    return Err(format!("account {id}: reserved {s} disagrees with reservations"));
+                    return Err(format!(
+                        "account {id}: reserved {s} disagrees with reservations"
+                    ));
                 }
             }
         }
@@ -437,8 +536,18 @@ mod tests {
         l
     }
     fn order(id: u64, acc: AccountId, side: Side, qty: u64, px: i64) -> Order {
-        Order::limit(OrderId(id), acc, sym(), side, qty, Price::from_minor(px), TimeInForce::Gtc, Price::from_minor(1), Timestamp(0))
-            .unwrap()
+        Order::limit(
+            OrderId(id),
+            acc,
+            sym(),
+            side,
+            qty,
+            Price::from_minor(px),
+            TimeInForce::Gtc,
+            Price::from_minor(1),
+            Timestamp(0),
+        )
+        .unwrap()
     }
     fn trade(buy: u64, sell: u64, taker: Side, qty: u64, px: i64) -> Trade {
         let (maker_order, maker_account, taker_order, taker_account) = match taker {
@@ -464,8 +573,14 @@ mod tests {
         let mut l = ledger(10, 20);
         l.reserve(&order(1, A, Side::Buy, 10, 1_000)).unwrap();
         // 10 x 10.00 = 100.00, plus 20 bps = 0.20.
-        assert_eq!(l.account(A).unwrap().reserved_cash(), Money::from_minor(10_020));
-        assert_eq!(l.account(A).unwrap().available_cash(), Money::from_minor(100_000 - 10_020));
+        assert_eq!(
+            l.account(A).unwrap().reserved_cash(),
+            Money::from_minor(10_020)
+        );
+        assert_eq!(
+            l.account(A).unwrap().available_cash(),
+            Money::from_minor(100_000 - 10_020)
+        );
         l.check_invariants().unwrap();
     }
 
@@ -473,7 +588,9 @@ mod tests {
     fn a_buy_beyond_available_cash_is_refused_and_changes_nothing() {
         let mut l = ledger(0, 0);
         let before = l.account(A).unwrap().clone();
-        let err = l.reserve(&order(1, A, Side::Buy, 1_001, 10_000)).unwrap_err();
+        let err = l
+            .reserve(&order(1, A, Side::Buy, 1_001, 10_000))
+            .unwrap_err();
         assert!(matches!(err, LedgerError::InsufficientCash { .. }));
         assert_eq!(l.account(A).unwrap(), &before);
         assert_eq!(l.open_reservations(), 0);
@@ -485,7 +602,13 @@ mod tests {
         l.reserve(&order(1, B, Side::Sell, 60, 100)).unwrap();
         assert_eq!(l.account(B).unwrap().holding(sym()).reserved, 60);
         let err = l.reserve(&order(2, B, Side::Sell, 41, 100)).unwrap_err();
-        assert_eq!(err, LedgerError::InsufficientHoldings { needed: 41, available: 40 });
+        assert_eq!(
+            err,
+            LedgerError::InsufficientHoldings {
+                needed: 41,
+                available: 40
+            }
+        );
     }
 
     #[test]
@@ -496,7 +619,10 @@ mod tests {
         let total = l.total_cash();
         l.settle(&trade(1, 2, Side::Buy, 10, 1_000)).unwrap();
         // Buyer is taker: pays 100.00 + 0.30; seller is maker: gets 100.00 - 0.10.
-        assert_eq!(l.account(A).unwrap().cash(), Money::from_minor(100_000 - 10_030));
+        assert_eq!(
+            l.account(A).unwrap().cash(),
+            Money::from_minor(100_000 - 10_030)
+        );
         assert_eq!(l.account(B).unwrap().cash(), Money::from_minor(9_990));
         assert_eq!(l.account(FEE).unwrap().cash(), Money::from_minor(40));
         assert_eq!(l.account(A).unwrap().holding(sym()).quantity, 10);
@@ -517,7 +643,10 @@ mod tests {
         assert_eq!(r.cash, Money::from_minor(10_000 - 3_600));
         assert_eq!(l.account(A).unwrap().reserved_cash(), Money::ZERO);
         assert_eq!(l.release(OrderId(2)).unwrap().shares, 0);
-        assert!(matches!(l.release(OrderId(1)), Err(LedgerError::UnknownReservation(_))));
+        assert!(matches!(
+            l.release(OrderId(1)),
+            Err(LedgerError::UnknownReservation(_))
+        ));
         l.check_invariants().unwrap();
     }
 
@@ -528,7 +657,10 @@ mod tests {
         l.reserve(&order(2, B, Side::Sell, 10, 1_000)).unwrap();
         let before = (l.account(A).unwrap().clone(), l.account(B).unwrap().clone());
         assert!(l.settle(&trade(1, 2, Side::Buy, 5, 1_000)).is_err());
-        assert_eq!((l.account(A).unwrap().clone(), l.account(B).unwrap().clone()), before);
+        assert_eq!(
+            (l.account(A).unwrap().clone(), l.account(B).unwrap().clone()),
+            before
+        );
     }
 
     #[test]
@@ -536,25 +668,46 @@ mod tests {
         let mut l = ledger(0, 0);
         l.reserve(&order(1, A, Side::Buy, 10, 1_000)).unwrap();
         l.resize(OrderId(1), Price::from_minor(2_000), 10).unwrap();
-        assert_eq!(l.account(A).unwrap().reserved_cash(), Money::from_minor(20_000));
+        assert_eq!(
+            l.account(A).unwrap().reserved_cash(),
+            Money::from_minor(20_000)
+        );
         assert!(l.resize(OrderId(1), Price::from_minor(20_000), 10).is_err());
-        assert_eq!(l.account(A).unwrap().reserved_cash(), Money::from_minor(20_000));
+        assert_eq!(
+            l.account(A).unwrap().reserved_cash(),
+            Money::from_minor(20_000)
+        );
         l.resize(OrderId(1), Price::from_minor(500), 2).unwrap();
-        assert_eq!(l.account(A).unwrap().reserved_cash(), Money::from_minor(1_000));
+        assert_eq!(
+            l.account(A).unwrap().reserved_cash(),
+            Money::from_minor(1_000)
+        );
         l.check_invariants().unwrap();
     }
 
     #[test]
     fn deposits_withdrawals_and_issues_are_checked() {
         let mut l = ledger(0, 0);
-        assert_eq!(l.deposit(A, Money::ZERO), Err(LedgerError::NonPositiveAmount));
-        assert_eq!(l.deposit(AccountId(77), Money::from_major(1)), Err(LedgerError::UnknownAccount(AccountId(77))));
+        assert_eq!(
+            l.deposit(A, Money::ZERO),
+            Err(LedgerError::NonPositiveAmount)
+        );
+        assert_eq!(
+            l.deposit(AccountId(77), Money::from_major(1)),
+            Err(LedgerError::UnknownAccount(AccountId(77)))
+        );
         assert_eq!(l.open(A), Err(LedgerError::AccountExists(A)));
         l.reserve(&order(1, A, Side::Buy, 1, 90_000)).unwrap();
-        assert!(matches!(l.withdraw(A, Money::from_major(200)), Err(LedgerError::InsufficientCash { .. })));
+        assert!(matches!(
+            l.withdraw(A, Money::from_major(200)),
+            Err(LedgerError::InsufficientCash { .. })
+        ));
         l.withdraw(A, Money::from_major(100)).unwrap();
         assert_eq!(l.account(A).unwrap().cash(), Money::from_major(900));
-        assert_eq!(l.issue_shares(B, sym(), 0), Err(LedgerError::NonPositiveAmount));
+        assert_eq!(
+            l.issue_shares(B, sym(), 0),
+            Err(LedgerError::NonPositiveAmount)
+        );
     }
 
     #[test]

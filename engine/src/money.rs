@@ -74,7 +74,10 @@ fn parse_minor(s: &str) -> Result<i64, ParseAmountError> {
     }
     let mut frac: i64 = 0;
     for i in 0..DECIMALS as usize {
-        let d = frac_part.as_bytes().get(i).map_or(0, |b| i64::from(b - b'0'));
+        let d = frac_part
+            .as_bytes()
+            .get(i)
+            .map_or(0, |b| i64::from(b - b'0'));
         frac = frac * 10 + d;
     }
     value = value
@@ -88,7 +91,13 @@ fn fmt_minor(v: i64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let sign = if v < 0 { "-" } else { "" };
     let a = v.unsigned_abs();
     let scale = SCALE as u64;
-    write!(f, "{sign}{}.{:0width$}", a / scale, a % scale, width = DECIMALS as usize)
+    write!(
+        f,
+        "{sign}{}.{:0width$}",
+        a / scale,
+        a % scale,
+        width = DECIMALS as usize
+    )
 }
 
 /// A price per share in minor units. Always > 0 once validated by an order;
@@ -222,7 +231,14 @@ mod tests {
 
     #[test]
     fn decimal_strings_round_trip_exactly() {
-        for s in ["0.00", "0.01", "1.00", "123.45", "-5.10", "92233720368547758.07"] {
+        for s in [
+            "0.00",
+            "0.01",
+            "1.00",
+            "123.45",
+            "-5.10",
+            "92233720368547758.07",
+        ] {
             let m: Money = s.parse().unwrap();
             assert_eq!(m.to_string(), s);
         }
@@ -237,20 +253,35 @@ mod tests {
         for s in ["", " ", "abc", "1.2.3", "1.", ".", "--1", "1e5", "12,50"] {
             assert!(s.parse::<Money>().is_err(), "{s:?} parsed");
         }
-        assert!(matches!("1.234".parse::<Price>(), Err(ParseAmountError::TooPrecise(_))));
+        assert!(matches!(
+            "1.234".parse::<Price>(),
+            Err(ParseAmountError::TooPrecise(_))
+        ));
         assert!(matches!(
             "99999999999999999999".parse::<Money>(),
             Err(ParseAmountError::Overflow(_))
         ));
-        assert!(matches!(Price::parse_positive("0"), Err(ParseAmountError::NotPositive(_))));
-        assert!(matches!(Price::parse_positive("-1.00"), Err(ParseAmountError::NotPositive(_))));
+        assert!(matches!(
+            Price::parse_positive("0"),
+            Err(ParseAmountError::NotPositive(_))
+        ));
+        assert!(matches!(
+            Price::parse_positive("-1.00"),
+            Err(ParseAmountError::NotPositive(_))
+        ));
     }
 
     #[test]
     fn notional_is_exact_and_overflow_is_an_error() {
         let p = Price::from_minor(12345);
-        assert_eq!(p.checked_notional(Quantity::new(3).unwrap()).unwrap(), Money::from_minor(37035));
-        assert_eq!(Price::MAX.checked_notional(Quantity::new(2).unwrap()), Err(Overflow));
+        assert_eq!(
+            p.checked_notional(Quantity::new(3).unwrap()).unwrap(),
+            Money::from_minor(37035)
+        );
+        assert_eq!(
+            Price::MAX.checked_notional(Quantity::new(2).unwrap()),
+            Err(Overflow)
+        );
     }
 
     #[test]
@@ -258,7 +289,10 @@ mod tests {
         let m = Money::from_minor(10_001);
         assert_eq!(m.bps(10, false).unwrap(), Money::from_minor(10));
         assert_eq!(m.bps(10, true).unwrap(), Money::from_minor(11));
-        assert_eq!(Money::from_minor(10_000).bps(10, true).unwrap(), Money::from_minor(10));
+        assert_eq!(
+            Money::from_minor(10_000).bps(10, true).unwrap(),
+            Money::from_minor(10)
+        );
     }
 
     #[test]

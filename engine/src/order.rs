@@ -73,7 +73,10 @@ impl ClientOrderId {
         }
         let mut bytes = [0u8; Self::MAX_LEN];
         bytes[..b.len()].copy_from_slice(b);
-        Ok(ClientOrderId { len: b.len() as u8, bytes })
+        Ok(ClientOrderId {
+            len: b.len() as u8,
+            bytes,
+        })
     }
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
@@ -309,28 +312,55 @@ mod tests {
 
     #[test]
     fn zero_quantity_is_refused() {
-        assert_eq!(Order::new(OrderRequest { quantity: 0, ..req() }, TICK), Err(OrderError::ZeroQuantity));
+        assert_eq!(
+            Order::new(
+                OrderRequest {
+                    quantity: 0,
+                    ..req()
+                },
+                TICK
+            ),
+            Err(OrderError::ZeroQuantity)
+        );
     }
 
     #[test]
     fn prices_off_the_tick_grid_are_refused() {
-        let r = OrderRequest { limit_price: Some(Price::from_minor(1003)), ..req() };
-        assert!(matches!(Order::new(r, TICK), Err(OrderError::OffTickGrid { .. })));
+        let r = OrderRequest {
+            limit_price: Some(Price::from_minor(1003)),
+            ..req()
+        };
+        assert!(matches!(
+            Order::new(r, TICK),
+            Err(OrderError::OffTickGrid { .. })
+        ));
     }
 
     #[test]
     fn zero_or_negative_prices_are_refused() {
         for p in [0, -5] {
-            let r = OrderRequest { limit_price: Some(Price::from_minor(p)), ..req() };
-            assert!(matches!(Order::new(r, TICK), Err(OrderError::NonPositivePrice(_))));
+            let r = OrderRequest {
+                limit_price: Some(Price::from_minor(p)),
+                ..req()
+            };
+            assert!(matches!(
+                Order::new(r, TICK),
+                Err(OrderError::NonPositivePrice(_))
+            ));
         }
     }
 
     #[test]
     fn limit_orders_need_a_price_and_market_orders_a_collar() {
-        let r = OrderRequest { limit_price: None, ..req() };
+        let r = OrderRequest {
+            limit_price: None,
+            ..req()
+        };
         assert_eq!(Order::new(r, TICK), Err(OrderError::MissingLimitPrice));
-        let m = OrderRequest { order_type: OrderType::Market, ..req() };
+        let m = OrderRequest {
+            order_type: OrderType::Market,
+            ..req()
+        };
         assert_eq!(Order::new(m, TICK), Err(OrderError::MissingCollar));
     }
 
@@ -343,7 +373,10 @@ mod tests {
                 time_in_force: tif,
                 ..req()
             };
-            assert_eq!(Order::new(m, TICK).unwrap().time_in_force(), TimeInForce::Ioc);
+            assert_eq!(
+                Order::new(m, TICK).unwrap().time_in_force(),
+                TimeInForce::Ioc
+            );
         }
     }
 

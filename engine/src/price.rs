@@ -33,7 +33,13 @@ pub struct GbmParams {
 
 impl Default for GbmParams {
     fn default() -> Self {
-        GbmParams { drift: 0.0, volatility: 0.2, jump_intensity: 0.0, jump_mean: 0.0, jump_std: 0.0 }
+        GbmParams {
+            drift: 0.0,
+            volatility: 0.2,
+            jump_intensity: 0.0,
+            jump_mean: 0.0,
+            jump_std: 0.0,
+        }
     }
 }
 
@@ -77,7 +83,12 @@ impl Gbm {
         if !initial.is_positive() || !tick.is_positive() || !initial.is_on_grid(tick) {
             return Err(ModelError::Initial);
         }
-        Ok(Gbm { params, tick, level: initial.minor() as f64, price: initial })
+        Ok(Gbm {
+            params,
+            tick,
+            level: initial.minor() as f64,
+            price: initial,
+        })
     }
 
     pub fn price(&self) -> Price {
@@ -98,7 +109,13 @@ impl Gbm {
     /// Advance by `dt_secs` of trading time and return the new price.
     pub fn step<R: Rng + ?Sized>(&mut self, dt_secs: f64, rng: &mut R) -> Price {
         let dt = (dt_secs / TRADING_SECONDS_PER_YEAR).max(0.0);
-        let GbmParams { drift, volatility, jump_intensity, jump_mean, jump_std } = self.params;
+        let GbmParams {
+            drift,
+            volatility,
+            jump_intensity,
+            jump_mean,
+            jump_std,
+        } = self.params;
         let z: f64 = StandardNormal.sample(rng);
         let mut log_ret = (drift - 0.5 * volatility * volatility) * dt + volatility * dt.sqrt() * z;
         if jump_intensity > 0.0 {
@@ -121,7 +138,11 @@ impl Gbm {
         let next = self.level * log_ret.exp();
         // Keep the level finite and at least one tick.
         let floor = self.tick.minor() as f64;
-        self.level = if next.is_finite() { next.max(floor) } else { self.level };
+        self.level = if next.is_finite() {
+            next.max(floor)
+        } else {
+            self.level
+        };
         self.price = self.round(self.level);
         self.price
     }
@@ -129,7 +150,11 @@ impl Gbm {
     fn round(&self, level: f64) -> Price {
         let t = self.tick.minor();
         let ticks = (level / t as f64).round();
-        let ticks = if ticks.is_finite() { (ticks as i64).max(1) } else { 1 };
+        let ticks = if ticks.is_finite() {
+            (ticks as i64).max(1)
+        } else {
+            1
+        };
         Price::from_minor(ticks.saturating_mul(t))
     }
 }
@@ -146,7 +171,12 @@ mod tests {
 
     #[test]
     fn the_same_seed_gives_the_same_path() {
-        let params = GbmParams { volatility: 0.5, jump_intensity: 50.0, jump_std: 0.02, ..Default::default() };
+        let params = GbmParams {
+            volatility: 0.5,
+            jump_intensity: 50.0,
+            jump_std: 0.02,
+            ..Default::default()
+        };
         let run = || {
             let mut g = Gbm::new(p(10_000), p(1), params).unwrap();
             let mut rng = ChaCha8Rng::seed_from_u64(7);
@@ -157,7 +187,11 @@ mod tests {
 
     #[test]
     fn prices_stay_positive_and_on_the_grid() {
-        let params = GbmParams { drift: -50.0, volatility: 5.0, ..Default::default() };
+        let params = GbmParams {
+            drift: -50.0,
+            volatility: 5.0,
+            ..Default::default()
+        };
         let mut g = Gbm::new(p(500), p(5), params).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         for _ in 0..10_000 {
@@ -172,14 +206,24 @@ mod tests {
         // yet over a day the price must move.
         let mut g = Gbm::new(p(1000), p(1), GbmParams::default()).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let moved = (0..23_400).map(|_| g.step(1.0, &mut rng)).any(|px| px != p(1000));
+        let moved = (0..23_400)
+            .map(|_| g.step(1.0, &mut rng))
+            .any(|px| px != p(1000));
         assert!(moved);
     }
 
     #[test]
     fn realised_volatility_matches_the_parameter() {
         let sigma = 0.3;
-        let mut g = Gbm::new(p(1_000_000), p(1), GbmParams { volatility: sigma, ..Default::default() }).unwrap();
+        let mut g = Gbm::new(
+            p(1_000_000),
+            p(1),
+            GbmParams {
+                volatility: sigma,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         let dt = 60.0;
         let mut prev = g.price().minor() as f64;
@@ -197,10 +241,22 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_refused() {
-        let bad = GbmParams { volatility: -1.0, ..Default::default() };
-        assert_eq!(Gbm::new(p(100), p(1), bad).unwrap_err(), ModelError::Volatility);
-        let nan = GbmParams { drift: f64::NAN, ..Default::default() };
+        let bad = GbmParams {
+            volatility: -1.0,
+            ..Default::default()
+        };
+        assert_eq!(
+            Gbm::new(p(100), p(1), bad).unwrap_err(),
+            ModelError::Volatility
+        );
+        let nan = GbmParams {
+            drift: f64::NAN,
+            ..Default::default()
+        };
         assert_eq!(Gbm::new(p(100), p(1), nan).unwrap_err(), ModelError::Drift);
-        assert_eq!(Gbm::new(p(101), p(5), GbmParams::default()).unwrap_err(), ModelError::Initial);
+        assert_eq!(
+            Gbm::new(p(101), p(5), GbmParams::default()).unwrap_err(),
+            ModelError::Initial
+        );
     }
 }

@@ -32,7 +32,15 @@ pub struct Candle {
 
 impl Candle {
     fn new(start: Timestamp, price: Price) -> Candle {
-        Candle { start, open: price, high: price, low: price, close: price, volume: 0, trades: 0 }
+        Candle {
+            start,
+            open: price,
+            high: price,
+            low: price,
+            close: price,
+            volume: 0,
+            trades: 0,
+        }
     }
     fn update(&mut self, price: Price, volume: u64, trade: bool) {
         self.high = self.high.max(price);
@@ -57,11 +65,22 @@ impl Candles {
     pub fn on_tick(&mut self, ts: Timestamp, price: Price) -> Result<(), OutOfOrder> {
         self.update(ts, price, 0, false)
     }
-    fn update(&mut self, ts: Timestamp, price: Price, qty: u64, trade: bool) -> Result<(), OutOfOrder> {
+    fn update(
+        &mut self,
+        ts: Timestamp,
+        price: Price,
+        qty: u64,
+        trade: bool,
+    ) -> Result<(), OutOfOrder> {
         let minute = ts.minute_floor();
         match &mut self.current {
             Some(c) if c.start == minute => c.update(price, qty, trade),
-            Some(c) if minute < c.start => return Err(OutOfOrder { at: ts, current: c.start }),
+            Some(c) if minute < c.start => {
+                return Err(OutOfOrder {
+                    at: ts,
+                    current: c.start,
+                });
+            }
             cur => {
                 if let Some(done) = cur.take() {
                     self.closed.push(done);
@@ -79,7 +98,10 @@ impl Candles {
     }
     /// Candles whose start lies in `[from, to)`.
     pub fn range(&self, from: Timestamp, to: Timestamp) -> Vec<Candle> {
-        self.all().into_iter().filter(|c| c.start >= from && c.start < to).collect()
+        self.all()
+            .into_iter()
+            .filter(|c| c.start >= from && c.start < to)
+            .collect()
     }
     pub fn last(&self) -> Option<Candle> {
         self.current
@@ -156,12 +178,23 @@ impl DayStats {
     }
 }
 
+/// Symbols ranked one way, each with its day.
+pub type Ranked<K> = Vec<(K, DayStats)>;
+
 /// Rank symbols by day change: `(gainers best first, losers worst first)`,
 /// each at most `n` long, ties broken by symbol for a stable order. Symbols
 /// with no change are in neither list.
-pub fn movers<K: Ord + Copy>(stats: &[(K, DayStats)], n: usize) -> (Vec<(K, DayStats)>, Vec<(K, DayStats)>) {
-    let mut up: Vec<(K, DayStats)> = stats.iter().copied().filter(|(_, s)| s.change_bps() > 0 || s.change().minor() > 0).collect();
-    let mut down: Vec<(K, DayStats)> = stats.iter().copied().filter(|(_, s)| s.change().minor() < 0).collect();
+pub fn movers<K: Ord + Copy>(stats: &[(K, DayStats)], n: usize) -> (Ranked<K>, Ranked<K>) {
+    let mut up: Ranked<K> = stats
+        .iter()
+        .copied()
+        .filter(|(_, s)| s.change().minor() > 0)
+        .collect();
+    let mut down: Ranked<K> = stats
+        .iter()
+        .copied()
+        .filter(|(_, s)| s.change().minor() < 0)
+        .collect();
     up.sort_by(|a, b| b.1.change_bps().cmp(&a.1.change_bps()).then(a.0.cmp(&b.0)));
     down.sort_by(|a, b| a.1.change_bps().cmp(&b.1.change_bps()).then(a.0.cmp(&b.0)));
     up.truncate(n);
@@ -190,7 +223,10 @@ mod tests {
         let all = c.all();
         assert_eq!(all.len(), 1);
         let k = all[0];
-        assert_eq!((k.open, k.high, k.low, k.close, k.volume, k.trades), (p(100), p(120), p(90), p(110), 10, 3));
+        assert_eq!(
+            (k.open, k.high, k.low, k.close, k.volume, k.trades),
+            (p(100), p(120), p(90), p(110), 10, 3)
+        );
     }
 
     #[test]
@@ -199,7 +235,11 @@ mod tests {
         c.on_trade(t(0), p(100), 1).unwrap();
         c.on_trade(t(61), p(101), 1).unwrap();
         c.on_trade(t(300), p(102), 1).unwrap();
-        let starts: Vec<i64> = c.all().iter().map(|k| k.start.nanos() / 1_000_000_000).collect();
+        let starts: Vec<i64> = c
+            .all()
+            .iter()
+            .map(|k| k.start.nanos() / 1_000_000_000)
+            .collect();
         assert_eq!(starts, [0, 60, 300]);
         assert_eq!(c.range(t(60), t(300)).len(), 1);
     }
@@ -222,7 +262,10 @@ mod tests {
         d.on_tick(t(2), p(1100));
         d.on_trade(t(3), p(950), 5);
         assert_eq!(d.open, Some(p(1010)));
-        assert_eq!((d.high, d.low, d.last, d.volume, d.trades), (p(1100), p(950), p(950), 10, 2));
+        assert_eq!(
+            (d.high, d.low, d.last, d.volume, d.trades),
+            (p(1100), p(950), p(950), 10, 2)
+        );
         assert_eq!(d.change(), Money::from_minor(-50));
         assert_eq!(d.change_bps(), -500);
         assert_eq!(d.turnover, Money::from_minor(1010 * 5 + 950 * 5));
@@ -237,7 +280,13 @@ mod tests {
             d.on_tick(t(0), p(l));
             d
         };
-        let stats = [("A", mk(100, 110)), ("B", mk(100, 150)), ("C", mk(100, 80)), ("D", mk(100, 100)), ("E", mk(200, 190))];
+        let stats = [
+            ("A", mk(100, 110)),
+            ("B", mk(100, 150)),
+            ("C", mk(100, 80)),
+            ("D", mk(100, 100)),
+            ("E", mk(200, 190)),
+        ];
         let (up, down) = movers(&stats, 5);
         assert_eq!(up.iter().map(|x| x.0).collect::<Vec<_>>(), ["B", "A"]);
         assert_eq!(down.iter().map(|x| x.0).collect::<Vec<_>>(), ["C", "E"]);

@@ -115,13 +115,17 @@ impl Symbol {
         let ok = !b.is_empty()
             && b.len() <= Self::MAX_LEN
             && b[0].is_ascii_uppercase()
-            && b.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-');
+            && b.iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-');
         if !ok {
             return Err(InvalidSymbol(s.to_string()));
         }
         let mut bytes = [0u8; Self::MAX_LEN];
         bytes[..b.len()].copy_from_slice(b);
-        Ok(Symbol { len: b.len() as u8, bytes })
+        Ok(Symbol {
+            len: b.len() as u8,
+            bytes,
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -173,7 +177,10 @@ mod tests {
 
     #[test]
     fn symbols_order_alphabetically() {
-        let mut v: Vec<Symbol> = ["MSFT", "AAPL", "AA"].iter().map(|s| s.parse().unwrap()).collect();
+        let mut v: Vec<Symbol> = ["MSFT", "AAPL", "AA"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
         v.sort();
         let names: Vec<&str> = v.iter().map(|s| s.as_str()).collect();
         assert_eq!(names, ["AA", "AAPL", "MSFT"]);

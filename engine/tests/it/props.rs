@@ -16,10 +16,30 @@ fn syms() -> [Symbol; 2] {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Limit { acc: u64, sym: usize, buy: bool, qty: u64, ticks: i64, tif: u8 },
-    Market { acc: u64, sym: usize, buy: bool, qty: u64, collar_ticks: i64 },
-    Cancel { pick: usize, as_owner: bool },
-    Replace { pick: usize, ticks: Option<i64>, qty: Option<u64> },
+    Limit {
+        acc: u64,
+        sym: usize,
+        buy: bool,
+        qty: u64,
+        ticks: i64,
+        tif: u8,
+    },
+    Market {
+        acc: u64,
+        sym: usize,
+        buy: bool,
+        qty: u64,
+        collar_ticks: i64,
+    },
+    Cancel {
+        pick: usize,
+        as_owner: bool,
+    },
+    Replace {
+        pick: usize,
+        ticks: Option<i64>,
+        qty: Option<u64>,
+    },
     Expire,
 }
 
@@ -63,17 +83,24 @@ impl Tracker {
     fn observe(&mut self, events: &[Event]) -> Result<(), TestCaseError> {
         for e in events {
             match *e {
-                Event::Accepted { order, quantity, .. } => {
+                Event::Accepted {
+                    order, quantity, ..
+                } => {
                     self.orders.insert(order, (quantity, 0));
                 }
                 Event::Trade(t) => {
                     for id in [t.maker_order, t.taker_order] {
-                        let o = self.orders.get_mut(&id).ok_or_else(|| TestCaseError::fail("trade of unknown order"))?;
+                        let o = self
+                            .orders
+                            .get_mut(&id)
+                            .ok_or_else(|| TestCaseError::fail("trade of unknown order"))?;
                         o.1 += t.quantity;
                         prop_assert!(o.1 <= o.0, "order {id} overfilled");
                     }
                 }
-                Event::Replaced { order, remaining, .. } => {
+                Event::Replaced {
+                    order, remaining, ..
+                } => {
                     let o = self.orders.get_mut(&order).unwrap();
                     o.0 = o.1 + remaining;
                 }
@@ -82,9 +109,19 @@ impl Tracker {
                     prop_assert_eq!(orig, filled, "filled order {} has a remainder", order);
                     self.done.push(order);
                 }
-                Event::Cancelled { order, remaining, .. } | Event::Expired { order, remaining, .. } => {
+                Event::Cancelled {
+                    order, remaining, ..
+                }
+                | Event::Expired {
+                    order, remaining, ..
+                } => {
                     let (orig, filled) = self.orders[&order];
-                    prop_assert_eq!(filled + remaining, orig, "order {}: filled + remaining != original", order);
+                    prop_assert_eq!(
+                        filled + remaining,
+                        orig,
+                        "order {}: filled + remaining != original",
+                        order
+                    );
                     self.done.push(order);
                 }
                 _ => {}
