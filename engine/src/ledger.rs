@@ -443,6 +443,65 @@ impl Ledger {
         Ok(())
     }
 
+    /// Settle one side of a trade: the buyer's (`Side::Buy`) or the
+    /// seller's (`Side::Sell`), charging that side's fee into this ledger's
+    /// fee account. For accounts kept in different ledgers (actors): each
+    /// ledger settles its own side, and the sum over ledgers is conserved.
+    pub fn settle_side(&mut self, t: &Trade, side: Side) -> Result<(), LedgerError> {
+        let (order, account) = match side {
+            Side::Buy => t.buyer(),
+            Side::Sell => t.seller(),
+        };
+        let bps = if side == t.taker_side { self.fees.taker_bps } else { self.fees.maker_bps };
+        let q = crate::types::Quantity::new(t.quantity).ok_or(LedgerError::NonPositiveAmount)?;
+        let notional = t.price.checked_notional(q)?;
+        let fee = notional.bps(bps, false)?;
+        let r = self.reservations.get(&order).ok_or(LedgerError::UnknownReservation(order))?;
+        if !self.accounts.contains_key(&account) || r.account != account {
+            return Err(LedgerError::UnknownAccount(account));
+        }
+        match side {
+            Side::Buy => {
+                let cost = notional.checked_add(fee)?;
+                if r.cash < cost {
+                    return Err(LedgerError::InsufficientCash { needed: cost, available: r.cash });
+                }
+                if let Some(r) = self.reservations.get_mut(&order) {
+                    r.cash = Money::from_minor(r.cash.minor() - cost.minor());
+                }
+                if let Some(b) = self.accounts.get_mut(&account) {
+                    b.reserved_cash = Money::from_minor(b.reserved_cash.minor() - cost.minor());
+                    b.cash = Money::from_minor(b.cash.minor() - cost.minor());
+                    b.holdings.entry(t.symbol).or_default().quantity += t.quantity;
+                }
+            }
+            Side::Sell => {
+                if r.shares < t.quantity {
+                    return Err(LedgerError::InsufficientHoldings { needed: t.quantity, available: r.shares });
+                }
+                let proceeds = notional.checked_sub(fee)?;
+                if let Some(r) = self.reservations.get_mut(&order) {
+                    r.shares -= t.quantity;
+                }
+                if let Some(s) = self.accounts.get_mut(&account) {
+                    let h = s.holdings.entry(t.symbol).or_default();
+                    h.reserved -= t.quantity;
+                    h.quantity -= t.quantity;
+                    s.cash = Money::from_minor(s.cash.minor() + proceeds.minor());
+                }
+            }
+        }
+        if let Some(f) = self.accounts.get_mut(&self.fee_account) {
+            f.cash = Money::from_minor(f.cash.minor() + fee.minor());
+        }
+        Ok(())
+    }
+
+    /// Does this ledger hold `id`?
+    pub fn has_account(&self, id: AccountId) -> bool {
+        self.accounts.contains_key(&id)
+    }
+
     /// Close an order's reservation, returning what it still held.
     pub fn release(&mut self, order: OrderId) -> Result<Released, LedgerError> {
         let res = self
@@ -630,6 +689,25 @@ mod tests {
         assert_eq!(l.total_cash(), total);
         assert_eq!(l.total_shares(sym()), 100);
         l.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn settling_each_side_in_its_own_ledger_conserves_the_total() {
+        let mut whole = ledger(10, 30);
+        let mut buy_side = ledger(10, 30);
+        let mut sell_side = ledger(10, 30);
+        for l in [&mut whole, &mut buy_side, &mut sell_side] {
+            l.reserve(&order(1, A, Side::Buy, 10, 1_000)).unwrap();
+            l.reserve(&order(2, B, Side::Sell, 10, 1_000)).unwrap();
+        }
+        let t = trade(1, 2, Side::Sell, 10, 1_000);
+        whole.settle(&t).unwrap();
+        buy_side.settle_side(&t, Side::Buy).unwrap();
+        sell_side.settle_side(&t, Side::Sell).unwrap();
+        assert_eq!(buy_side.account(A), whole.account(A));
+        assert_eq!(sell_side.account(B), whole.account(B));
+        let fees = buy_side.account(FEE).unwrap().cash().minor() + sell_side.account(FEE).unwrap().cash().minor();
+        assert_eq!(fees, whole.account(FEE).unwrap().cash().minor());
     }
 
     #[test]

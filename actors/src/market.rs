@@ -1,0 +1,82 @@
+//! `MarketHandle`: the one façade the API and the runner use to start a
+//! market and talk to it. It builds the supervisor, tickers and account
+//! actors, and routes orders through the matcher.
+
+use std::sync::Arc;
+
+use engine::{AccountId, Fees, Symbol, Timestamp};
+
+use crate::account::AccountHandle;
+use crate::directory::Directory;
+use crate::matcher::{route, Command, Routed};
+use crate::supervisor::{Supervisor, SupervisorHandle};
+use crate::ticker::{TickerCore, TickerHandle};
+use crate::ActorError;
+
+/// Why a market request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MarketError {
+    #[error(transparent)]
+    Actor(#[from] ActorError),
+    #[error("unknown symbol {0}")]
+    UnknownSymbol(Symbol),
+}
+
+/// A running market.
+#[derive(Clone, Debug)]
+pub struct MarketHandle {
+    supervisor: SupervisorHandle,
+    dir: Arc<Directory>,
+    fees: Fees,
+    fee_account: AccountId,
+}
+
+impl MarketHandle {
+    /// Start a market whose accounts live in `shards` account actors.
+    pub async fn start(fees: Fees, fee_account: AccountId, shards: usize) -> Result<MarketHandle, ActorError> {
+        let supervisor = Supervisor::start().await?;
+        let mut handles = Vec::with_capacity(shards.max(1));
+        for _ in 0..shards.max(1) {
+            handles.push(supervisor.spawn_accounts(fees, fee_account).await?);
+        }
+        Ok(MarketHandle { supervisor, dir: Arc::new(Directory::new(handles)), fees, fee_account })
+    }
+    pub fn directory(&self) -> Arc<Directory> {
+        Arc::clone(&self.dir)
+    }
+    pub fn supervisor(&self) -> &SupervisorHandle {
+        &self.supervisor
+    }
+    pub fn fees(&self) -> Fees {
+        self.fees
+    }
+    pub fn fee_account(&self) -> AccountId {
+        self.fee_account
+    }
+    /// List a symbol: spawn its ticker under supervision.
+    pub async fn list(&self, core: TickerCore) -> Result<TickerHandle, ActorError> {
+        let h = self.supervisor.spawn_ticker(core).await?;
+        self.dir.add_ticker(h.clone());
+        Ok(h)
+    }
+    /// Give an account an actor of its own (one per HTTP user).
+    pub async fn own_actor(&self, id: AccountId) -> Result<AccountHandle, ActorError> {
+        let h = self.supervisor.spawn_accounts(self.fees, self.fee_account).await?;
+        self.dir.set_owner(id, h.clone());
+        Ok(h)
+    }
+    pub fn accounts_of(&self, id: AccountId) -> AccountHandle {
+        self.dir.account(id)
+    }
+    pub fn ticker(&self, s: Symbol) -> Result<TickerHandle, MarketError> {
+        self.dir.ticker(s).ok_or(MarketError::UnknownSymbol(s))
+    }
+    /// Route a batch of commands through the matcher.
+    pub async fn submit(&self, ts: Timestamp, cmds: Vec<Command>) -> Result<Routed, ActorError> {
+        route(&self.dir, ts, cmds).await
+    }
+    /// Stop every actor.
+    pub fn shutdown(&self) {
+        self.supervisor.stop();
+    }
+}

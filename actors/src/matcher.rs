@@ -1,0 +1,184 @@
+//! The order matcher's routing: validate, reserve with the owning account,
+//! route to the symbol's ticker, route fills back to both sides for
+//! settlement, release what is left.
+//!
+//! Batches flow through three phases, each one message per actor involved:
+//! reserve (per account actor), match (per ticker, tickers in parallel),
+//! settle (per account actor, without waiting: mailboxes are FIFO, so any
+//! later request sees the settlement). Output order is deterministic: the
+//! commands' order within a ticker, tickers in symbol order.
+
+use std::collections::BTreeMap;
+
+use engine::{AccountId, BookError, Event, Order, OrderId, Price, Quantity, RejectReason, Symbol, Timestamp};
+use futures::future::join_all;
+
+use crate::account::{AccountCmd, AccountHandle};
+use crate::directory::Directory;
+use crate::ticker::{BookCmd, TickerSnapshot};
+use crate::ActorError;
+
+/// One instruction to the market.
+#[derive(Clone, Copy, Debug)]
+pub enum Command {
+    Place(Order),
+    Cancel { id: OrderId, account: AccountId, symbol: Symbol },
+}
+
+/// What a batch produced.
+#[derive(Debug, Default)]
+pub struct Routed {
+    /// Events with their symbol, in deterministic order: rejections first
+    /// (in command order), then each ticker's events in symbol order.
+    pub events: Vec<(Symbol, Event)>,
+    /// Cancels the book refused (not resting, or not the caller's).
+    pub refused: Vec<(OrderId, BookError)>,
+    /// Each touched ticker's state after the batch.
+    pub snapshots: Vec<TickerSnapshot>,
+}
+
+fn group_by_actor<T>(dir: &Directory, items: Vec<(AccountId, T)>) -> Vec<(AccountHandle, Vec<T>)> {
+    let mut groups: Vec<(AccountHandle, Vec<T>)> = Vec::new();
+    for (acc, item) in items {
+        let h = dir.account(acc);
+        match groups.iter_mut().find(|(g, _)| g.same(&h)) {
+            Some((_, v)) => v.push(item),
+            None => groups.push((h, vec![item])),
+        }
+    }
+    groups
+}
+
+/// Route one batch of commands at time `ts`.
+pub async fn route(dir: &Directory, ts: Timestamp, cmds: Vec<Command>) -> Result<Routed, ActorError> {
+    let mut out = Routed::default();
+
+    // Phase 1: reserve every placement with its account's actor.
+    let mut accepted = vec![true; cmds.len()];
+    let mut rejections: Vec<(usize, (Symbol, Event))> = Vec::new();
+    let mut places = Vec::new();
+    for (i, c) in cmds.iter().enumerate() {
+        if let Command::Place(o) = c {
+            if dir.ticker(o.symbol()).is_none() {
+                accepted[i] = false;
+                rejections.push((i, (o.symbol(), reject(o, RejectReason::UnknownSymbol, ts))));
+            } else {
+                places.push((o.account(), (i, *o)));
+            }
+        }
+    }
+    let groups = group_by_actor(dir, places);
+    let replies = join_all(groups.iter().map(|(h, items)| h.reserve(items.iter().map(|(_, o)| *o).collect()))).await;
+    for ((_, items), reply) in groups.iter().zip(replies) {
+        for ((i, o), r) in items.iter().zip(reply?) {
+            if let Err(e) = r {
+                accepted[*i] = false;
+                rejections.push((*i, (o.symbol(), reject(o, e.reason(), ts))));
+            }
+        }
+    }
+    rejections.sort_by_key(|(i, _)| *i);
+    out.events.extend(rejections.into_iter().map(|(_, e)| e));
+
+    // Phase 2: match, one batch per ticker, tickers in parallel.
+    let mut per_symbol: BTreeMap<Symbol, Vec<BookCmd>> = BTreeMap::new();
+    for (i, c) in cmds.iter().enumerate() {
+        match *c {
+            Command::Place(o) if accepted[i] => per_symbol.entry(o.symbol()).or_default().push(BookCmd::Place(o)),
+            Command::Cancel { id, account, symbol } => {
+                if dir.ticker(symbol).is_some() {
+                    per_symbol.entry(symbol).or_default().push(BookCmd::Cancel { id, owner: Some(account) });
+                } else {
+                    out.refused.push((id, BookError::UnknownOrder(id)));
+                }
+            }
+            Command::Place(_) => {}
+        }
+    }
+    let calls = per_symbol.into_iter().filter_map(|(s, batch)| {
+        let t = dir.ticker(s)?;
+        Some(async move { (s, batch.clone(), t.batch(ts, batch).await) })
+    });
+    let start = out.events.len();
+    for (symbol, batch, reply) in join_all(calls).await {
+        let reply = reply?;
+        for (cmd, r) in batch.iter().zip(&reply.results) {
+            if let (BookCmd::Cancel { id, .. }, Err(e)) = (cmd, r) {
+                out.refused.push((*id, *e));
+            }
+        }
+        out.events.extend(reply.events.into_iter().map(|e| (symbol, e)));
+        out.snapshots.push(reply.snapshot);
+    }
+
+    // Phase 3: settlement and releases go to the actors that hold them.
+    settle(dir, &out.events[start..])?;
+    Ok(out)
+}
+
+/// Send trades and terminal events to the account actors they concern.
+pub fn settle(dir: &Directory, events: &[(Symbol, Event)]) -> Result<(), ActorError> {
+    let mut items = Vec::new();
+    for (_, e) in events {
+        match e {
+            Event::Trade(t) => {
+                items.push((t.buyer().1, *e));
+                if t.seller().1 != t.buyer().1 {
+                    items.push((t.seller().1, *e));
+                }
+            }
+            Event::Filled { account, .. } | Event::Cancelled { account, .. } | Event::Expired { account, .. } => {
+                items.push((*account, *e))
+            }
+            _ => {}
+        }
+    }
+    let mut groups = group_by_actor(dir, items);
+    for (h, evs) in groups.iter_mut() {
+        // A trade between two accounts of one actor appears once per side.
+        evs.dedup();
+        h.settle(std::mem::take(evs))?;
+    }
+    Ok(())
+}
+
+/// Replace a resting order: resize its reservation with the owner's
+/// account, then move it on the book. Refused replaces change nothing.
+pub async fn replace(
+    dir: &Directory,
+    ts: Timestamp,
+    id: OrderId,
+    account: AccountId,
+    symbol: Symbol,
+    price: Option<Price>,
+    quantity: Option<Quantity>,
+) -> Result<Result<Vec<(Symbol, Event)>, RejectReason>, ActorError> {
+    let Some(ticker) = dir.ticker(symbol) else { return Ok(Err(RejectReason::UnknownSymbol)) };
+    let Some(state) = ticker.order(id).await? else { return Ok(Err(RejectReason::UnknownOrder)) };
+    if state.account != account {
+        return Ok(Err(RejectReason::UnknownOrder));
+    }
+    let new_price = price.unwrap_or(state.price);
+    if !new_price.is_positive() {
+        return Ok(Err(RejectReason::NonPositivePrice));
+    }
+    if !new_price.is_on_grid(ticker.tick_size()) {
+        return Ok(Err(RejectReason::OffTickGrid));
+    }
+    let remaining = quantity.map_or(state.remaining, Quantity::get);
+    let owner = dir.account(account);
+    if let Err(e) = owner.apply(AccountCmd::Resize(id, new_price, remaining)).await? {
+        return Ok(Err(e.reason()));
+    }
+    let reply = ticker.batch(ts, vec![BookCmd::Replace { id, owner: Some(account), price, quantity }]).await?;
+    let events: Vec<(Symbol, Event)> = reply.events.into_iter().map(|e| (symbol, e)).collect();
+    settle(dir, &events)?;
+    match reply.results.first() {
+        Some(Err(e)) => Ok(Err(e.reason())),
+        _ => Ok(Ok(events)),
+    }
+}
+
+fn reject(o: &Order, reason: RejectReason, ts: Timestamp) -> Event {
+    Event::Rejected { order: o.id(), account: o.account(), reason, ts }
+}

@@ -1,0 +1,62 @@
+//! Ports: what the actors need from the outside world, as traits.
+//!
+//! Adapters implement them (PostgreSQL, Redis, Kafka in `adapters`); an
+//! in-memory implementation of each lives in `memory`, so everything runs
+//! with no services. Writes are batched and async; state is restored at start.
+
+use async_trait::async_trait;
+use engine::{Price, Symbol, Timestamp};
+
+use crate::bus::MarketEvent;
+use crate::generator::PriceTick;
+
+/// A port failure (the service is down, a write was refused, ...).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{port}: {message}")]
+pub struct PortError {
+    pub port: &'static str,
+    pub message: String,
+}
+
+/// Where domain events go to be kept (journal, event topic, ...).
+#[async_trait]
+pub trait EventSink: Send + Sync {
+    /// Write one batch; returns once it is durable for this sink.
+    async fn write(&self, batch: &[MarketEvent]) -> Result<(), PortError>;
+}
+
+/// Where price ticks are published (a Kafka topic or an in-process channel).
+#[async_trait]
+pub trait TickSink: Send + Sync {
+    async fn publish(&self, ticks: &[PriceTick]) -> Result<(), PortError>;
+}
+
+/// Where the engine reads price ticks from.
+#[async_trait]
+pub trait TickSource: Send + Sync {
+    /// The next batch, or `None` when the source has ended.
+    async fn next_batch(&self) -> Result<Option<Vec<PriceTick>>, PortError>;
+}
+
+/// Latest quote per symbol, for fast reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CachedQuote {
+    pub last: Price,
+    pub bid: Option<Price>,
+    pub ask: Option<Price>,
+    pub ts: Timestamp,
+}
+
+/// A read cache of quotes.
+#[async_trait]
+pub trait QuoteCache: Send + Sync {
+    async fn put(&self, symbol: Symbol, quote: CachedQuote) -> Result<(), PortError>;
+    async fn get(&self, symbol: Symbol) -> Result<Option<CachedQuote>, PortError>;
+}
+
+/// Named snapshots of state (accounts, books) for restore at start.
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    async fn save(&self, key: &str, bytes: Vec<u8>) -> Result<(), PortError>;
+    async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, PortError>;
+}
