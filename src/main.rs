@@ -1,27 +1,145 @@
-//! The `marketsim` command line. CLI parsing only: work is done by the
-//! library crates.
+//! The `marketsim` command line. CLI parsing and start-up only: the work is
+//! done by the library crates.
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use simulations::{Progress, RunOptions, Scenario};
 
 /// An actor-based stock market simulation engine.
 ///
-/// `marketsim run` plays a simulated trading day from a scenario file;
-/// `marketsim serve` runs a live market with an HTTP API.
+/// `marketsim run` plays simulated trading days from a scenario file, with
+/// agents trading against real limit order books, reproducibly from a seed.
 #[derive(Debug, Parser)]
 #[command(name = "marketsim", version, about, long_about)]
 struct Cli {
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Run a simulation scenario and write its report.
+    ///
+    /// Prints a report (per-symbol OHLCV, top movers, P&L by agent type,
+    /// order totals, the conservation check, throughput) and writes
+    /// report.json, trades.csv, candles.csv and one SVG chart per symbol to
+    /// the output directory. Exits 3 if conservation of cash or shares fails.
+    Run(RunArgs),
+}
 
-fn main() {
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Scenario file (TOML), e.g. simulations/scenarios/quickstart.toml
+    scenario: PathBuf,
+    /// Seed for every random stream (overrides the scenario's `seed`).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Output directory (default: the scenario's `output.dir`, else out/<name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write no files; print the report only.
+    #[arg(long)]
+    no_files: bool,
+    /// Print the report as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Tokio worker threads (default: the number of cores). The result does
+    /// not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Account actors the agents are spread over.
+    #[arg(long, default_value_t = 1)]
+    account_shards: usize,
+    /// Progress display.
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
+    progress: ProgressArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ProgressArg {
+    /// A bar on a terminal, log lines otherwise.
+    Auto,
+    Bar,
+    Log,
+    Quiet,
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    if cli.command.is_none() {
-        use clap::CommandFactory;
-        let _ = Cli::command().print_help();
-        std::process::exit(2);
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MARKETSIM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    match cli.command {
+        Command::Run(args) => run(args),
     }
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let plan = match Scenario::load(&args.scenario) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let opts = RunOptions {
+        seed: args.seed,
+        out: args.out,
+        no_files: args.no_files,
+        progress: match args.progress {
+            ProgressArg::Auto => Progress::Auto,
+            ProgressArg::Bar => Progress::Bar,
+            ProgressArg::Log => Progress::Log,
+            ProgressArg::Quiet => Progress::Quiet,
+        },
+        account_shards: args.account_shards,
+    };
+    // The run is a task on the runtime: actor round trips between tasks are
+    // far cheaper than from `block_on`.
+    let outcome = rt.block_on(async move { tokio::spawn(async move { simulations::run(&plan, &opts).await }).await });
+    match outcome {
+        Ok(Ok(out)) => {
+            if args.json {
+                match serde_json_string(&out.report) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => eprintln!("error: {e}"),
+                }
+            } else {
+                print!("{}", out.report.render());
+            }
+            if out.report.conservation.ok {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("error: conservation check failed");
+                ExitCode::from(3)
+            }
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: the run panicked: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serde_json_string(r: &simulations::Report) -> Result<String, String> {
+    simulations::report::to_json(r)
 }

@@ -56,6 +56,7 @@ pub struct Totals {
 #[derive(Debug)]
 pub enum AccountMsg {
     Apply { cmd: AccountCmd, reply: RpcReplyPort<Result<(), LedgerError>> },
+    ApplyBatch { cmds: Vec<AccountCmd>, reply: RpcReplyPort<Vec<Result<(), LedgerError>>> },
     Reserve { orders: Vec<Order>, reply: RpcReplyPort<Vec<Result<(), LedgerError>>> },
     /// Settle trades and release finished orders that this ledger holds.
     Settle { events: Vec<Event>, reply: Option<RpcReplyPort<()>> },
@@ -93,7 +94,8 @@ impl AccountState {
         r
     }
     fn flush(&mut self) {
-        if !self.scratch.is_empty() && self.journal.append(self.scratch.drain(..)) {
+        let size = self.ledger.open_reservations() + self.ledger.account_ids_len();
+        if !self.scratch.is_empty() && self.journal.append(self.scratch.drain(..), size) {
             self.journal.snapshot(self.ledger.clone());
         }
     }
@@ -146,6 +148,11 @@ impl Actor for AccountActor {
                 let r = st.run(cmd);
                 st.flush();
                 let _ = reply.send(r);
+            }
+            AccountMsg::ApplyBatch { cmds, reply } => {
+                let results = cmds.into_iter().map(|c| st.run(c)).collect();
+                st.flush();
+                let _ = reply.send(results);
             }
             AccountMsg::Reserve { orders, reply } => {
                 let results = orders.into_iter().map(|o| st.run(AccountCmd::Reserve(o))).collect();
@@ -216,6 +223,10 @@ impl AccountHandle {
 
     pub async fn apply(&self, cmd: AccountCmd) -> Result<Result<(), LedgerError>, ActorError> {
         call(&self.actor(), &self.limit, "account", |reply| AccountMsg::Apply { cmd, reply }).await
+    }
+    /// Apply many changes in one message, in order.
+    pub async fn apply_batch(&self, cmds: Vec<AccountCmd>) -> Result<Vec<Result<(), LedgerError>>, ActorError> {
+        call(&self.actor(), &self.limit, "account", |reply| AccountMsg::ApplyBatch { cmds, reply }).await
     }
     /// Open an account with starting cash (if any).
     pub async fn open(&self, id: AccountId, cash: Money) -> Result<Result<(), LedgerError>, ActorError> {

@@ -89,6 +89,9 @@ pub trait Observer {
     fn on_ticks(&mut self, _ticks: &[PriceTick]) {}
     /// Called after each active step with the global step number.
     fn on_progress(&mut self, _step: u64, _total: u64) {}
+    /// Called at each day's close with every symbol's state before the
+    /// day's statistics roll over.
+    fn on_day_close(&mut self, _day: u32, _market: &BTreeMap<Symbol, TickerSnapshot>) {}
 }
 
 /// Counters of a run.
@@ -395,6 +398,12 @@ impl Kernel {
             }
 
             // Close: DAY orders expire, reservations are released.
+            for t in self.dir.tickers() {
+                let s = t.snapshot().await?;
+                let reference = market.get(&s.symbol).map_or(s.reference, |m| m.reference);
+                market.insert(s.symbol, TickerSnapshot { reference, ..s });
+            }
+            obs.on_day_close(day, &market);
             let close = self.ts_of(day_end - 1);
             let mut events = Vec::new();
             for t in self.dir.tickers() {

@@ -12,8 +12,8 @@ use crate::account::{AccountActor, AccountArgs, AccountHandle, AccountJournal};
 use crate::ticker::{TickerActor, TickerArgs, TickerCore, TickerHandle, TickerJournal};
 use crate::ActorError;
 
-/// Commands kept between journal snapshots.
-const COMPACT_EVERY: usize = 50_000;
+/// Shortest command log before a journal snapshot.
+const COMPACT_EVERY: usize = 4_096;
 
 enum Child {
     Ticker { handle: TickerHandle, initial: Box<TickerCore>, journal: TickerJournal },

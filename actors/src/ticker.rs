@@ -247,7 +247,7 @@ impl Actor for TickerActor {
 
 impl TickerState {
     fn journal_append(&mut self, cmds: impl IntoIterator<Item = (Timestamp, TickerCmd)>) {
-        if self.journal.append(cmds) {
+        if self.journal.append(cmds, self.core.book.len()) {
             self.journal.snapshot(self.core.clone());
         }
     }

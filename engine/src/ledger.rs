@@ -192,6 +192,10 @@ impl Ledger {
         ids.sort_unstable();
         ids
     }
+    /// Number of accounts, fee account included.
+    pub fn account_ids_len(&self) -> usize {
+        self.accounts.len()
+    }
     pub fn reservation(&self, order: OrderId) -> Option<Reservation> {
         self.reservations.get(&order).copied()
     }

@@ -184,19 +184,19 @@ pub type Ranked<K> = Vec<(K, DayStats)>;
 /// Rank symbols by day change: `(gainers best first, losers worst first)`,
 /// each at most `n` long, ties broken by symbol for a stable order. Symbols
 /// with no change are in neither list.
-pub fn movers<K: Ord + Copy>(stats: &[(K, DayStats)], n: usize) -> (Ranked<K>, Ranked<K>) {
+pub fn movers<K: Ord + Clone>(stats: &[(K, DayStats)], n: usize) -> (Ranked<K>, Ranked<K>) {
     let mut up: Ranked<K> = stats
         .iter()
-        .copied()
         .filter(|(_, s)| s.change().minor() > 0)
+        .cloned()
         .collect();
     let mut down: Ranked<K> = stats
         .iter()
-        .copied()
         .filter(|(_, s)| s.change().minor() < 0)
+        .cloned()
         .collect();
-    up.sort_by(|a, b| b.1.change_bps().cmp(&a.1.change_bps()).then(a.0.cmp(&b.0)));
-    down.sort_by(|a, b| a.1.change_bps().cmp(&b.1.change_bps()).then(a.0.cmp(&b.0)));
+    up.sort_by(|a, b| b.1.change_bps().cmp(&a.1.change_bps()).then_with(|| a.0.cmp(&b.0)));
+    down.sort_by(|a, b| a.1.change_bps().cmp(&b.1.change_bps()).then_with(|| a.0.cmp(&b.0)));
     up.truncate(n);
     down.truncate(n);
     (up, down)

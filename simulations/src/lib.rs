@@ -1,1 +1,16 @@
-//! Scenarios, agents and the runner (arrive with the simulations issue).
+//! Simulations: scenario files, agent strategies, the runner and its report.
+//!
+//! `Scenario::load` validates a TOML file into a `Plan`; `runner::run`
+//! plays it on the actor market with the plan's agents and returns a
+//! `Report` (also written as files). Shipped scenarios live in
+//! `simulations/scenarios/`.
+
+pub mod agents;
+pub mod report;
+pub mod runner;
+pub mod scenario;
+pub mod time;
+
+pub use report::Report;
+pub use runner::{run, Outcome, Progress, RunError, RunOptions};
+pub use scenario::{Plan, Scenario, ScenarioError};
