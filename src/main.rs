@@ -89,8 +89,15 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build() {
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -111,7 +118,9 @@ fn run(args: RunArgs) -> ExitCode {
     };
     // The run is a task on the runtime: actor round trips between tasks are
     // far cheaper than from `block_on`.
-    let outcome = rt.block_on(async move { tokio::spawn(async move { simulations::run(&plan, &opts).await }).await });
+    let outcome = rt.block_on(async move {
+        tokio::spawn(async move { simulations::run(&plan, &opts).await }).await
+    });
     match outcome {
         Ok(Ok(out)) => {
             if args.json {

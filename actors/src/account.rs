@@ -7,12 +7,15 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use engine::{Account, AccountId, Event, Fees, Ledger, LedgerError, Money, Order, OrderId, Price, Reservation, Side, Symbol, Trade};
+use engine::{
+    Account, AccountId, Event, Fees, Ledger, LedgerError, Money, Order, OrderId, Price,
+    Reservation, Side, Symbol, Trade,
+};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::Semaphore;
 
 use crate::recovery::Journal;
-use crate::{call, ActorError, MAX_IN_FLIGHT};
+use crate::{ActorError, MAX_IN_FLIGHT, call};
 
 /// A journaled ledger change.
 #[derive(Clone, Copy, Debug)]
@@ -55,14 +58,32 @@ pub struct Totals {
 /// Messages an account actor understands. Build them through `AccountHandle`.
 #[derive(Debug)]
 pub enum AccountMsg {
-    Apply { cmd: AccountCmd, reply: RpcReplyPort<Result<(), LedgerError>> },
-    ApplyBatch { cmds: Vec<AccountCmd>, reply: RpcReplyPort<Vec<Result<(), LedgerError>>> },
-    Reserve { orders: Vec<Order>, reply: RpcReplyPort<Vec<Result<(), LedgerError>>> },
+    Apply {
+        cmd: AccountCmd,
+        reply: RpcReplyPort<Result<(), LedgerError>>,
+    },
+    ApplyBatch {
+        cmds: Vec<AccountCmd>,
+        reply: RpcReplyPort<Vec<Result<(), LedgerError>>>,
+    },
+    Reserve {
+        orders: Vec<Order>,
+        reply: RpcReplyPort<Vec<Result<(), LedgerError>>>,
+    },
     /// Settle trades and release finished orders that this ledger holds.
-    Settle { events: Vec<Event>, reply: Option<RpcReplyPort<()>> },
-    Get { id: AccountId, reply: RpcReplyPort<Option<Account>> },
+    Settle {
+        events: Vec<Event>,
+        reply: Option<RpcReplyPort<()>>,
+    },
+    Get {
+        id: AccountId,
+        reply: RpcReplyPort<Option<Account>>,
+    },
     All(RpcReplyPort<Vec<(AccountId, Account)>>),
-    Reservation { order: OrderId, reply: RpcReplyPort<Option<Reservation>> },
+    Reservation {
+        order: OrderId,
+        reply: RpcReplyPort<Option<Reservation>>,
+    },
     Totals(RpcReplyPort<Totals>),
     CheckInvariants(RpcReplyPort<Result<(), String>>),
     /// Fault injection: the actor panics (supervision tests).
@@ -108,15 +129,17 @@ impl AccountState {
                             let r = self.run(AccountCmd::Settle(*t, side));
                             debug_assert!(r.is_ok(), "settlement failed: {r:?} for {t:?}");
                             if let Err(err) = r {
-                                tracing::error!(?err, ?t, "settlement failed: reservation did not cover a fill");
+                                tracing::error!(
+                                    ?err,
+                                    ?t,
+                                    "settlement failed: reservation did not cover a fill"
+                                );
                             }
                         }
                     }
                 }
-                e if e.is_terminal() => {
-                    if self.ledger.reservation(e.order()).is_some() {
-                        let _ = self.run(AccountCmd::Release(e.order()));
-                    }
+                e if e.is_terminal() && self.ledger.reservation(e.order()).is_some() => {
+                    let _ = self.run(AccountCmd::Release(e.order()));
                 }
                 _ => {}
             }
@@ -133,16 +156,29 @@ impl Actor for AccountActor {
     type State = AccountState;
     type Arguments = AccountArgs;
 
-    async fn pre_start(&self, _me: ActorRef<AccountMsg>, args: AccountArgs) -> Result<AccountState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _me: ActorRef<AccountMsg>,
+        args: AccountArgs,
+    ) -> Result<AccountState, ActorProcessingErr> {
         let (snap, log) = args.journal.load();
         let mut ledger = snap.unwrap_or_else(|| Ledger::new(args.fees, args.fee_account));
         for cmd in &log {
             let _ = cmd.apply(&mut ledger);
         }
-        Ok(AccountState { ledger, journal: args.journal, scratch: Vec::new() })
+        Ok(AccountState {
+            ledger,
+            journal: args.journal,
+            scratch: Vec::new(),
+        })
     }
 
-    async fn handle(&self, _me: ActorRef<AccountMsg>, msg: AccountMsg, st: &mut AccountState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _me: ActorRef<AccountMsg>,
+        msg: AccountMsg,
+        st: &mut AccountState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             AccountMsg::Apply { cmd, reply } => {
                 let r = st.run(cmd);
@@ -155,7 +191,10 @@ impl Actor for AccountActor {
                 let _ = reply.send(results);
             }
             AccountMsg::Reserve { orders, reply } => {
-                let results = orders.into_iter().map(|o| st.run(AccountCmd::Reserve(o))).collect();
+                let results = orders
+                    .into_iter()
+                    .map(|o| st.run(AccountCmd::Reserve(o)))
+                    .collect();
                 st.flush();
                 let _ = reply.send(results);
             }
@@ -171,18 +210,26 @@ impl Actor for AccountActor {
             }
             AccountMsg::All(reply) => {
                 let ids = st.ledger.account_ids();
-                let all = ids.into_iter().filter_map(|id| st.ledger.account(id).map(|a| (id, a.clone()))).collect();
+                let all = ids
+                    .into_iter()
+                    .filter_map(|id| st.ledger.account(id).map(|a| (id, a.clone())))
+                    .collect();
                 let _ = reply.send(all);
             }
             AccountMsg::Reservation { order, reply } => {
                 let _ = reply.send(st.ledger.reservation(order));
             }
             AccountMsg::Totals(reply) => {
-                let mut t = Totals { accounts: st.ledger.account_ids().len(), open_reservations: st.ledger.open_reservations(), ..Totals::default() };
+                let mut t = Totals {
+                    accounts: st.ledger.account_ids().len(),
+                    open_reservations: st.ledger.open_reservations(),
+                    ..Totals::default()
+                };
                 for id in st.ledger.account_ids() {
                     if let Some(a) = st.ledger.account(id) {
                         t.cash = Money::from_minor(t.cash.minor() + a.cash().minor());
-                        t.reserved_cash = Money::from_minor(t.reserved_cash.minor() + a.reserved_cash().minor());
+                        t.reserved_cash =
+                            Money::from_minor(t.reserved_cash.minor() + a.reserved_cash().minor());
                         for (s, h) in a.holdings() {
                             *t.shares.entry(s).or_default() += h.quantity;
                         }
@@ -208,7 +255,10 @@ pub struct AccountHandle {
 
 impl AccountHandle {
     pub fn new(actor: ActorRef<AccountMsg>) -> AccountHandle {
-        AccountHandle { actor: Arc::new(RwLock::new(actor)), limit: Arc::new(Semaphore::new(MAX_IN_FLIGHT)) }
+        AccountHandle {
+            actor: Arc::new(RwLock::new(actor)),
+            limit: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+        }
     }
     pub(crate) fn set_actor(&self, actor: ActorRef<AccountMsg>) {
         *self.actor.write().unwrap_or_else(|p| p.into_inner()) = actor;
@@ -222,45 +272,87 @@ impl AccountHandle {
     }
 
     pub async fn apply(&self, cmd: AccountCmd) -> Result<Result<(), LedgerError>, ActorError> {
-        call(&self.actor(), &self.limit, "account", |reply| AccountMsg::Apply { cmd, reply }).await
+        call(&self.actor(), &self.limit, "account", |reply| {
+            AccountMsg::Apply { cmd, reply }
+        })
+        .await
     }
     /// Apply many changes in one message, in order.
-    pub async fn apply_batch(&self, cmds: Vec<AccountCmd>) -> Result<Vec<Result<(), LedgerError>>, ActorError> {
-        call(&self.actor(), &self.limit, "account", |reply| AccountMsg::ApplyBatch { cmds, reply }).await
+    pub async fn apply_batch(
+        &self,
+        cmds: Vec<AccountCmd>,
+    ) -> Result<Vec<Result<(), LedgerError>>, ActorError> {
+        call(&self.actor(), &self.limit, "account", |reply| {
+            AccountMsg::ApplyBatch { cmds, reply }
+        })
+        .await
     }
     /// Open an account with starting cash (if any).
-    pub async fn open(&self, id: AccountId, cash: Money) -> Result<Result<(), LedgerError>, ActorError> {
+    pub async fn open(
+        &self,
+        id: AccountId,
+        cash: Money,
+    ) -> Result<Result<(), LedgerError>, ActorError> {
         let r = self.apply(AccountCmd::Open(id)).await?;
         if r.is_err() || cash.minor() <= 0 {
             return Ok(r);
         }
         self.apply(AccountCmd::Deposit(id, cash)).await
     }
-    pub async fn reserve(&self, orders: Vec<Order>) -> Result<Vec<Result<(), LedgerError>>, ActorError> {
-        call(&self.actor(), &self.limit, "account", |reply| AccountMsg::Reserve { orders, reply }).await
+    pub async fn reserve(
+        &self,
+        orders: Vec<Order>,
+    ) -> Result<Vec<Result<(), LedgerError>>, ActorError> {
+        call(&self.actor(), &self.limit, "account", |reply| {
+            AccountMsg::Reserve { orders, reply }
+        })
+        .await
     }
     /// Settle and release without waiting (ordered before later requests).
     pub fn settle(&self, events: Vec<Event>) -> Result<(), ActorError> {
-        self.actor().cast(AccountMsg::Settle { events, reply: None }).map_err(|_| ActorError::Unavailable("account"))
+        self.actor()
+            .cast(AccountMsg::Settle {
+                events,
+                reply: None,
+            })
+            .map_err(|_| ActorError::Unavailable("account"))
     }
     /// Settle and release, and wait until done.
     pub async fn settle_wait(&self, events: Vec<Event>) -> Result<(), ActorError> {
-        call(&self.actor(), &self.limit, "account", |reply| AccountMsg::Settle { events, reply: Some(reply) }).await
+        call(&self.actor(), &self.limit, "account", |reply| {
+            AccountMsg::Settle {
+                events,
+                reply: Some(reply),
+            }
+        })
+        .await
     }
     pub async fn get(&self, id: AccountId) -> Result<Option<Account>, ActorError> {
-        call(&self.actor(), &self.limit, "account", |reply| AccountMsg::Get { id, reply }).await
+        call(&self.actor(), &self.limit, "account", |reply| {
+            AccountMsg::Get { id, reply }
+        })
+        .await
     }
     pub async fn all(&self) -> Result<Vec<(AccountId, Account)>, ActorError> {
         call(&self.actor(), &self.limit, "account", AccountMsg::All).await
     }
     pub async fn reservation(&self, order: OrderId) -> Result<Option<Reservation>, ActorError> {
-        call(&self.actor(), &self.limit, "account", |reply| AccountMsg::Reservation { order, reply }).await
+        call(&self.actor(), &self.limit, "account", |reply| {
+            AccountMsg::Reservation { order, reply }
+        })
+        .await
     }
     pub async fn totals(&self) -> Result<Totals, ActorError> {
         call(&self.actor(), &self.limit, "account", AccountMsg::Totals).await
     }
     pub async fn check_invariants(&self) -> Result<Result<(), String>, ActorError> {
-        call(&self.actor(), &self.limit, "account", AccountMsg::CheckInvariants).await
+        call(
+            &self.actor(),
+            &self.limit,
+            "account",
+            AccountMsg::CheckInvariants,
+        )
+        .await
     }
     /// Fault injection for supervision tests: the actor panics.
     pub fn crash(&self) {

@@ -15,7 +15,11 @@ pub enum MarketEvent {
     /// An order event on a symbol's book (trades included).
     Order { symbol: Symbol, event: Event },
     /// A reference-price tick.
-    Tick { symbol: Symbol, price: Price, ts: Timestamp },
+    Tick {
+        symbol: Symbol,
+        price: Price,
+        ts: Timestamp,
+    },
     /// A minute candle closed.
     Candle { symbol: Symbol, candle: Candle },
 }
@@ -62,7 +66,11 @@ mod tests {
         let mut a = bus.subscribe();
         let mut b = bus.subscribe();
         let sym = Symbol::new("X").unwrap();
-        bus.publish(vec![MarketEvent::Tick { symbol: sym, price: Price::from_minor(1), ts: Timestamp(1) }]);
+        bus.publish(vec![MarketEvent::Tick {
+            symbol: sym,
+            price: Price::from_minor(1),
+            ts: Timestamp(1),
+        }]);
         assert_eq!(a.recv().await.unwrap().len(), 1);
         assert_eq!(b.recv().await.unwrap().len(), 1);
     }

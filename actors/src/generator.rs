@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use engine::{Gbm, GbmParams, Price, Symbol, Timestamp};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use crate::directory::Directory;
 use crate::ports::TickSink;
@@ -68,7 +68,12 @@ impl PriceWalk {
         for (s, w) in self.walkers.iter_mut() {
             let price = w.model.step(dt_secs, &mut w.rng);
             w.seq += 1;
-            out.push(PriceTick { symbol: *s, price, ts, seq: w.seq });
+            out.push(PriceTick {
+                symbol: *s,
+                price,
+                ts,
+                seq: w.seq,
+            });
         }
     }
     /// Set a symbol's price (admin or replay); returns the tick.
@@ -76,14 +81,24 @@ impl PriceWalk {
         let w = self.walkers.get_mut(&symbol)?;
         w.model.set_price(price);
         w.seq += 1;
-        Some(PriceTick { symbol, price: w.model.price(), ts, seq: w.seq })
+        Some(PriceTick {
+            symbol,
+            price: w.model.price(),
+            ts,
+            seq: w.seq,
+        })
     }
     /// Shock a symbol by a log-return (the random-ticker agent's jump).
     pub fn shock(&mut self, symbol: Symbol, log_ret: f64, ts: Timestamp) -> Option<PriceTick> {
         let w = self.walkers.get_mut(&symbol)?;
         let price = w.model.jump_by(log_ret);
         w.seq += 1;
-        Some(PriceTick { symbol, price, ts, seq: w.seq })
+        Some(PriceTick {
+            symbol,
+            price,
+            ts,
+            seq: w.seq,
+        })
     }
 }
 
@@ -110,7 +125,9 @@ pub struct GeneratorArgs {
 
 impl std::fmt::Debug for GeneratorArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GeneratorArgs").field("interval", &self.interval).finish()
+        f.debug_struct("GeneratorArgs")
+            .field("interval", &self.interval)
+            .finish()
     }
 }
 
@@ -118,6 +135,7 @@ impl std::fmt::Debug for GeneratorArgs {
 pub struct GeneratorState {
     args: GeneratorArgs,
     paused: bool,
+    timer: tokio::task::JoinHandle<()>,
 }
 
 /// The live generator behaviour.
@@ -129,20 +147,48 @@ impl Actor for MarketGenerator {
     type State = GeneratorState;
     type Arguments = GeneratorArgs;
 
-    async fn pre_start(&self, me: ActorRef<GeneratorMsg>, args: GeneratorArgs) -> Result<GeneratorState, ActorProcessingErr> {
-        let _ = me.send_interval(args.interval, || GeneratorMsg::Step);
-        Ok(GeneratorState { args, paused: false })
+    async fn pre_start(
+        &self,
+        me: ActorRef<GeneratorMsg>,
+        args: GeneratorArgs,
+    ) -> Result<GeneratorState, ActorProcessingErr> {
+        let timer = me.send_interval(args.interval, || GeneratorMsg::Step);
+        Ok(GeneratorState {
+            args,
+            paused: false,
+            timer,
+        })
     }
 
-    async fn handle(&self, _me: ActorRef<GeneratorMsg>, msg: GeneratorMsg, st: &mut GeneratorState) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(
+        &self,
+        _me: ActorRef<GeneratorMsg>,
+        st: &mut GeneratorState,
+    ) -> Result<(), ActorProcessingErr> {
+        st.timer.abort();
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _me: ActorRef<GeneratorMsg>,
+        msg: GeneratorMsg,
+        st: &mut GeneratorState,
+    ) -> Result<(), ActorProcessingErr> {
         let ts = (st.args.clock)();
         let mut ticks = Vec::new();
         match msg {
-            GeneratorMsg::Step if !st.paused => st.args.walk.step(st.args.interval.as_secs_f64(), ts, &mut ticks),
+            GeneratorMsg::Step if !st.paused => {
+                st.args
+                    .walk
+                    .step(st.args.interval.as_secs_f64(), ts, &mut ticks)
+            }
             GeneratorMsg::Step => {}
             GeneratorMsg::Pause => st.paused = true,
             GeneratorMsg::Resume => st.paused = false,
-            GeneratorMsg::SetPrice { symbol, price } => ticks.extend(st.args.walk.set(symbol, price, ts)),
+            GeneratorMsg::SetPrice { symbol, price } => {
+                ticks.extend(st.args.walk.set(symbol, price, ts))
+            }
         }
         if ticks.is_empty() {
             return Ok(());
@@ -170,7 +216,15 @@ mod tests {
     fn walk() -> PriceWalk {
         let mut w = PriceWalk::default();
         for (i, s) in ["AAA", "BBB"].iter().enumerate() {
-            let gbm = Gbm::new(Price::from_minor(10_000), Price::from_minor(1), GbmParams { volatility: 0.4, ..Default::default() }).unwrap();
+            let gbm = Gbm::new(
+                Price::from_minor(10_000),
+                Price::from_minor(1),
+                GbmParams {
+                    volatility: 0.4,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
             w.add(Symbol::new(s).unwrap(), gbm, 9, i as u64);
         }
         w
@@ -183,10 +237,24 @@ mod tests {
         for k in 0..100 {
             w.step(60.0, Timestamp(k), &mut out);
         }
-        let a: Vec<Price> = out.iter().filter(|t| t.symbol.as_str() == "AAA").map(|t| t.price).collect();
-        let b: Vec<Price> = out.iter().filter(|t| t.symbol.as_str() == "BBB").map(|t| t.price).collect();
+        let a: Vec<Price> = out
+            .iter()
+            .filter(|t| t.symbol.as_str() == "AAA")
+            .map(|t| t.price)
+            .collect();
+        let b: Vec<Price> = out
+            .iter()
+            .filter(|t| t.symbol.as_str() == "BBB")
+            .map(|t| t.price)
+            .collect();
         assert_ne!(a, b);
-        assert_eq!(out.iter().filter(|t| t.symbol.as_str() == "AAA").map(|t| t.seq).collect::<Vec<_>>(), (1..=100).collect::<Vec<_>>());
+        assert_eq!(
+            out.iter()
+                .filter(|t| t.symbol.as_str() == "AAA")
+                .map(|t| t.seq)
+                .collect::<Vec<_>>(),
+            (1..=100).collect::<Vec<_>>()
+        );
     }
 
     #[test]

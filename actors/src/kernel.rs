@@ -19,16 +19,16 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
 
 use engine::{
-    AccountId, Event, Order, OrderError, OrderId, OrderRequest, OrderType, Price, RejectReason, Side, Symbol,
-    TimeInForce, Timestamp,
+    AccountId, Event, Order, OrderError, OrderId, OrderRequest, OrderType, Price, RejectReason,
+    Side, Symbol, TimeInForce, Timestamp,
 };
 
+use crate::ActorError;
 use crate::bus::{EventBus, MarketEvent};
 use crate::directory::Directory;
 use crate::generator::{PriceTick, PriceWalk};
-use crate::matcher::{route, settle, Command};
+use crate::matcher::{Command, route, settle};
 use crate::ticker::TickerSnapshot;
-use crate::ActorError;
 
 /// Clock and seed of a run.
 #[derive(Clone, Copy, Debug)]
@@ -58,7 +58,11 @@ pub enum Action {
         collar: Option<Price>,
         time_in_force: TimeInForce,
     },
-    Cancel { id: OrderId, account: AccountId, symbol: Symbol },
+    Cancel {
+        id: OrderId,
+        account: AccountId,
+        symbol: Symbol,
+    },
     /// Move a symbol's reference price by a log-return (a news jump).
     Shock { symbol: Symbol, log_ret: f64 },
 }
@@ -151,7 +155,14 @@ impl LogHasher {
     pub fn event(&mut self, s: Symbol, e: &Event) {
         self.bytes(s.as_str().as_bytes());
         match *e {
-            Event::Accepted { order, account, side, price, quantity, ts } => {
+            Event::Accepted {
+                order,
+                account,
+                side,
+                price,
+                quantity,
+                ts,
+            } => {
                 self.bytes(b"A");
                 self.u64(order.0);
                 self.u64(account.0);
@@ -160,7 +171,12 @@ impl LogHasher {
                 self.u64(quantity);
                 self.i64(ts.nanos());
             }
-            Event::Rejected { order, account, reason, ts } => {
+            Event::Rejected {
+                order,
+                account,
+                reason,
+                ts,
+            } => {
                 self.bytes(b"R");
                 self.u64(order.0);
                 self.u64(account.0);
@@ -176,7 +192,12 @@ impl LogHasher {
                 self.u64(t.taker_order.0);
                 self.i64(t.ts.nanos());
             }
-            Event::PartiallyFilled { order, filled, remaining, .. } => {
+            Event::PartiallyFilled {
+                order,
+                filled,
+                remaining,
+                ..
+            } => {
                 self.bytes(b"P");
                 self.u64(order.0);
                 self.u64(filled);
@@ -186,18 +207,30 @@ impl LogHasher {
                 self.bytes(b"F");
                 self.u64(order.0);
             }
-            Event::Cancelled { order, remaining, reason, .. } => {
+            Event::Cancelled {
+                order,
+                remaining,
+                reason,
+                ..
+            } => {
                 self.bytes(b"C");
                 self.u64(order.0);
                 self.u64(remaining);
                 self.bytes(reason.as_str().as_bytes());
             }
-            Event::Expired { order, remaining, .. } => {
+            Event::Expired {
+                order, remaining, ..
+            } => {
                 self.bytes(b"E");
                 self.u64(order.0);
                 self.u64(remaining);
             }
-            Event::Replaced { order, price, remaining, .. } => {
+            Event::Replaced {
+                order,
+                price,
+                remaining,
+                ..
+            } => {
                 self.bytes(b"M");
                 self.u64(order.0);
                 self.i64(price.minor());
@@ -237,7 +270,13 @@ pub struct Kernel {
 
 impl Kernel {
     pub fn new(dir: Arc<Directory>, walk: PriceWalk, cfg: KernelConfig) -> Kernel {
-        Kernel { dir, walk, cfg, bus: None, next_order: 1 }
+        Kernel {
+            dir,
+            walk,
+            cfg,
+            bus: None,
+            next_order: 1,
+        }
     }
     /// Also publish every event on `bus`.
     pub fn with_bus(mut self, bus: EventBus) -> Kernel {
@@ -251,11 +290,19 @@ impl Kernel {
     fn ts_of(&self, step: u64) -> Timestamp {
         let day = step / self.cfg.steps_per_day;
         let s = step % self.cfg.steps_per_day;
-        Timestamp(self.cfg.start.nanos() + day as i64 * self.cfg.day_nanos + s as i64 * self.cfg.step_nanos)
+        Timestamp(
+            self.cfg.start.nanos()
+                + day as i64 * self.cfg.day_nanos
+                + s as i64 * self.cfg.step_nanos,
+        )
     }
 
     /// Run every day of the scenario.
-    pub async fn run<P: Population, O: Observer>(&mut self, pop: &mut P, obs: &mut O) -> Result<RunStats, ActorError> {
+    pub async fn run<P: Population, O: Observer>(
+        &mut self,
+        pop: &mut P,
+        obs: &mut O,
+    ) -> Result<RunStats, ActorError> {
         let mut stats = RunStats::default();
         let mut hash = LogHasher::default();
         let mut market: BTreeMap<Symbol, TickerSnapshot> = BTreeMap::new();
@@ -264,7 +311,8 @@ impl Kernel {
         }
         let total = self.cfg.steps_per_day * u64::from(self.cfg.days);
         stats.total_steps = total;
-        let mut calendar: BinaryHeap<Reverse<(u64, u32)>> = pop.schedule().into_iter().map(Reverse).collect();
+        let mut calendar: BinaryHeap<Reverse<(u64, u32)>> =
+            pop.schedule().into_iter().map(Reverse).collect();
         let record = self.cfg.record_every.max(1);
         let step_secs = self.cfg.step_nanos as f64 / 1e9;
         let mut last_move = 0u64;
@@ -278,7 +326,11 @@ impl Kernel {
             let mut step = day_start;
             loop {
                 // Next step with something to do.
-                let next_record = if step == day_start { step } else { (step / record + 1) * record };
+                let next_record = if step == day_start {
+                    step
+                } else {
+                    (step / record + 1) * record
+                };
                 let next_wake = calendar.peek().map_or(u64::MAX, |Reverse((s, _))| *s);
                 let next = next_record.min(next_wake).max(step);
                 if next >= day_end {
@@ -303,12 +355,20 @@ impl Kernel {
                         break;
                     }
                     calendar.pop();
-                    due.push((mix(self.cfg.seed ^ mix(step) ^ u64::from(a).rotate_left(32)), a));
+                    due.push((
+                        mix(self.cfg.seed ^ mix(step) ^ u64::from(a).rotate_left(32)),
+                        a,
+                    ));
                 }
                 due.sort_unstable();
                 actions.clear();
                 for &(_, agent) in &due {
-                    let ctx = WakeCtx { step, day, ts, market: &market };
+                    let ctx = WakeCtx {
+                        step,
+                        day,
+                        ts,
+                        market: &market,
+                    };
                     let before = actions.len();
                     let next = pop.wake(agent, &ctx, &mut actions);
                     if let Some(n) = next {
@@ -340,7 +400,16 @@ impl Kernel {
                 if !ticks.is_empty() {
                     obs.on_ticks(&ticks);
                     if let Some(bus) = &self.bus {
-                        bus.publish(ticks.iter().map(|t| MarketEvent::Tick { symbol: t.symbol, price: t.price, ts: t.ts }).collect());
+                        bus.publish(
+                            ticks
+                                .iter()
+                                .map(|t| MarketEvent::Tick {
+                                    symbol: t.symbol,
+                                    price: t.price,
+                                    ts: t.ts,
+                                })
+                                .collect(),
+                        );
                     }
                 }
 
@@ -349,7 +418,16 @@ impl Kernel {
                 let mut invalid: Vec<(Symbol, Event)> = Vec::new();
                 for a in &actions {
                     match *a {
-                        Action::Place { account, symbol, side, order_type, quantity, limit_price, collar, time_in_force } => {
+                        Action::Place {
+                            account,
+                            symbol,
+                            side,
+                            order_type,
+                            quantity,
+                            limit_price,
+                            collar,
+                            time_in_force,
+                        } => {
                             let id = OrderId(self.next_order);
                             self.next_order += 1;
                             stats.orders += 1;
@@ -373,12 +451,28 @@ impl Kernel {
                             };
                             match Order::new(req, tick) {
                                 Ok(o) => cmds.push(Command::Place(o)),
-                                Err(e) => invalid.push((symbol, Event::Rejected { order: id, account, reason: order_reject(&e), ts })),
+                                Err(e) => invalid.push((
+                                    symbol,
+                                    Event::Rejected {
+                                        order: id,
+                                        account,
+                                        reason: order_reject(&e),
+                                        ts,
+                                    },
+                                )),
                             }
                         }
-                        Action::Cancel { id, account, symbol } => {
+                        Action::Cancel {
+                            id,
+                            account,
+                            symbol,
+                        } => {
                             stats.cancel_requests += 1;
-                            cmds.push(Command::Cancel { id, account, symbol });
+                            cmds.push(Command::Cancel {
+                                id,
+                                account,
+                                symbol,
+                            });
                         }
                         Action::Shock { .. } => {}
                     }
@@ -453,7 +547,15 @@ impl Kernel {
         stats.events += events.len() as u64;
         obs.on_events(events[0].1.ts_hint(), events);
         if let Some(bus) = &self.bus {
-            bus.publish(events.iter().map(|(s, e)| MarketEvent::Order { symbol: *s, event: *e }).collect());
+            bus.publish(
+                events
+                    .iter()
+                    .map(|(s, e)| MarketEvent::Order {
+                        symbol: *s,
+                        event: *e,
+                    })
+                    .collect(),
+            );
         }
     }
 }

@@ -54,7 +54,10 @@ where
     M: ractor::Message,
     R: Send + 'static,
 {
-    let _permit = limit.acquire().await.map_err(|_| ActorError::Unavailable(who))?;
+    let _permit = limit
+        .acquire()
+        .await
+        .map_err(|_| ActorError::Unavailable(who))?;
     match actor.call(build, None).await {
         Ok(ractor::rpc::CallResult::Success(r)) => Ok(r),
         Ok(ractor::rpc::CallResult::Timeout) => Err(ActorError::Timeout(who)),

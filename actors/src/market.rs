@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use engine::{AccountId, Fees, Symbol, Timestamp};
 
+use crate::ActorError;
 use crate::account::AccountHandle;
 use crate::directory::Directory;
-use crate::matcher::{route, Command, Routed};
+use crate::matcher::{Command, Routed, route};
 use crate::supervisor::{Supervisor, SupervisorHandle};
 use crate::ticker::{TickerCore, TickerHandle};
-use crate::ActorError;
 
 /// Why a market request failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,13 +33,22 @@ pub struct MarketHandle {
 
 impl MarketHandle {
     /// Start a market whose accounts live in `shards` account actors.
-    pub async fn start(fees: Fees, fee_account: AccountId, shards: usize) -> Result<MarketHandle, ActorError> {
+    pub async fn start(
+        fees: Fees,
+        fee_account: AccountId,
+        shards: usize,
+    ) -> Result<MarketHandle, ActorError> {
         let supervisor = Supervisor::start().await?;
         let mut handles = Vec::with_capacity(shards.max(1));
         for _ in 0..shards.max(1) {
             handles.push(supervisor.spawn_accounts(fees, fee_account).await?);
         }
-        Ok(MarketHandle { supervisor, dir: Arc::new(Directory::new(handles)), fees, fee_account })
+        Ok(MarketHandle {
+            supervisor,
+            dir: Arc::new(Directory::new(handles)),
+            fees,
+            fee_account,
+        })
     }
     pub fn directory(&self) -> Arc<Directory> {
         Arc::clone(&self.dir)
@@ -61,7 +70,10 @@ impl MarketHandle {
     }
     /// Give an account an actor of its own (one per HTTP user).
     pub async fn own_actor(&self, id: AccountId) -> Result<AccountHandle, ActorError> {
-        let h = self.supervisor.spawn_accounts(self.fees, self.fee_account).await?;
+        let h = self
+            .supervisor
+            .spawn_accounts(self.fees, self.fee_account)
+            .await?;
         self.dir.set_owner(id, h.clone());
         Ok(h)
     }

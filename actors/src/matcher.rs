@@ -10,19 +10,25 @@
 
 use std::collections::BTreeMap;
 
-use engine::{AccountId, BookError, Event, Order, OrderId, Price, Quantity, RejectReason, Symbol, Timestamp};
+use engine::{
+    AccountId, BookError, Event, Order, OrderId, Price, Quantity, RejectReason, Symbol, Timestamp,
+};
 use futures::future::join_all;
 
+use crate::ActorError;
 use crate::account::{AccountCmd, AccountHandle};
 use crate::directory::Directory;
 use crate::ticker::{BookCmd, TickerSnapshot};
-use crate::ActorError;
 
 /// One instruction to the market.
 #[derive(Clone, Copy, Debug)]
 pub enum Command {
     Place(Order),
-    Cancel { id: OrderId, account: AccountId, symbol: Symbol },
+    Cancel {
+        id: OrderId,
+        account: AccountId,
+        symbol: Symbol,
+    },
 }
 
 /// What a batch produced.
@@ -50,7 +56,11 @@ fn group_by_actor<T>(dir: &Directory, items: Vec<(AccountId, T)>) -> Vec<(Accoun
 }
 
 /// Route one batch of commands at time `ts`.
-pub async fn route(dir: &Directory, ts: Timestamp, cmds: Vec<Command>) -> Result<Routed, ActorError> {
+pub async fn route(
+    dir: &Directory,
+    ts: Timestamp,
+    cmds: Vec<Command>,
+) -> Result<Routed, ActorError> {
     let mut out = Routed::default();
 
     // Phase 1: reserve every placement with its account's actor.
@@ -68,7 +78,12 @@ pub async fn route(dir: &Directory, ts: Timestamp, cmds: Vec<Command>) -> Result
         }
     }
     let groups = group_by_actor(dir, places);
-    let replies = join_all(groups.iter().map(|(h, items)| h.reserve(items.iter().map(|(_, o)| *o).collect()))).await;
+    let replies = join_all(
+        groups
+            .iter()
+            .map(|(h, items)| h.reserve(items.iter().map(|(_, o)| *o).collect())),
+    )
+    .await;
     for ((_, items), reply) in groups.iter().zip(replies) {
         for ((i, o), r) in items.iter().zip(reply?) {
             if let Err(e) = r {
@@ -84,10 +99,20 @@ pub async fn route(dir: &Directory, ts: Timestamp, cmds: Vec<Command>) -> Result
     let mut per_symbol: BTreeMap<Symbol, Vec<BookCmd>> = BTreeMap::new();
     for (i, c) in cmds.iter().enumerate() {
         match *c {
-            Command::Place(o) if accepted[i] => per_symbol.entry(o.symbol()).or_default().push(BookCmd::Place(o)),
-            Command::Cancel { id, account, symbol } => {
+            Command::Place(o) if accepted[i] => per_symbol
+                .entry(o.symbol())
+                .or_default()
+                .push(BookCmd::Place(o)),
+            Command::Cancel {
+                id,
+                account,
+                symbol,
+            } => {
                 if dir.ticker(symbol).is_some() {
-                    per_symbol.entry(symbol).or_default().push(BookCmd::Cancel { id, owner: Some(account) });
+                    per_symbol.entry(symbol).or_default().push(BookCmd::Cancel {
+                        id,
+                        owner: Some(account),
+                    });
                 } else {
                     out.refused.push((id, BookError::UnknownOrder(id)));
                 }
@@ -107,7 +132,8 @@ pub async fn route(dir: &Directory, ts: Timestamp, cmds: Vec<Command>) -> Result
                 out.refused.push((*id, *e));
             }
         }
-        out.events.extend(reply.events.into_iter().map(|e| (symbol, e)));
+        out.events
+            .extend(reply.events.into_iter().map(|e| (symbol, e)));
         out.snapshots.push(reply.snapshot);
     }
 
@@ -127,9 +153,9 @@ pub fn settle(dir: &Directory, events: &[(Symbol, Event)]) -> Result<(), ActorEr
                     items.push((t.seller().1, *e));
                 }
             }
-            Event::Filled { account, .. } | Event::Cancelled { account, .. } | Event::Expired { account, .. } => {
-                items.push((*account, *e))
-            }
+            Event::Filled { account, .. }
+            | Event::Cancelled { account, .. }
+            | Event::Expired { account, .. } => items.push((*account, *e)),
             _ => {}
         }
     }
@@ -153,8 +179,12 @@ pub async fn replace(
     price: Option<Price>,
     quantity: Option<Quantity>,
 ) -> Result<Result<Vec<(Symbol, Event)>, RejectReason>, ActorError> {
-    let Some(ticker) = dir.ticker(symbol) else { return Ok(Err(RejectReason::UnknownSymbol)) };
-    let Some(state) = ticker.order(id).await? else { return Ok(Err(RejectReason::UnknownOrder)) };
+    let Some(ticker) = dir.ticker(symbol) else {
+        return Ok(Err(RejectReason::UnknownSymbol));
+    };
+    let Some(state) = ticker.order(id).await? else {
+        return Ok(Err(RejectReason::UnknownOrder));
+    };
     if state.account != account {
         return Ok(Err(RejectReason::UnknownOrder));
     }
@@ -167,10 +197,23 @@ pub async fn replace(
     }
     let remaining = quantity.map_or(state.remaining, Quantity::get);
     let owner = dir.account(account);
-    if let Err(e) = owner.apply(AccountCmd::Resize(id, new_price, remaining)).await? {
+    if let Err(e) = owner
+        .apply(AccountCmd::Resize(id, new_price, remaining))
+        .await?
+    {
         return Ok(Err(e.reason()));
     }
-    let reply = ticker.batch(ts, vec![BookCmd::Replace { id, owner: Some(account), price, quantity }]).await?;
+    let reply = ticker
+        .batch(
+            ts,
+            vec![BookCmd::Replace {
+                id,
+                owner: Some(account),
+                price,
+                quantity,
+            }],
+        )
+        .await?;
     let events: Vec<(Symbol, Event)> = reply.events.into_iter().map(|e| (symbol, e)).collect();
     settle(dir, &events)?;
     match reply.results.first() {
@@ -180,5 +223,10 @@ pub async fn replace(
 }
 
 fn reject(o: &Order, reason: RejectReason, ts: Timestamp) -> Event {
-    Event::Rejected { order: o.id(), account: o.account(), reason, ts }
+    Event::Rejected {
+        order: o.id(),
+        account: o.account(),
+        reason,
+        ts,
+    }
 }

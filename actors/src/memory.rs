@@ -9,7 +9,9 @@ use tokio::sync::mpsc;
 
 use crate::bus::MarketEvent;
 use crate::generator::PriceTick;
-use crate::ports::{CachedQuote, EventSink, PortError, QuoteCache, StateStore, TickSink, TickSource};
+use crate::ports::{
+    CachedQuote, EventSink, PortError, QuoteCache, StateStore, TickSink, TickSource,
+};
 
 /// Keeps every event in order.
 #[derive(Debug, Default)]
@@ -19,14 +21,20 @@ pub struct MemoryEventSink {
 
 impl MemoryEventSink {
     pub fn events(&self) -> Vec<MarketEvent> {
-        self.events.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
 #[async_trait]
 impl EventSink for MemoryEventSink {
     async fn write(&self, batch: &[MarketEvent]) -> Result<(), PortError> {
-        self.events.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(batch);
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(batch);
         Ok(())
     }
 }
@@ -46,16 +54,21 @@ pub struct ChannelTickSource {
 /// A bounded tick channel: the producer waits when the consumer lags.
 pub fn tick_channel(capacity: usize) -> (ChannelTickSink, ChannelTickSource) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
-    (ChannelTickSink { tx }, ChannelTickSource { rx: tokio::sync::Mutex::new(rx) })
+    (
+        ChannelTickSink { tx },
+        ChannelTickSource {
+            rx: tokio::sync::Mutex::new(rx),
+        },
+    )
 }
 
 #[async_trait]
 impl TickSink for ChannelTickSink {
     async fn publish(&self, ticks: &[PriceTick]) -> Result<(), PortError> {
-        self.tx
-            .send(ticks.to_vec())
-            .await
-            .map_err(|_| PortError { port: "tick channel", message: "the consumer has stopped".into() })
+        self.tx.send(ticks.to_vec()).await.map_err(|_| PortError {
+            port: "tick channel",
+            message: "the consumer has stopped".into(),
+        })
     }
 }
 
@@ -75,11 +88,19 @@ pub struct MemoryQuoteCache {
 #[async_trait]
 impl QuoteCache for MemoryQuoteCache {
     async fn put(&self, symbol: Symbol, quote: CachedQuote) -> Result<(), PortError> {
-        self.quotes.lock().unwrap_or_else(|p| p.into_inner()).insert(symbol, quote);
+        self.quotes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(symbol, quote);
         Ok(())
     }
     async fn get(&self, symbol: Symbol) -> Result<Option<CachedQuote>, PortError> {
-        Ok(self.quotes.lock().unwrap_or_else(|p| p.into_inner()).get(&symbol).copied())
+        Ok(self
+            .quotes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&symbol)
+            .copied())
     }
 }
 
@@ -92,11 +113,19 @@ pub struct MemoryStateStore {
 #[async_trait]
 impl StateStore for MemoryStateStore {
     async fn save(&self, key: &str, bytes: Vec<u8>) -> Result<(), PortError> {
-        self.blobs.lock().unwrap_or_else(|p| p.into_inner()).insert(key.to_string(), bytes);
+        self.blobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_string(), bytes);
         Ok(())
     }
     async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, PortError> {
-        Ok(self.blobs.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned())
+        Ok(self
+            .blobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned())
     }
 }
 
@@ -109,7 +138,12 @@ mod tests {
     async fn ticks_pass_through_the_channel_in_order() {
         let (sink, source) = tick_channel(4);
         let sym = Symbol::new("A").unwrap();
-        let t = |n| PriceTick { symbol: sym, price: Price::from_minor(n), ts: Timestamp(n), seq: n as u64 };
+        let t = |n| PriceTick {
+            symbol: sym,
+            price: Price::from_minor(n),
+            ts: Timestamp(n),
+            seq: n as u64,
+        };
         sink.publish(&[t(1), t(2)]).await.unwrap();
         sink.publish(&[t(3)]).await.unwrap();
         drop(sink);
@@ -124,7 +158,12 @@ mod tests {
     async fn quotes_and_snapshots_round_trip() {
         let c = MemoryQuoteCache::default();
         let sym = Symbol::new("A").unwrap();
-        let q = CachedQuote { last: Price::from_minor(5), bid: None, ask: None, ts: Timestamp(0) };
+        let q = CachedQuote {
+            last: Price::from_minor(5),
+            bid: None,
+            ask: None,
+            ts: Timestamp(0),
+        };
         c.put(sym, q).await.unwrap();
         assert_eq!(c.get(sym).await.unwrap(), Some(q));
         let s = MemoryStateStore::default();

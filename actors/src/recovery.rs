@@ -26,13 +26,22 @@ struct Inner<S, C> {
 
 impl<S, C> Clone for Journal<S, C> {
     fn clone(&self) -> Self {
-        Journal { inner: Arc::clone(&self.inner), min_log: self.min_log }
+        Journal {
+            inner: Arc::clone(&self.inner),
+            min_log: self.min_log,
+        }
     }
 }
 
 impl<S: Clone, C: Clone> Journal<S, C> {
     pub fn new(min_log: usize) -> Self {
-        Journal { inner: Arc::new(Mutex::new(Inner { snapshot: None, log: Vec::new() })), min_log: min_log.max(1) }
+        Journal {
+            inner: Arc::new(Mutex::new(Inner {
+                snapshot: None,
+                log: Vec::new(),
+            })),
+            min_log: min_log.max(1),
+        }
     }
     /// Record applied commands; returns true when a snapshot is due for a
     /// state of `state_size` items.
@@ -53,7 +62,11 @@ impl<S: Clone, C: Clone> Journal<S, C> {
         (g.snapshot.clone(), g.log.clone())
     }
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).log.len()
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .log
+            .len()
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -8,21 +8,29 @@
 use std::sync::{Arc, RwLock};
 
 use engine::{
-    AccountId, BookError, Candle, Candles, DayStats, DepthLevel, Event, Order, OrderBook, OrderId, OrderState, Price,
-    Quantity, Symbol, Timestamp,
+    AccountId, BookError, Candle, Candles, DayStats, DepthLevel, Event, Order, OrderBook, OrderId,
+    OrderState, Price, Quantity, Symbol, Timestamp,
 };
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::Semaphore;
 
 use crate::recovery::Journal;
-use crate::{call, ActorError, MAX_IN_FLIGHT};
+use crate::{ActorError, MAX_IN_FLIGHT, call};
 
 /// A command on one book.
 #[derive(Clone, Copy, Debug)]
 pub enum BookCmd {
     Place(Order),
-    Cancel { id: OrderId, owner: Option<AccountId> },
-    Replace { id: OrderId, owner: Option<AccountId>, price: Option<Price>, quantity: Option<Quantity> },
+    Cancel {
+        id: OrderId,
+        owner: Option<AccountId>,
+    },
+    Replace {
+        id: OrderId,
+        owner: Option<AccountId>,
+        price: Option<Price>,
+        quantity: Option<Quantity>,
+    },
 }
 
 /// How a ticker treats reference ticks.
@@ -99,7 +107,12 @@ impl TickerCore {
     }
 
     /// Apply one book command, appending its events.
-    pub fn apply(&mut self, cmd: &BookCmd, ts: Timestamp, out: &mut Vec<Event>) -> Result<(), BookError> {
+    pub fn apply(
+        &mut self,
+        cmd: &BookCmd,
+        ts: Timestamp,
+        out: &mut Vec<Event>,
+    ) -> Result<(), BookError> {
         let start = out.len();
         let r = match *cmd {
             BookCmd::Place(ref o) => {
@@ -107,7 +120,12 @@ impl TickerCore {
                 Ok(())
             }
             BookCmd::Cancel { id, owner } => self.book.cancel(id, owner, ts, out).map(|_| ()),
-            BookCmd::Replace { id, owner, price, quantity } => self.book.replace(id, owner, price, quantity, ts, out),
+            BookCmd::Replace {
+                id,
+                owner,
+                price,
+                quantity,
+            } => self.book.replace(id, owner, price, quantity, ts, out),
         };
         for e in &out[start..] {
             if let Event::Trade(t) = e {
@@ -160,13 +178,29 @@ pub struct BatchReply {
 /// Messages a ticker understands. Build them through `TickerHandle`.
 #[derive(Debug)]
 pub enum TickerMsg {
-    Batch { ts: Timestamp, cmds: Vec<BookCmd>, reply: RpcReplyPort<BatchReply> },
-    Tick { price: Price, ts: Timestamp },
+    Batch {
+        ts: Timestamp,
+        cmds: Vec<BookCmd>,
+        reply: RpcReplyPort<BatchReply>,
+    },
+    Tick {
+        price: Price,
+        ts: Timestamp,
+    },
     Snapshot(RpcReplyPort<TickerSnapshot>),
-    Depth { levels: usize, reply: RpcReplyPort<(Vec<DepthLevel>, Vec<DepthLevel>)> },
-    Order { id: OrderId, reply: RpcReplyPort<Option<OrderState>> },
+    Depth {
+        levels: usize,
+        reply: RpcReplyPort<(Vec<DepthLevel>, Vec<DepthLevel>)>,
+    },
+    Order {
+        id: OrderId,
+        reply: RpcReplyPort<Option<OrderState>>,
+    },
     Candles(RpcReplyPort<Vec<Candle>>),
-    EndOfDay { ts: Timestamp, reply: RpcReplyPort<Vec<Event>> },
+    EndOfDay {
+        ts: Timestamp,
+        reply: RpcReplyPort<Vec<Event>>,
+    },
     /// Fault injection: the actor panics (supervision tests).
     Crash,
 }
@@ -197,16 +231,28 @@ impl Actor for TickerActor {
     type State = TickerState;
     type Arguments = TickerArgs;
 
-    async fn pre_start(&self, _me: ActorRef<TickerMsg>, args: TickerArgs) -> Result<TickerState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _me: ActorRef<TickerMsg>,
+        args: TickerArgs,
+    ) -> Result<TickerState, ActorProcessingErr> {
         let (snap, log) = args.journal.load();
         let mut core = snap.unwrap_or(args.initial);
         for (ts, cmd) in &log {
             core.replay(*ts, cmd);
         }
-        Ok(TickerState { core, journal: args.journal })
+        Ok(TickerState {
+            core,
+            journal: args.journal,
+        })
     }
 
-    async fn handle(&self, _me: ActorRef<TickerMsg>, msg: TickerMsg, st: &mut TickerState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _me: ActorRef<TickerMsg>,
+        msg: TickerMsg,
+        st: &mut TickerState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             TickerMsg::Batch { ts, cmds, reply } => {
                 let mut events = Vec::with_capacity(cmds.len() * 3);
@@ -215,7 +261,11 @@ impl Actor for TickerActor {
                     results.push(st.core.apply(c, ts, &mut events));
                 }
                 st.journal_append(cmds.into_iter().map(|c| (ts, TickerCmd::Book(c))));
-                let _ = reply.send(BatchReply { events, results, snapshot: st.core.snapshot() });
+                let _ = reply.send(BatchReply {
+                    events,
+                    results,
+                    snapshot: st.core.snapshot(),
+                });
             }
             TickerMsg::Tick { price, ts } => {
                 st.core.tick(price, ts);
@@ -265,7 +315,12 @@ pub struct TickerHandle {
 
 impl TickerHandle {
     pub fn new(symbol: Symbol, tick: Price, actor: ActorRef<TickerMsg>) -> TickerHandle {
-        TickerHandle { symbol, tick, actor: Arc::new(RwLock::new(actor)), limit: Arc::new(Semaphore::new(MAX_IN_FLIGHT)) }
+        TickerHandle {
+            symbol,
+            tick,
+            actor: Arc::new(RwLock::new(actor)),
+            limit: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+        }
     }
     pub fn symbol(&self) -> Symbol {
         self.symbol
@@ -281,26 +336,43 @@ impl TickerHandle {
     }
 
     pub async fn batch(&self, ts: Timestamp, cmds: Vec<BookCmd>) -> Result<BatchReply, ActorError> {
-        call(&self.actor(), &self.limit, "ticker", |reply| TickerMsg::Batch { ts, cmds, reply }).await
+        call(&self.actor(), &self.limit, "ticker", |reply| {
+            TickerMsg::Batch { ts, cmds, reply }
+        })
+        .await
     }
     /// Send a reference tick (no reply; ordered before later requests).
     pub fn tick(&self, price: Price, ts: Timestamp) -> Result<(), ActorError> {
-        self.actor().cast(TickerMsg::Tick { price, ts }).map_err(|_| ActorError::Unavailable("ticker"))
+        self.actor()
+            .cast(TickerMsg::Tick { price, ts })
+            .map_err(|_| ActorError::Unavailable("ticker"))
     }
     pub async fn snapshot(&self) -> Result<TickerSnapshot, ActorError> {
         call(&self.actor(), &self.limit, "ticker", TickerMsg::Snapshot).await
     }
-    pub async fn depth(&self, levels: usize) -> Result<(Vec<DepthLevel>, Vec<DepthLevel>), ActorError> {
-        call(&self.actor(), &self.limit, "ticker", |reply| TickerMsg::Depth { levels, reply }).await
+    pub async fn depth(
+        &self,
+        levels: usize,
+    ) -> Result<(Vec<DepthLevel>, Vec<DepthLevel>), ActorError> {
+        call(&self.actor(), &self.limit, "ticker", |reply| {
+            TickerMsg::Depth { levels, reply }
+        })
+        .await
     }
     pub async fn order(&self, id: OrderId) -> Result<Option<OrderState>, ActorError> {
-        call(&self.actor(), &self.limit, "ticker", |reply| TickerMsg::Order { id, reply }).await
+        call(&self.actor(), &self.limit, "ticker", |reply| {
+            TickerMsg::Order { id, reply }
+        })
+        .await
     }
     pub async fn candles(&self) -> Result<Vec<Candle>, ActorError> {
         call(&self.actor(), &self.limit, "ticker", TickerMsg::Candles).await
     }
     pub async fn end_of_day(&self, ts: Timestamp) -> Result<Vec<Event>, ActorError> {
-        call(&self.actor(), &self.limit, "ticker", |reply| TickerMsg::EndOfDay { ts, reply }).await
+        call(&self.actor(), &self.limit, "ticker", |reply| {
+            TickerMsg::EndOfDay { ts, reply }
+        })
+        .await
     }
     /// Fault injection for supervision tests: the actor panics.
     pub fn crash(&self) {

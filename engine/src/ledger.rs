@@ -456,11 +456,18 @@ impl Ledger {
             Side::Buy => t.buyer(),
             Side::Sell => t.seller(),
         };
-        let bps = if side == t.taker_side { self.fees.taker_bps } else { self.fees.maker_bps };
+        let bps = if side == t.taker_side {
+            self.fees.taker_bps
+        } else {
+            self.fees.maker_bps
+        };
         let q = crate::types::Quantity::new(t.quantity).ok_or(LedgerError::NonPositiveAmount)?;
         let notional = t.price.checked_notional(q)?;
         let fee = notional.bps(bps, false)?;
-        let r = self.reservations.get(&order).ok_or(LedgerError::UnknownReservation(order))?;
+        let r = self
+            .reservations
+            .get(&order)
+            .ok_or(LedgerError::UnknownReservation(order))?;
         if !self.accounts.contains_key(&account) || r.account != account {
             return Err(LedgerError::UnknownAccount(account));
         }
@@ -468,7 +475,10 @@ impl Ledger {
             Side::Buy => {
                 let cost = notional.checked_add(fee)?;
                 if r.cash < cost {
-                    return Err(LedgerError::InsufficientCash { needed: cost, available: r.cash });
+                    return Err(LedgerError::InsufficientCash {
+                        needed: cost,
+                        available: r.cash,
+                    });
                 }
                 if let Some(r) = self.reservations.get_mut(&order) {
                     r.cash = Money::from_minor(r.cash.minor() - cost.minor());
@@ -481,7 +491,10 @@ impl Ledger {
             }
             Side::Sell => {
                 if r.shares < t.quantity {
-                    return Err(LedgerError::InsufficientHoldings { needed: t.quantity, available: r.shares });
+                    return Err(LedgerError::InsufficientHoldings {
+                        needed: t.quantity,
+                        available: r.shares,
+                    });
                 }
                 let proceeds = notional.checked_sub(fee)?;
                 if let Some(r) = self.reservations.get_mut(&order) {
@@ -710,7 +723,8 @@ mod tests {
         sell_side.settle_side(&t, Side::Sell).unwrap();
         assert_eq!(buy_side.account(A), whole.account(A));
         assert_eq!(sell_side.account(B), whole.account(B));
-        let fees = buy_side.account(FEE).unwrap().cash().minor() + sell_side.account(FEE).unwrap().cash().minor();
+        let fees = buy_side.account(FEE).unwrap().cash().minor()
+            + sell_side.account(FEE).unwrap().cash().minor();
         assert_eq!(fees, whole.account(FEE).unwrap().cash().minor());
     }
 

@@ -195,8 +195,16 @@ pub fn movers<K: Ord + Clone>(stats: &[(K, DayStats)], n: usize) -> (Ranked<K>, 
         .filter(|(_, s)| s.change().minor() < 0)
         .cloned()
         .collect();
-    up.sort_by(|a, b| b.1.change_bps().cmp(&a.1.change_bps()).then_with(|| a.0.cmp(&b.0)));
-    down.sort_by(|a, b| a.1.change_bps().cmp(&b.1.change_bps()).then_with(|| a.0.cmp(&b.0)));
+    up.sort_by(|a, b| {
+        b.1.change_bps()
+            .cmp(&a.1.change_bps())
+            .then_with(|| a.0.cmp(&b.0))
+    });
+    down.sort_by(|a, b| {
+        a.1.change_bps()
+            .cmp(&b.1.change_bps())
+            .then_with(|| a.0.cmp(&b.0))
+    });
     up.truncate(n);
     down.truncate(n);
     (up, down)

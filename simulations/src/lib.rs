@@ -12,5 +12,5 @@ pub mod scenario;
 pub mod time;
 
 pub use report::Report;
-pub use runner::{run, Outcome, Progress, RunError, RunOptions};
+pub use runner::{Outcome, Progress, RunError, RunOptions, run};
 pub use scenario::{Plan, Scenario, ScenarioError};

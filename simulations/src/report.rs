@@ -126,32 +126,74 @@ impl Report {
     /// The human-readable summary.
     pub fn render(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "marketsim run: {} (seed {}, {} day(s), {} agents)", self.scenario, self.seed, self.days, self.agents);
+        let _ = writeln!(
+            s,
+            "marketsim run: {} (seed {}, {} day(s), {} agents)",
+            self.scenario, self.seed, self.days, self.agents
+        );
         let _ = writeln!(s);
-        let _ = writeln!(s, "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9} {:>8} {:>8}", "symbol", "initial", "open", "high", "low", "close", "volume", "trades", "change");
+        let _ = writeln!(
+            s,
+            "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9} {:>8} {:>8}",
+            "symbol", "initial", "open", "high", "low", "close", "volume", "trades", "change"
+        );
         for r in &self.symbols {
             let _ = writeln!(
                 s,
                 "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9} {:>8} {:>8}",
-                r.symbol, r.initial, r.open, r.high, r.low, r.close, r.volume, r.trades, r.change_pct
+                r.symbol,
+                r.initial,
+                r.open,
+                r.high,
+                r.low,
+                r.close,
+                r.volume,
+                r.trades,
+                r.change_pct
             );
         }
-        let list = |v: &[Mover]| if v.is_empty() { "none".to_string() } else { v.iter().map(|m| format!("{} {}", m.symbol, m.change_pct)).collect::<Vec<_>>().join(", ") };
+        let list = |v: &[Mover]| {
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.iter()
+                    .map(|m| format!("{} {}", m.symbol, m.change_pct))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
         let _ = writeln!(s);
         let _ = writeln!(s, "top gainers: {}", list(&self.top_gainers));
         let _ = writeln!(s, "top losers:  {}", list(&self.top_losers));
         let _ = writeln!(s);
         let _ = writeln!(s, "P&L by agent type (marked to the close):");
-        let _ = writeln!(s, "  {:<14} {:>7} {:>16} {:>14} {:>14} {:>14}", "type", "agents", "total", "mean", "best", "worst");
+        let _ = writeln!(
+            s,
+            "  {:<14} {:>7} {:>16} {:>14} {:>14} {:>14}",
+            "type", "agents", "total", "mean", "best", "worst"
+        );
         for t in &self.leaderboard {
-            let _ = writeln!(s, "  {:<14} {:>7} {:>16} {:>14} {:>14} {:>14}", t.agent_type, t.agents, t.total_pnl, t.mean_pnl, t.best_pnl, t.worst_pnl);
+            let _ = writeln!(
+                s,
+                "  {:<14} {:>7} {:>16} {:>14} {:>14} {:>14}",
+                t.agent_type, t.agents, t.total_pnl, t.mean_pnl, t.best_pnl, t.worst_pnl
+            );
         }
         let t = &self.totals;
         let _ = writeln!(s);
         let _ = writeln!(
             s,
             "orders {} (limit {}, market {}), cancel requests {}, cancelled {}, expired {}, denied {}, trades {}, fills {}, volume {}",
-            t.orders, t.limit_orders, t.market_orders, t.cancel_requests, t.cancelled, t.expired, t.denied, t.trades, t.fills, t.volume
+            t.orders,
+            t.limit_orders,
+            t.market_orders,
+            t.cancel_requests,
+            t.cancelled,
+            t.expired,
+            t.denied,
+            t.trades,
+            t.fills,
+            t.volume
         );
         let c = &self.conservation;
         let _ = writeln!(
@@ -174,7 +216,8 @@ impl Report {
             p.active_steps,
             p.total_steps,
             p.worker_threads,
-            p.peak_rss_mib.map_or("n/a".to_string(), |m| format!("{m:.1} MiB"))
+            p.peak_rss_mib
+                .map_or("n/a".to_string(), |m| format!("{m:.1} MiB"))
         );
         let _ = writeln!(s, "event log hash: {}", self.log_hash);
         if !self.files.is_empty() {
@@ -185,8 +228,11 @@ impl Report {
 }
 
 fn share_summary(shares: &[ShareCheck]) -> String {
-    let bad: Vec<String> =
-        shares.iter().filter(|x| x.held != x.issued).map(|x| format!("{} held {} of {}", x.symbol, x.held, x.issued)).collect();
+    let bad: Vec<String> = shares
+        .iter()
+        .filter(|x| x.held != x.issued)
+        .map(|x| format!("{} held {} of {}", x.symbol, x.held, x.issued))
+        .collect();
     match (bad.is_empty(), shares) {
         (true, [one]) => format!("{} {}/{}", one.symbol, one.held, one.issued),
         (true, _) => format!("all {} symbols held = issued", shares.len()),
@@ -197,7 +243,9 @@ fn share_summary(shares: &[ShareCheck]) -> String {
 /// Write `candles.csv`.
 pub fn write_candles(path: &Path, candles: &[(Symbol, Vec<Candle>)]) -> std::io::Result<()> {
     let mut w = csv::Writer::from_path(path)?;
-    w.write_record(["symbol", "start", "open", "high", "low", "close", "volume", "trades"])?;
+    w.write_record([
+        "symbol", "start", "open", "high", "low", "close", "volume", "trades",
+    ])?;
     for (s, cs) in candles {
         for c in cs {
             w.write_record([
@@ -217,7 +265,12 @@ pub fn write_candles(path: &Path, candles: &[(Symbol, Vec<Candle>)]) -> std::io:
 
 /// One SVG chart of minute closes. Plotting converts prices to floats for
 /// drawing only.
-pub fn write_chart(path: &Path, symbol: Symbol, candles: &[Candle], initial: Price) -> Result<(), String> {
+pub fn write_chart(
+    path: &Path,
+    symbol: Symbol,
+    candles: &[Candle],
+    initial: Price,
+) -> Result<(), String> {
     use plotters::prelude::*;
     if candles.is_empty() {
         return Ok(());
@@ -225,8 +278,18 @@ pub fn write_chart(path: &Path, symbol: Symbol, candles: &[Candle], initial: Pri
     let root = SVGBackend::new(path, (960, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let to_f = |p: Price| p.minor() as f64 / engine::money::SCALE as f64;
-    let lo = candles.iter().map(|c| c.low).min().unwrap_or(initial).min(initial);
-    let hi = candles.iter().map(|c| c.high).max().unwrap_or(initial).max(initial);
+    let lo = candles
+        .iter()
+        .map(|c| c.low)
+        .min()
+        .unwrap_or(initial)
+        .min(initial);
+    let hi = candles
+        .iter()
+        .map(|c| c.high)
+        .max()
+        .unwrap_or(initial)
+        .max(initial);
     let pad = ((to_f(hi) - to_f(lo)) * 0.05).max(0.01);
     let t0 = candles[0].start.nanos();
     let mins = |c: &Candle| (c.start.nanos() - t0) as f64 / 60e9;
@@ -238,9 +301,17 @@ pub fn write_chart(path: &Path, symbol: Symbol, candles: &[Candle], initial: Pri
         .y_label_area_size(60)
         .build_cartesian_2d(0.0..xmax, (to_f(lo) - pad)..(to_f(hi) + pad))
         .map_err(|e| e.to_string())?;
-    chart.configure_mesh().x_desc("minutes since first trade").y_desc("price").draw().map_err(|e| e.to_string())?;
     chart
-        .draw_series(LineSeries::new(candles.iter().map(|c| (mins(c), to_f(c.close))), &BLUE))
+        .configure_mesh()
+        .x_desc("minutes since first trade")
+        .y_desc("price")
+        .draw()
+        .map_err(|e| e.to_string())?;
+    chart
+        .draw_series(LineSeries::new(
+            candles.iter().map(|c| (mins(c), to_f(c.close))),
+            &BLUE,
+        ))
         .map_err(|e| e.to_string())?;
     root.present().map_err(|e| e.to_string())?;
     Ok(())
@@ -248,7 +319,10 @@ pub fn write_chart(path: &Path, symbol: Symbol, candles: &[Candle], initial: Pri
 
 /// Where output files go.
 pub fn out_dir(explicit: Option<&Path>, scenario_dir: Option<&Path>, name: &str) -> PathBuf {
-    explicit.map(Path::to_path_buf).or_else(|| scenario_dir.map(Path::to_path_buf)).unwrap_or_else(|| PathBuf::from("out").join(name))
+    explicit
+        .map(Path::to_path_buf)
+        .or_else(|| scenario_dir.map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("out").join(name))
 }
 
 /// Money as text.

@@ -16,7 +16,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use thiserror::Error;
 
 use crate::agents::Agents;
-use crate::report::{self, pct, Conservation, Mover, Performance, Report, ShareCheck, SymbolReport, Totals, TypeReport};
+use crate::report::{
+    self, Conservation, Mover, Performance, Report, ShareCheck, SymbolReport, Totals, TypeReport,
+    pct,
+};
 use crate::scenario::Plan;
 use crate::time::rfc3339;
 
@@ -79,7 +82,9 @@ struct RunObserver {
 
 impl Observer for RunObserver {
     fn on_events(&mut self, _ts: Timestamp, events: &[(Symbol, Event)]) {
-        let Some(w) = self.trades.as_mut() else { return };
+        let Some(w) = self.trades.as_mut() else {
+            return;
+        };
         for (s, e) in events {
             if let Event::Trade(t) = e {
                 let r = w.write_record([
@@ -87,7 +92,12 @@ impl Observer for RunObserver {
                     s.as_str().to_string(),
                     t.price.to_string(),
                     t.quantity.to_string(),
-                    if t.taker_side == engine::Side::Buy { "buy" } else { "sell" }.to_string(),
+                    if t.taker_side == engine::Side::Buy {
+                        "buy"
+                    } else {
+                        "sell"
+                    }
+                    .to_string(),
                     t.maker_order.to_string(),
                     t.maker_account.to_string(),
                     t.taker_order.to_string(),
@@ -114,12 +124,16 @@ impl Observer for RunObserver {
         }
     }
     fn on_day_close(&mut self, _day: u32, market: &BTreeMap<Symbol, TickerSnapshot>) {
-        self.days.push(market.iter().map(|(s, m)| (*s, m.stats)).collect());
+        self.days
+            .push(market.iter().map(|(s, m)| (*s, m.stats)).collect());
     }
 }
 
 fn write_err(path: &std::path::Path, e: impl std::fmt::Display) -> RunError {
-    RunError::Write { path: path.to_path_buf(), message: e.to_string() }
+    RunError::Write {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 /// Run a plan to the end and build its report. Call it from a task on the
@@ -129,20 +143,35 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<Outcome, RunError> {
     let started = Instant::now();
     let sc = &plan.scenario;
     let seed = opts.seed.unwrap_or(sc.seed);
-    let fees = Fees::new(sc.fees.maker_bps, sc.fees.taker_bps).map_err(|e| RunError::Setup(e.to_string()))?;
+    let fees = Fees::new(sc.fees.maker_bps, sc.fees.taker_bps)
+        .map_err(|e| RunError::Setup(e.to_string()))?;
     let market = MarketHandle::start(fees, FEE_ACCOUNT, opts.account_shards.max(1)).await?;
     let result = run_on(&market, plan, opts, seed, started).await;
     market.shutdown();
     result
 }
 
-async fn run_on(market: &MarketHandle, plan: &Plan, opts: &RunOptions, seed: u64, started: Instant) -> Result<Outcome, RunError> {
+async fn run_on(
+    market: &MarketHandle,
+    plan: &Plan,
+    opts: &RunOptions,
+    seed: u64,
+    started: Instant,
+) -> Result<Outcome, RunError> {
     let sc = &plan.scenario;
     let mut walk = PriceWalk::default();
     for (i, l) in plan.symbols.iter().enumerate() {
-        let core = TickerCore::new(l.symbol, l.tick, l.initial, TickerConfig { ticks_update_stats: false });
+        let core = TickerCore::new(
+            l.symbol,
+            l.tick,
+            l.initial,
+            TickerConfig {
+                ticks_update_stats: false,
+            },
+        );
         market.list(core).await?;
-        let gbm = Gbm::new(l.initial, l.tick, l.params).map_err(|e| RunError::Setup(format!("{}: {e}", l.symbol)))?;
+        let gbm = Gbm::new(l.initial, l.tick, l.params)
+            .map_err(|e| RunError::Setup(format!("{}: {e}", l.symbol)))?;
         walk.add(l.symbol, gbm, seed, i as u64);
     }
 
@@ -175,11 +204,17 @@ async fn run_on(market: &MarketHandle, plan: &Plan, opts: &RunOptions, seed: u64
     for l in &plan.symbols {
         let given = given.get(&l.symbol).copied().unwrap_or(0);
         if given > l.float {
-            return Err(RunError::Setup(format!("{}: agents start with {given} shares but the float is {}", l.symbol, l.float)));
+            return Err(RunError::Setup(format!(
+                "{}: agents start with {given} shares but the float is {}",
+                l.symbol, l.float
+            )));
         }
         let rest = l.float - given;
         if rest > 0 {
-            push(HOUSE_ACCOUNT, AccountCmd::Issue(HOUSE_ACCOUNT, l.symbol, rest));
+            push(
+                HOUSE_ACCOUNT,
+                AccountCmd::Issue(HOUSE_ACCOUNT, l.symbol, rest),
+            );
         }
     }
     for (h, cmds) in per_actor {
@@ -189,15 +224,29 @@ async fn run_on(market: &MarketHandle, plan: &Plan, opts: &RunOptions, seed: u64
     }
 
     // Output files.
-    let out_dir = opts.out.clone().or_else(|| sc.output.dir.clone()).unwrap_or_else(|| PathBuf::from("out").join(&sc.name));
+    let out_dir = opts
+        .out
+        .clone()
+        .or_else(|| sc.output.dir.clone())
+        .unwrap_or_else(|| PathBuf::from("out").join(&sc.name));
     let mut files = Vec::new();
     let trades = if !opts.no_files && sc.output.trades_csv {
         std::fs::create_dir_all(&out_dir).map_err(|e| write_err(&out_dir, e))?;
         let path = out_dir.join("trades.csv");
         let f = File::create(&path).map_err(|e| write_err(&path, e))?;
         let mut w = csv::Writer::from_writer(BufWriter::new(f));
-        w.write_record(["time", "symbol", "price", "quantity", "taker_side", "maker_order", "maker_account", "taker_order", "taker_account"])
-            .map_err(|e| write_err(&path, e))?;
+        w.write_record([
+            "time",
+            "symbol",
+            "price",
+            "quantity",
+            "taker_side",
+            "maker_order",
+            "maker_account",
+            "taker_order",
+            "taker_account",
+        ])
+        .map_err(|e| write_err(&path, e))?;
         files.push(path.display().to_string());
         Some(w)
     } else {
@@ -212,7 +261,9 @@ async fn run_on(market: &MarketHandle, plan: &Plan, opts: &RunOptions, seed: u64
     };
     let bar = (progress == Progress::Bar).then(|| {
         let b = ProgressBar::new(total_steps);
-        if let Ok(style) = ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} steps ({percent}%)") {
+        if let Ok(style) = ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} steps ({percent}%)",
+        ) {
             b.set_style(style.progress_chars("=> "));
         }
         b
@@ -222,7 +273,11 @@ async fn run_on(market: &MarketHandle, plan: &Plan, opts: &RunOptions, seed: u64
         write_error: None,
         days: Vec::new(),
         bar,
-        log_every: if progress == Progress::Log { Duration::from_secs(2) } else { Duration::MAX },
+        log_every: if progress == Progress::Log {
+            Duration::from_secs(2)
+        } else {
+            Duration::MAX
+        },
         last_log: Instant::now(),
         started,
     };
@@ -244,7 +299,8 @@ async fn run_on(market: &MarketHandle, plan: &Plan, opts: &RunOptions, seed: u64
         b.finish_and_clear();
     }
     if let Some(mut w) = obs.trades.take() {
-        w.flush().map_err(|e| write_err(&out_dir.join("trades.csv"), e))?;
+        w.flush()
+            .map_err(|e| write_err(&out_dir.join("trades.csv"), e))?;
     }
     if let Some(e) = obs.write_error {
         return Err(write_err(&out_dir.join("trades.csv"), e));
@@ -273,7 +329,11 @@ async fn run_on(market: &MarketHandle, plan: &Plan, opts: &RunOptions, seed: u64
     let mut closes: BTreeMap<Symbol, Price> = BTreeMap::new();
     let mut symbols = Vec::new();
     for l in &plan.symbols {
-        let days: Vec<DayStats> = obs.days.iter().filter_map(|d| d.get(&l.symbol).copied()).collect();
+        let days: Vec<DayStats> = obs
+            .days
+            .iter()
+            .filter_map(|d| d.get(&l.symbol).copied())
+            .collect();
         let traded: Vec<&DayStats> = days.iter().filter(|d| d.trades > 0).collect();
         let open = traded.first().and_then(|d| d.open).unwrap_or(l.initial);
         let close = traded.last().map_or(l.initial, |d| d.last);
@@ -306,15 +366,22 @@ async fn run_on(market: &MarketHandle, plan: &Plan, opts: &RunOptions, seed: u64
         })
         .collect();
     let (up, down) = engine::stats::movers(&ranked, sc.output.movers);
-    let mover = |(s, d): (String, DayStats)| Mover { symbol: s, close: d.last.to_string(), change_pct: pct(d.change_bps()) };
+    let mover = |(s, d): (String, DayStats)| Mover {
+        symbol: s,
+        close: d.last.to_string(),
+        change_pct: pct(d.change_bps()),
+    };
     let top_gainers = up.into_iter().map(mover).collect();
     let top_losers = down.into_iter().map(mover).collect();
 
     // P&L by agent type, marked to each symbol's close.
-    let initial: BTreeMap<Symbol, Price> = plan.symbols.iter().map(|l| (l.symbol, l.initial)).collect();
+    let initial: BTreeMap<Symbol, Price> =
+        plan.symbols.iter().map(|l| (l.symbol, l.initial)).collect();
     let mut by_type: BTreeMap<&'static str, Vec<i64>> = BTreeMap::new();
     for a in &agents.agents {
-        let Some(acc) = accounts.get(&a.account) else { continue };
+        let Some(acc) = accounts.get(&a.account) else {
+            continue;
+        };
         let mut start = a.start_cash.minor();
         for s in &a.symbols {
             start += initial[s].minor() * a.start_shares as i64;
@@ -341,14 +408,20 @@ async fn run_on(market: &MarketHandle, plan: &Plan, opts: &RunOptions, seed: u64
             }
         })
         .collect();
-    leaderboard.sort_by(|a, b| b.mean_minor.cmp(&a.mean_minor));
+    leaderboard.sort_by_key(|t| std::cmp::Reverse(t.mean_minor));
 
     let shares: Vec<ShareCheck> = plan
         .symbols
         .iter()
-        .map(|l| ShareCheck { symbol: l.symbol.to_string(), issued: l.float, held: totals.shares.get(&l.symbol).copied().unwrap_or(0) })
+        .map(|l| ShareCheck {
+            symbol: l.symbol.to_string(),
+            issued: l.float,
+            held: totals.shares.get(&l.symbol).copied().unwrap_or(0),
+        })
         .collect();
-    let ok = totals.cash == cash_start && shares.iter().all(|s| s.issued == s.held) && invariants.is_ok();
+    let ok = totals.cash == cash_start
+        && shares.iter().all(|s| s.issued == s.held)
+        && invariants.is_ok();
     let conservation = Conservation {
         ok,
         cash_start: cash_start.to_string(),
@@ -392,7 +465,8 @@ async fn run_on(market: &MarketHandle, plan: &Plan, opts: &RunOptions, seed: u64
         simulated_seconds_per_wall_second: sim_secs / wall.max(1e-9),
         active_steps: stats.active_steps,
         total_steps: stats.total_steps,
-        worker_threads: tokio::runtime::Handle::try_current().map_or(1, |h| h.metrics().num_workers()),
+        worker_threads: tokio::runtime::Handle::try_current()
+            .map_or(1, |h| h.metrics().num_workers()),
         peak_rss_mib: report::peak_rss_mib(),
     };
     let report = Report {

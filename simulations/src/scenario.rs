@@ -9,23 +9,34 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use engine::{Money, Price, Symbol};
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 use thiserror::Error;
 
 /// Why a scenario cannot be used.
 #[derive(Debug, Error)]
 pub enum ScenarioError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Parse { path: String, message: String },
     #[error("{path}: `{field}`: {message}")]
-    Invalid { path: String, field: String, message: String },
+    Invalid {
+        path: String,
+        field: String,
+        message: String,
+    },
 }
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> ScenarioError {
-    ScenarioError::Invalid { path: String::new(), field: field.into(), message: message.into() }
+    ScenarioError::Invalid {
+        path: String::new(),
+        field: field.into(),
+        message: message.into(),
+    }
 }
 
 /// A price or amount written as "123.45" or 123.
@@ -41,16 +52,24 @@ impl<'de> Deserialize<'de> for Decimal {
                 f.write_str("a decimal string like \"100.00\" or a whole number")
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Decimal, E> {
-                s.parse::<Money>().map(|m| Decimal(m.minor())).map_err(E::custom)
+                s.parse::<Money>()
+                    .map(|m| Decimal(m.minor()))
+                    .map_err(E::custom)
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Decimal, E> {
-                v.checked_mul(engine::money::SCALE).map(Decimal).ok_or_else(|| E::custom("amount too large"))
+                v.checked_mul(engine::money::SCALE)
+                    .map(Decimal)
+                    .ok_or_else(|| E::custom("amount too large"))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Decimal, E> {
-                i64::try_from(v).map_err(|_| E::custom("amount too large")).and_then(|v| self.visit_i64(v))
+                i64::try_from(v)
+                    .map_err(|_| E::custom("amount too large"))
+                    .and_then(|v| self.visit_i64(v))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Decimal, E> {
-                Err(E::custom(format!("write amounts as strings, e.g. \"{v:.2}\": floats are not exact")))
+                Err(E::custom(format!(
+                    "write amounts as strings, e.g. \"{v:.2}\": floats are not exact"
+                )))
             }
         }
         d.deserialize_any(V)
@@ -118,7 +137,11 @@ fn default_close() -> String {
 
 impl Default for Session {
     fn default() -> Self {
-        Session { date: default_date(), open: default_open(), close: default_close() }
+        Session {
+            date: default_date(),
+            open: default_open(),
+            close: default_close(),
+        }
     }
 }
 
@@ -157,7 +180,13 @@ fn default_movers() -> usize {
 
 impl Default for Output {
     fn default() -> Self {
-        Output { dir: None, charts: true, trades_csv: true, candles_csv: true, movers: 5 }
+        Output {
+            dir: None,
+            charts: true,
+            trades_csv: true,
+            candles_csv: true,
+            movers: 5,
+        }
     }
 }
 
@@ -499,7 +528,10 @@ fn parse_hms(s: &str, field: &str) -> Result<i64, ScenarioError> {
     if parts.len() != 3 {
         return Err(bad());
     }
-    let n: Vec<i64> = parts.iter().map(|p| p.parse::<i64>().map_err(|_| bad())).collect::<Result<_, _>>()?;
+    let n: Vec<i64> = parts
+        .iter()
+        .map(|p| p.parse::<i64>().map_err(|_| bad()))
+        .collect::<Result<_, _>>()?;
     if !(0..24).contains(&n[0]) || !(0..60).contains(&n[1]) || !(0..60).contains(&n[2]) {
         return Err(bad());
     }
@@ -517,7 +549,12 @@ pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 fn parse_date(s: &str) -> Result<i64, ScenarioError> {
-    let bad = || invalid("session.date", format!("`{s}` is not a date like 2026-01-05"));
+    let bad = || {
+        invalid(
+            "session.date",
+            format!("`{s}` is not a date like 2026-01-05"),
+        )
+    };
     let p: Vec<&str> = s.split('-').collect();
     if p.len() != 3 {
         return Err(bad());
@@ -533,7 +570,10 @@ fn parse_date(s: &str) -> Result<i64, ScenarioError> {
 
 fn check_f64(field: String, v: f64, lo: f64, hi: f64) -> Result<(), ScenarioError> {
     if !v.is_finite() || v < lo || v > hi {
-        return Err(invalid(field, format!("must be between {lo} and {hi}, got {v}")));
+        return Err(invalid(
+            field,
+            format!("must be between {lo} and {hi}, got {v}"),
+        ));
     }
     Ok(())
 }
@@ -541,16 +581,25 @@ fn check_f64(field: String, v: f64, lo: f64, hi: f64) -> Result<(), ScenarioErro
 impl Scenario {
     /// Read and validate a scenario file.
     pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Scenario::parse(&text, &path.display().to_string())
     }
 
     /// Parse and validate scenario text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Plan, ScenarioError> {
-        let sc: Scenario =
-            toml::from_str(text).map_err(|e| ScenarioError::Parse { path: origin.to_string(), message: e.to_string() })?;
+        let sc: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
         sc.validate().map_err(|e| match e {
-            ScenarioError::Invalid { field, message, .. } => ScenarioError::Invalid { path: origin.to_string(), field, message },
+            ScenarioError::Invalid { field, message, .. } => ScenarioError::Invalid {
+                path: origin.to_string(),
+                field,
+                message,
+            },
             other => other,
         })
     }
@@ -560,7 +609,10 @@ impl Scenario {
             return Err(invalid("name", "must not be empty"));
         }
         if self.step_ms == 0 || self.step_ms > 3_600_000 {
-            return Err(invalid("step_ms", "must be between 1 and 3600000 (one hour)"));
+            return Err(invalid(
+                "step_ms",
+                "must be between 1 and 3600000 (one hour)",
+            ));
         }
         if self.days == 0 || self.days > 366 {
             return Err(invalid("days", "must be between 1 and 366"));
@@ -577,7 +629,10 @@ impl Scenario {
         }
         let fees = engine::Fees::new(self.fees.maker_bps, self.fees.taker_bps);
         if fees.is_err() {
-            return Err(invalid("fees", "maker_bps and taker_bps must be at most 1000"));
+            return Err(invalid(
+                "fees",
+                "maker_bps and taker_bps must be at most 1000",
+            ));
         }
         if self.symbols.is_empty() {
             return Err(invalid("symbols", "list at least one symbol"));
@@ -599,7 +654,10 @@ impl Scenario {
                 return Err(invalid(f("initial_price"), "must be greater than zero"));
             }
             if !initial.is_on_grid(tick) {
-                return Err(invalid(f("initial_price"), format!("{initial} is not a multiple of the tick size {tick}")));
+                return Err(invalid(
+                    f("initial_price"),
+                    format!("{initial} is not a multiple of the tick size {tick}"),
+                ));
             }
             check_f64(f("drift"), s.drift, -10.0, 10.0)?;
             check_f64(f("volatility"), s.volatility, 0.0, 10.0)?;
@@ -616,7 +674,13 @@ impl Scenario {
                 jump_mean: s.jump_mean,
                 jump_std: s.jump_std,
             };
-            listed.push(ListedSymbol { symbol, initial, tick, params, float: s.float });
+            listed.push(ListedSymbol {
+                symbol,
+                initial,
+                tick,
+                params,
+                float: s.float,
+            });
         }
         let mut groups = Vec::new();
         let mut issued: Vec<u64> = vec![0; listed.len()];
@@ -636,7 +700,10 @@ impl Scenario {
                     for n in names {
                         let s = Symbol::new(n).map_err(|e| invalid(f("symbols"), e.to_string()))?;
                         if !seen.contains(&s) {
-                            return Err(invalid(f("symbols"), format!("{s} is not a listed symbol")));
+                            return Err(invalid(
+                                f("symbols"),
+                                format!("{s} is not a listed symbol"),
+                            ));
                         }
                         v.push(s);
                     }
@@ -646,7 +713,8 @@ impl Scenario {
                     v
                 }
             };
-            let kind = AgentKind::from_params(g.agent_type, &g.params).map_err(|e| invalid(f("params"), e))?;
+            let kind = AgentKind::from_params(g.agent_type, &g.params)
+                .map_err(|e| invalid(f("params"), e))?;
             let shares = g.shares.unwrap_or_else(|| kind.default_shares());
             for s in &symbols {
                 let k = listed.iter().position(|l| l.symbol == *s).unwrap_or(0);
@@ -656,21 +724,42 @@ impl Scenario {
             let per_agent = match g.symbols_per_agent {
                 None => symbols.len(),
                 Some(k) if k >= 1 && k <= symbols.len() => k,
-                Some(k) => return Err(invalid(f("symbols_per_agent"), format!("must be between 1 and {}, got {k}", symbols.len()))),
+                Some(k) => {
+                    return Err(invalid(
+                        f("symbols_per_agent"),
+                        format!("must be between 1 and {}, got {k}", symbols.len()),
+                    ));
+                }
             };
-            groups.push(PlannedGroup { kind, count: g.count, cash, shares, symbols, per_agent });
+            groups.push(PlannedGroup {
+                kind,
+                count: g.count,
+                cash,
+                shares,
+                symbols,
+                per_agent,
+            });
         }
         for (k, l) in listed.iter().enumerate() {
             if issued[k] > l.float {
                 return Err(invalid(
                     format!("symbols[{k}].float"),
-                    format!("{} shares are too few: the agents start with {} in all", l.float, issued[k]),
+                    format!(
+                        "{} shares are too few: the agents start with {} in all",
+                        l.float, issued[k]
+                    ),
                 ));
             }
         }
         let start_secs = date * 86_400 + open;
         let steps_per_day = session_ms / self.step_ms;
-        Ok(Plan { scenario: self, symbols: listed, groups, start_secs, steps_per_day })
+        Ok(Plan {
+            scenario: self,
+            symbols: listed,
+            groups,
+            start_secs,
+            steps_per_day,
+        })
     }
 }
 
@@ -700,7 +789,10 @@ fn validate_kind(kind: &AgentKind, f: &dyn Fn(&str) -> String) -> Result<(), Sce
         AgentKind::Momentum(p) => {
             interval(p.interval_s)?;
             if p.short_window == 0 || p.long_window <= p.short_window {
-                return Err(invalid(f("long_window"), "need 1 <= short_window < long_window"));
+                return Err(invalid(
+                    f("long_window"),
+                    "need 1 <= short_window < long_window",
+                ));
             }
             qty(p.min_qty, p.max_qty)?;
         }

@@ -21,7 +21,12 @@ pub fn rfc3339(ts: Timestamp) -> String {
     let secs = ts.nanos().div_euclid(1_000_000_000);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
@@ -32,8 +37,16 @@ mod tests {
     #[test]
     fn dates_round_trip_through_day_counts() {
         for (y, m, d) in [(1970, 1, 1), (2000, 2, 29), (2026, 1, 5), (2026, 12, 31)] {
-            assert_eq!(civil_from_days(days_from_civil(y, m, d)), (y, m as u32, d as u32));
+            assert_eq!(
+                civil_from_days(days_from_civil(y, m, d)),
+                (y, m as u32, d as u32)
+            );
         }
-        assert_eq!(rfc3339(Timestamp::from_secs(days_from_civil(2026, 1, 5) * 86_400 + 34_200)), "2026-01-05T09:30:00Z");
+        assert_eq!(
+            rfc3339(Timestamp::from_secs(
+                days_from_civil(2026, 1, 5) * 86_400 + 34_200
+            )),
+            "2026-01-05T09:30:00Z"
+        );
     }
 }

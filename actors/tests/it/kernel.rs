@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use actors::kernel::{Action, KernelConfig, Observer, Population, WakeCtx};
 use actors::{Kernel, PriceWalk};
-use engine::{AccountId, Event, Gbm, GbmParams, Money, OrderType, Price, Side, Symbol, TimeInForce, Timestamp};
+use engine::{
+    AccountId, Event, Gbm, GbmParams, Money, OrderType, Price, Side, Symbol, TimeInForce, Timestamp,
+};
 
 use crate::{market, sym, totals};
 
@@ -23,7 +25,11 @@ impl Population for Greedy {
     }
     fn wake(&mut self, agent: u32, ctx: &WakeCtx<'_>, out: &mut Vec<Action>) -> Option<u64> {
         self.wakes += 1;
-        let (account, side, qty) = if agent == 0 { (AccountId(1), Side::Buy, 2_000) } else { (AccountId(2), Side::Sell, 5) };
+        let (account, side, qty) = if agent == 0 {
+            (AccountId(1), Side::Buy, 2_000)
+        } else {
+            (AccountId(2), Side::Sell, 5)
+        };
         out.push(Action::Place {
             account,
             symbol: sym(),
@@ -68,7 +74,17 @@ fn config() -> KernelConfig {
 
 fn walk() -> PriceWalk {
     let mut w = PriceWalk::default();
-    w.add(sym(), Gbm::new(Price::from_minor(10_000), Price::from_minor(1), GbmParams::default()).unwrap(), 5, 0);
+    w.add(
+        sym(),
+        Gbm::new(
+            Price::from_minor(10_000),
+            Price::from_minor(1),
+            GbmParams::default(),
+        )
+        .unwrap(),
+        5,
+        0,
+    );
     w
 }
 
@@ -76,14 +92,23 @@ fn walk() -> PriceWalk {
 async fn an_agent_that_overspends_gets_denials_and_never_a_negative_balance() {
     let m = market().await;
     let before = totals(&m).await;
-    let mut pop = Greedy { wakes: 0, denied: 0, events: 0 };
+    let mut pop = Greedy {
+        wakes: 0,
+        denied: 0,
+        events: 0,
+    };
     let mut obs = Count::default();
     let mut k = Kernel::new(m.directory(), walk(), config());
     let stats = k.run(&mut pop, &mut obs).await.unwrap();
     // 2,000 x 100.00 = 200,000.00 > 100,000.00: every greedy buy is denied.
     assert_eq!(stats.denied, 120);
     assert_eq!(pop.denied, 120);
-    let a = m.accounts_of(AccountId(1)).get(AccountId(1)).await.unwrap().unwrap();
+    let a = m
+        .accounts_of(AccountId(1))
+        .get(AccountId(1))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!a.cash().is_negative() && a.reserved_cash() <= a.cash());
     assert_eq!(a.cash(), Money::from_major(100_000));
     for h in m.directory().account_actors() {
@@ -135,7 +160,10 @@ async fn market_snapshots_reach_agents_with_the_reference_price() {
     let mut k = Kernel::new(m.directory(), walk(), config());
     let mut look = Look(BTreeMap::new());
     k.run(&mut look, &mut Count::default()).await.unwrap();
-    assert_eq!(look.0.keys().copied().collect::<Vec<_>>(), [30, 130, 230, 330, 430, 530]);
+    assert_eq!(
+        look.0.keys().copied().collect::<Vec<_>>(),
+        [30, 130, 230, 330, 430, 530]
+    );
     assert!(look.0.values().all(|p| p.is_positive()));
     let _ = Arc::strong_count(&m.directory());
     m.shutdown();

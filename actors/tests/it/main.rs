@@ -3,8 +3,8 @@ mod kernel;
 mod routing;
 mod supervision;
 
-use actors::ticker::{TickerConfig, TickerCore};
 use actors::MarketHandle;
+use actors::ticker::{TickerConfig, TickerCore};
 use engine::{AccountId, Fees, Money, Order, OrderId, Price, Side, Symbol, TimeInForce, Timestamp};
 
 pub const FEE: AccountId = AccountId(u64::MAX);
@@ -16,18 +16,51 @@ pub fn sym() -> Symbol {
 
 /// A market with one symbol, accounts 1 (cash) and 2 (shares) in shard actors.
 pub async fn market() -> MarketHandle {
-    let m = MarketHandle::start(Fees::new(2, 4).unwrap(), FEE, 2).await.unwrap();
-    m.list(TickerCore::new(sym(), TICK, Price::from_minor(10_000), TickerConfig { ticks_update_stats: false })).await.unwrap();
+    let m = MarketHandle::start(Fees::new(2, 4).unwrap(), FEE, 2)
+        .await
+        .unwrap();
+    m.list(TickerCore::new(
+        sym(),
+        TICK,
+        Price::from_minor(10_000),
+        TickerConfig {
+            ticks_update_stats: false,
+        },
+    ))
+    .await
+    .unwrap();
     for id in [AccountId(1), AccountId(2)] {
-        m.accounts_of(id).open(id, Money::from_major(100_000)).await.unwrap().unwrap();
+        m.accounts_of(id)
+            .open(id, Money::from_major(100_000))
+            .await
+            .unwrap()
+            .unwrap();
     }
     let h = m.accounts_of(AccountId(2));
-    h.apply(actors::account::AccountCmd::Issue(AccountId(2), sym(), 1_000)).await.unwrap().unwrap();
+    h.apply(actors::account::AccountCmd::Issue(
+        AccountId(2),
+        sym(),
+        1_000,
+    ))
+    .await
+    .unwrap()
+    .unwrap();
     m
 }
 
 pub fn limit(id: u64, acc: u64, side: Side, qty: u64, px: i64) -> Order {
-    Order::limit(OrderId(id), AccountId(acc), sym(), side, qty, Price::from_minor(px), TimeInForce::Gtc, TICK, Timestamp(0)).unwrap()
+    Order::limit(
+        OrderId(id),
+        AccountId(acc),
+        sym(),
+        side,
+        qty,
+        Price::from_minor(px),
+        TimeInForce::Gtc,
+        TICK,
+        Timestamp(0),
+    )
+    .unwrap()
 }
 
 /// Sum of cash and of ACME shares over every account actor.

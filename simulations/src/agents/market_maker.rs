@@ -9,7 +9,7 @@
 use actors::kernel::{Action, WakeCtx};
 use engine::{Price, Side};
 
-use super::{to_tick, Agent};
+use super::{Agent, to_tick};
 use crate::scenario::MarketMakerParams;
 
 pub fn wake(a: &mut Agent, p: &MarketMakerParams, ctx: &WakeCtx<'_>, out: &mut Vec<Action>) {
@@ -17,14 +17,17 @@ pub fn wake(a: &mut Agent, p: &MarketMakerParams, ctx: &WakeCtx<'_>, out: &mut V
     // Quotes being withdrawn no longer count against what it can commit.
     let withdrawn = std::mem::take(&mut a.open);
     for symbol in a.symbols.clone() {
-        let Some(m) = ctx.market.get(&symbol) else { continue };
+        let Some(m) = ctx.market.get(&symbol) else {
+            continue;
+        };
         let tick = m.tick.minor() as f64;
         let book_mid = match (m.bid, m.ask) {
             (Some(b), Some(s)) => (b.price.minor() + s.price.minor()) as f64 / 2.0,
             _ => m.reference.minor() as f64,
         };
         let inv = a.position(symbol);
-        let skew = -(inv as f64 / p.max_inventory.max(1) as f64) * f64::from(p.half_spread_ticks) * tick;
+        let skew =
+            -(inv as f64 / p.max_inventory.max(1) as f64) * f64::from(p.half_spread_ticks) * tick;
         let centre = p.anchor * m.reference.minor() as f64 + (1.0 - p.anchor) * book_mid + skew;
         let mut cash_left = a.spendable();
         let mut shares_left = a.sellable(symbol);
@@ -33,10 +36,15 @@ pub fn wake(a: &mut Agent, p: &MarketMakerParams, ctx: &WakeCtx<'_>, out: &mut V
             // Post-only: never cross the touch it sees.
             let mut bid = to_tick(centre - off, m.tick);
             if let Some(ask) = m.ask {
-                bid = bid.min(Price::from_minor((ask.price.minor() - m.tick.minor()).max(m.tick.minor())));
+                bid = bid.min(Price::from_minor(
+                    (ask.price.minor() - m.tick.minor()).max(m.tick.minor()),
+                ));
             }
             let cost = bid.minor().saturating_mul(p.size as i64);
-            if inv < p.max_inventory && cost <= cash_left && a.limit(symbol, Side::Buy, p.size, bid, out) {
+            if inv < p.max_inventory
+                && cost <= cash_left
+                && a.limit(symbol, Side::Buy, p.size, bid, out)
+            {
                 cash_left -= cost;
             }
             if inv > -p.max_inventory && p.size <= shares_left {
@@ -44,7 +52,13 @@ pub fn wake(a: &mut Agent, p: &MarketMakerParams, ctx: &WakeCtx<'_>, out: &mut V
                 if let Some(b) = m.bid {
                     ask = ask.max(Price::from_minor(b.price.minor() + m.tick.minor()));
                 }
-                if a.limit(symbol, Side::Sell, p.size, Price::from_minor(ask.minor()), out) {
+                if a.limit(
+                    symbol,
+                    Side::Sell,
+                    p.size,
+                    Price::from_minor(ask.minor()),
+                    out,
+                ) {
                     shares_left -= p.size;
                 }
             }

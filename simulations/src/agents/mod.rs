@@ -14,8 +14,8 @@ mod value;
 
 use std::collections::{BTreeMap, VecDeque};
 
-use actors::kernel::{Action, Population, WakeCtx};
 use actors::TickerSnapshot;
+use actors::kernel::{Action, Population, WakeCtx};
 use engine::{AccountId, Event, Money, OrderId, OrderType, Price, Side, Symbol, TimeInForce};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -69,7 +69,12 @@ impl Agent {
     /// Shares it can still offer: held minus what open sells already offer.
     pub fn sellable(&self, s: Symbol) -> u64 {
         let held = self.start_shares as i64 + self.position(s);
-        let offered: u64 = self.open.values().filter(|o| o.symbol == s && o.side == Side::Sell).map(|o| o.remaining).sum();
+        let offered: u64 = self
+            .open
+            .values()
+            .filter(|o| o.symbol == s && o.side == Side::Sell)
+            .map(|o| o.remaining)
+            .sum();
         (held - offered as i64).max(0) as u64
     }
     /// Cash it can still commit: cash minus what open buys already hold.
@@ -89,11 +94,22 @@ impl Agent {
     /// Cancel every open order.
     pub fn cancel_all(&self, out: &mut Vec<Action>) {
         for (id, o) in &self.open {
-            out.push(Action::Cancel { id: *id, account: self.account, symbol: o.symbol });
+            out.push(Action::Cancel {
+                id: *id,
+                account: self.account,
+                symbol: o.symbol,
+            });
         }
     }
     /// A DAY limit order, if affordable by the agent's own books.
-    pub fn limit(&self, symbol: Symbol, side: Side, qty: u64, price: Price, out: &mut Vec<Action>) -> bool {
+    pub fn limit(
+        &self,
+        symbol: Symbol,
+        side: Side,
+        qty: u64,
+        price: Price,
+        out: &mut Vec<Action>,
+    ) -> bool {
         let ok = match side {
             Side::Buy => price.minor().saturating_mul(qty as i64) <= self.spendable(),
             Side::Sell => qty <= self.sellable(symbol),
@@ -113,7 +129,14 @@ impl Agent {
         ok
     }
     /// A market order protected by a collar `collar_pct` % through the mid.
-    pub fn market(&self, m: &TickerSnapshot, side: Side, qty: u64, collar_pct: i64, out: &mut Vec<Action>) {
+    pub fn market(
+        &self,
+        m: &TickerSnapshot,
+        side: Side,
+        qty: u64,
+        collar_pct: i64,
+        out: &mut Vec<Action>,
+    ) {
         let mid = m.mid().minor();
         let collar = match side {
             Side::Buy => mid + mid * collar_pct / 100,
@@ -139,8 +162,22 @@ impl Agent {
 
     fn on_event(&mut self, symbol: Symbol, e: &Event) {
         match *e {
-            Event::Accepted { order, side, price, quantity, .. } => {
-                self.open.insert(order, OpenOrder { symbol, side, price, remaining: quantity });
+            Event::Accepted {
+                order,
+                side,
+                price,
+                quantity,
+                ..
+            } => {
+                self.open.insert(
+                    order,
+                    OpenOrder {
+                        symbol,
+                        side,
+                        price,
+                        remaining: quantity,
+                    },
+                );
             }
             Event::Trade(t) => {
                 let notional = t.price.minor().saturating_mul(t.quantity as i64);
@@ -171,7 +208,11 @@ impl Agent {
 pub fn to_tick(level: f64, tick: Price) -> Price {
     let t = tick.minor();
     let ticks = (level / t as f64).round();
-    let ticks = if ticks.is_finite() { (ticks as i64).max(1) } else { 1 };
+    let ticks = if ticks.is_finite() {
+        (ticks as i64).max(1)
+    } else {
+        1
+    };
     Price::from_minor(ticks.saturating_mul(t))
 }
 
@@ -227,8 +268,16 @@ impl Agents {
                 });
             }
         }
-        let by_account = agents.iter().enumerate().map(|(i, a)| (a.account, i as u32)).collect();
-        Agents { agents, by_account, step_secs: plan.scenario.step_ms as f64 / 1_000.0 }
+        let by_account = agents
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.account, i as u32))
+            .collect();
+        Agents {
+            agents,
+            by_account,
+            step_secs: plan.scenario.step_ms as f64 / 1_000.0,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -290,7 +339,10 @@ impl Population for Agents {
 
     fn on_event(&mut self, symbol: Symbol, event: &Event) {
         let accounts: [Option<AccountId>; 2] = match event {
-            Event::Trade(t) => [Some(t.maker_account), (t.taker_account != t.maker_account).then_some(t.taker_account)],
+            Event::Trade(t) => [
+                Some(t.maker_account),
+                (t.taker_account != t.maker_account).then_some(t.taker_account),
+            ],
             Event::Accepted { account, .. }
             | Event::Rejected { account, .. }
             | Event::PartiallyFilled { account, .. }

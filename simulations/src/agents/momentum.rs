@@ -13,9 +13,13 @@ use crate::scenario::MomentumParams;
 
 pub fn wake(a: &mut Agent, p: &MomentumParams, ctx: &WakeCtx<'_>, out: &mut Vec<Action>) {
     let symbol = a.pick_symbol();
-    let Some(m) = ctx.market.get(&symbol) else { return };
+    let Some(m) = ctx.market.get(&symbol) else {
+        return;
+    };
     let mid = m.mid().minor();
-    let Memory::History(h) = &mut a.memory else { return };
+    let Memory::History(h) = &mut a.memory else {
+        return;
+    };
     let hist = h.entry(symbol).or_insert_with(VecDeque::new);
     hist.push_back(mid);
     while hist.len() > p.long_window {

@@ -10,13 +10,23 @@ use crate::scenario::NoiseParams;
 
 pub fn wake(a: &mut Agent, p: &NoiseParams, ctx: &WakeCtx<'_>, out: &mut Vec<Action>) {
     let symbol = a.pick_symbol();
-    let Some(m) = ctx.market.get(&symbol) else { return };
+    let Some(m) = ctx.market.get(&symbol) else {
+        return;
+    };
     if a.open.len() >= p.max_open as usize {
         if let Some((&id, o)) = a.open.iter().next() {
-            out.push(Action::Cancel { id, account: a.account, symbol: o.symbol });
+            out.push(Action::Cancel {
+                id,
+                account: a.account,
+                symbol: o.symbol,
+            });
         }
     }
-    let side = if a.rng.random_bool(0.5) { Side::Buy } else { Side::Sell };
+    let side = if a.rng.random_bool(0.5) {
+        Side::Buy
+    } else {
+        Side::Sell
+    };
     let qty = a.rng.random_range(p.min_qty..=p.max_qty);
     if a.rng.random_bool(p.market_prob) {
         a.market(m, side, qty, 5, out);

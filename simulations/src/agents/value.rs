@@ -8,13 +8,15 @@ use engine::{Price, Side};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::{to_tick, Agent, Memory};
+use super::{Agent, Memory, to_tick};
 use crate::scenario::ValueParams;
 
 pub fn wake(a: &mut Agent, p: &ValueParams, ctx: &WakeCtx<'_>, out: &mut Vec<Action>) {
     a.cancel_all(out);
     let symbol = a.pick_symbol();
-    let Some(m) = ctx.market.get(&symbol) else { return };
+    let Some(m) = ctx.market.get(&symbol) else {
+        return;
+    };
     let z: f64 = StandardNormal.sample(&mut a.rng);
     let obs = m.reference.minor() as f64 * (1.0 + p.obs_noise * z);
     let belief = match &mut a.memory {
@@ -36,7 +38,10 @@ pub fn wake(a: &mut Agent, p: &ValueParams, ctx: &WakeCtx<'_>, out: &mut Vec<Act
             if aggressive {
                 to_tick(ask.min(belief.max(mid)), tick)
             } else {
-                let bid = m.bid.map(|l| l.price.minor() as f64).unwrap_or(mid - tick.minor() as f64);
+                let bid = m
+                    .bid
+                    .map(|l| l.price.minor() as f64)
+                    .unwrap_or(mid - tick.minor() as f64);
                 let top = belief.min(ask - tick.minor() as f64).max(bid);
                 to_tick(a.rng.random_range(bid..=top.max(bid)), tick)
             }
@@ -46,7 +51,10 @@ pub fn wake(a: &mut Agent, p: &ValueParams, ctx: &WakeCtx<'_>, out: &mut Vec<Act
             if aggressive {
                 to_tick(bid.max(belief.min(mid)), tick)
             } else {
-                let ask = m.ask.map(|l| l.price.minor() as f64).unwrap_or(mid + tick.minor() as f64);
+                let ask = m
+                    .ask
+                    .map(|l| l.price.minor() as f64)
+                    .unwrap_or(mid + tick.minor() as f64);
                 let bottom = belief.max(bid + tick.minor() as f64).min(ask);
                 to_tick(a.rng.random_range(bottom.min(ask)..=ask), tick)
             }

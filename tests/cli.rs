@@ -1,0 +1,134 @@
+//! The `marketsim` binary, end to end.
+
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_marketsim"))
+}
+
+fn short_quickstart(dir: &std::path::Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/simulations/scenarios/quickstart.toml"
+    ))
+    .unwrap();
+    let path = dir.join("short.toml");
+    std::fs::write(
+        &path,
+        text.replace("close = \"16:00:00\"", "close = \"10:30:00\""),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn run_prints_a_report_and_writes_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = short_quickstart(dir.path());
+    let out = dir.path().join("out");
+    let o = bin()
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--progress",
+            "quiet",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for needle in [
+        "top gainers",
+        "P&L by agent type",
+        "conservation: ok",
+        "event log hash",
+        "ACME",
+    ] {
+        assert!(
+            stdout.contains(needle),
+            "report lacks `{needle}`:\n{stdout}"
+        );
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["conservation"]["ok"], true);
+    assert!(report["totals"]["trades"].as_u64().unwrap() > 0);
+    let trades = std::fs::read_to_string(out.join("trades.csv")).unwrap();
+    assert!(trades.starts_with("time,symbol,price,quantity,taker_side"));
+    assert_eq!(
+        trades.lines().count() as u64 - 1,
+        report["totals"]["trades"].as_u64().unwrap()
+    );
+    let candles = std::fs::read_to_string(out.join("candles.csv")).unwrap();
+    assert!(candles.lines().nth(1).unwrap().contains("2026-01-05T09:"));
+    let svg = std::fs::read_to_string(out.join("ACME.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("ACME: minute close"));
+}
+
+#[test]
+fn the_seed_flag_changes_the_market_and_json_output_parses() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = short_quickstart(dir.path());
+    let hash = |seed: &str| {
+        let o = bin()
+            .args([
+                "run",
+                scenario.to_str().unwrap(),
+                "--no-files",
+                "--json",
+                "--progress",
+                "quiet",
+                "--seed",
+                seed,
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["seed"], seed.parse::<u64>().unwrap());
+        v["log_hash"].as_str().unwrap().to_string()
+    };
+    assert_ne!(hash("1"), hash("2"));
+}
+
+#[test]
+fn a_bad_scenario_is_a_clear_error_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "name = \"x\"\n[[symbols]]\nsymbol = \"ACME\"\ninitial_price = \"0\"\nfloat = 1\n",
+    )
+    .unwrap();
+    let o = bin()
+        .args(["run", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("symbols[0].initial_price") && err.contains("greater than zero"),
+        "{err}"
+    );
+    let o = bin().args(["run", "/nonexistent.toml"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read /nonexistent.toml"));
+}
+
+#[test]
+fn help_explains_the_run_command() {
+    let o = bin().arg("--help").output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("run"));
+    let o = bin().args(["run", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    for flag in ["--seed", "--out", "--threads", "--no-files"] {
+        assert!(text.contains(flag), "run --help lacks {flag}");
+    }
+}
