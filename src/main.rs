@@ -45,8 +45,9 @@ struct RunArgs {
     /// Print the report as JSON instead of text.
     #[arg(long)]
     json: bool,
-    /// Tokio worker threads (default: the number of cores). The result does
-    /// not depend on it.
+    /// Tokio worker threads. Default: 1 for scenarios with fewer than 16
+    /// symbols (actor round trips are cheapest on one thread), else the
+    /// number of cores. The result never depends on it.
     #[arg(long)]
     threads: Option<usize>,
     /// Account actors the agents are spread over.
@@ -89,9 +90,10 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let threads = args
         .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .unwrap_or(if plan.symbols.len() < 16 { 1 } else { cores })
         .max(1);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)

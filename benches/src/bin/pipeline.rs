@@ -1,0 +1,181 @@
+//! Load driver for the actor pipeline: orders through the matcher's routing
+//! (reserve with the account actor, match on the symbol's ticker, settle
+//! back), in batches, on a 2-worker runtime.
+//!
+//! `cargo run --release -p benches --bin pipeline -- [ORDERS] [BATCH] [STREAMS]`
+//!
+//! Orders are random limit orders (GTC and IOC) around each symbol's price
+//! from 10,000 accounts on 4 symbols; about a third of them trade. STREAMS
+//! concurrent submitters each own a disjoint set of accounts (as the
+//! matcher pool keyed by account does).
+
+use std::time::Instant;
+
+use actors::account::AccountCmd;
+use actors::ticker::{TickerConfig, TickerCore};
+use actors::{Command, MarketHandle};
+use engine::{AccountId, Fees, Money, Order, OrderId, Price, Side, Symbol, TimeInForce, Timestamp};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const ACCOUNTS: u64 = 10_000;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(2_000_000);
+    let batch: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(4_096);
+    let streams: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    rt.block_on(async move {
+        tokio::spawn(run(n, batch, streams))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    });
+}
+
+async fn run(n: usize, batch: usize, streams: usize) {
+    let symbols: Vec<Symbol> = ["AAA", "BBB", "CCC", "DDD"]
+        .iter()
+        .map(|s| Symbol::new(s).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    let tick = Price::from_minor(1);
+    let m = MarketHandle::start(
+        Fees::new(0, 0).unwrap_or_else(|e| panic!("{e}")),
+        AccountId(u64::MAX),
+        streams.max(1),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    for s in &symbols {
+        m.list(TickerCore::new(
+            *s,
+            tick,
+            Price::from_minor(10_000),
+            TickerConfig {
+                ticks_update_stats: false,
+            },
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mut setup: Vec<(actors::AccountHandle, Vec<AccountCmd>)> = Vec::new();
+    for a in 0..ACCOUNTS {
+        let id = AccountId(a);
+        let h = m.accounts_of(id);
+        let mut cmds = vec![
+            AccountCmd::Open(id),
+            AccountCmd::Deposit(id, Money::from_major(100_000_000)),
+        ];
+        cmds.extend(
+            symbols
+                .iter()
+                .map(|s| AccountCmd::Issue(id, *s, 100_000_000)),
+        );
+        match setup.iter_mut().find(|(g, _)| g.same(&h)) {
+            Some((_, v)) => v.extend(cmds),
+            None => setup.push((h, cmds)),
+        }
+    }
+    for (h, cmds) in setup {
+        for r in h.apply_batch(cmds).await.unwrap_or_else(|e| panic!("{e}")) {
+            r.unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
+    // Orders, pre-generated; stream k owns accounts with id % streams == k.
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut per_stream: Vec<Vec<Command>> = vec![Vec::with_capacity(n / streams + 1); streams];
+    for i in 0..n {
+        let acc = rng.random_range(0..ACCOUNTS);
+        let s = symbols[rng.random_range(0..symbols.len())];
+        let side = if rng.random_bool(0.5) {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        let off = rng.random_range(-5..=20i64);
+        let px = match side {
+            Side::Buy => 10_000 - off,
+            Side::Sell => 10_000 + off,
+        };
+        let tif = if rng.random_bool(0.3) {
+            TimeInForce::Ioc
+        } else {
+            TimeInForce::Gtc
+        };
+        let o = Order::limit(
+            OrderId(i as u64 + 1),
+            AccountId(acc),
+            s,
+            side,
+            rng.random_range(1..=10),
+            Price::from_minor(px),
+            tif,
+            tick,
+            Timestamp(0),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        per_stream[(acc % streams as u64) as usize].push(Command::Place(o));
+    }
+
+    let t = Instant::now();
+    let tasks = per_stream.into_iter().map(|cmds| {
+        let m = m.clone();
+        tokio::spawn(async move {
+            let (mut trades, mut denied) = (0u64, 0u64);
+            for (k, chunk) in cmds.chunks(batch).enumerate() {
+                let r = m
+                    .submit(Timestamp(k as i64), chunk.to_vec())
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                for (_, e) in &r.events {
+                    match e {
+                        engine::Event::Trade(_) => trades += 1,
+                        engine::Event::Rejected { .. } => denied += 1,
+                        _ => {}
+                    }
+                }
+            }
+            (trades, denied)
+        })
+    });
+    let mut trades = 0;
+    let mut denied = 0;
+    for r in futures::future::join_all(tasks).await {
+        let (t, d) = r.unwrap_or_else(|e| panic!("{e}"));
+        trades += t;
+        denied += d;
+    }
+    // Settlement is asynchronous: wait for every account actor to finish it.
+    for h in m.directory().account_actors() {
+        h.settle_wait(Vec::new())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let mut resting = 0;
+    for tk in m.directory().tickers() {
+        resting += tk.snapshot().await.map(|s| s.resting).unwrap_or(0);
+    }
+    let mut ok = true;
+    for h in m.directory().account_actors() {
+        ok &= h
+            .check_invariants()
+            .await
+            .map(|r| r.is_ok())
+            .unwrap_or(false);
+    }
+    println!(
+        "pipeline: {n} orders in {secs:.3} s = {:.2} M orders/s (batch {batch}, {streams} stream(s), 2 workers); {trades} trades, {denied} denied, {resting} resting; ledger invariants {}",
+        n as f64 / secs / 1e6,
+        if ok { "hold" } else { "BROKEN" }
+    );
+    m.shutdown();
+}
