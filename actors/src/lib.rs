@@ -30,7 +30,7 @@ pub use directory::Directory;
 pub use generator::{PriceTick, PriceWalk};
 pub use kernel::{Action, Kernel, KernelConfig, Population, RunStats, WakeCtx};
 pub use market::{MarketError, MarketHandle};
-pub use matcher::Command;
+pub use matcher::{Command, MatcherPool, PlaceError};
 pub use supervisor::Supervisor;
 pub use ticker::{TickerActor, TickerConfig, TickerHandle, TickerMsg, TickerSnapshot};
 

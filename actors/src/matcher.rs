@@ -230,3 +230,158 @@ fn reject(o: &Order, reason: RejectReason, ts: Timestamp) -> Event {
         ts,
     }
 }
+
+/// An order request as a client sends it: the matcher validates it and, for
+/// a market order without a collar, sets one `collar_bps` through the
+/// symbol's current price.
+#[derive(Clone, Copy, Debug)]
+pub struct PlaceRequest {
+    pub request: engine::OrderRequest,
+}
+
+/// Why a request never became an order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlaceError {
+    #[error("unknown symbol {0}")]
+    UnknownSymbol(Symbol),
+    #[error(transparent)]
+    Invalid(#[from] engine::OrderError),
+    #[error(transparent)]
+    Actor(#[from] ActorError),
+}
+
+/// Validate a request against its symbol: tick grid, quantity, and a collar
+/// for market orders (the worst price the order may trade at).
+pub async fn validate(
+    dir: &Directory,
+    req: engine::OrderRequest,
+    collar_bps: u32,
+) -> Result<Order, PlaceError> {
+    let ticker = dir
+        .ticker(req.symbol)
+        .ok_or(PlaceError::UnknownSymbol(req.symbol))?;
+    let mut req = req;
+    if req.order_type == engine::OrderType::Market && req.collar.is_none() {
+        let snap = ticker.snapshot().await?;
+        let base = snap.mid().minor();
+        let tick = ticker.tick_size().minor();
+        let delta = (i128::from(base) * i128::from(collar_bps) / 10_000) as i64;
+        let raw = match req.side {
+            engine::Side::Buy => base.saturating_add(delta),
+            engine::Side::Sell => (base - delta).max(tick),
+        };
+        req.collar = Some(Price::from_minor(raw / tick * tick).max(ticker.tick_size()));
+    }
+    Ok(Order::new(req, ticker.tick_size())?)
+}
+
+/// Messages of a matcher actor.
+#[derive(Debug)]
+pub enum MatcherMsg {
+    Route {
+        ts: Timestamp,
+        cmds: Vec<Command>,
+        reply: ractor::RpcReplyPort<Result<Routed, ActorError>>,
+    },
+}
+
+/// One matcher: routes one batch at a time, so the batches it is given are
+/// applied in order.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MatcherActor;
+
+impl ractor::Actor for MatcherActor {
+    type Msg = MatcherMsg;
+    type State = std::sync::Arc<Directory>;
+    type Arguments = std::sync::Arc<Directory>;
+
+    async fn pre_start(
+        &self,
+        _me: ractor::ActorRef<MatcherMsg>,
+        dir: std::sync::Arc<Directory>,
+    ) -> Result<std::sync::Arc<Directory>, ractor::ActorProcessingErr> {
+        Ok(dir)
+    }
+
+    async fn handle(
+        &self,
+        _me: ractor::ActorRef<MatcherMsg>,
+        msg: MatcherMsg,
+        dir: &mut std::sync::Arc<Directory>,
+    ) -> Result<(), ractor::ActorProcessingErr> {
+        match msg {
+            MatcherMsg::Route { ts, cmds, reply } => {
+                let _ = reply.send(route(dir, ts, cmds).await);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A pool of matchers keyed by account: one account's requests always go
+/// to the same matcher, so they are applied in the order they were sent;
+/// different accounts proceed in parallel.
+#[derive(Clone, Debug)]
+pub struct MatcherPool {
+    matchers: Vec<ractor::ActorRef<MatcherMsg>>,
+    limits: Vec<std::sync::Arc<tokio::sync::Semaphore>>,
+    dir: std::sync::Arc<Directory>,
+    collar_bps: u32,
+}
+
+impl MatcherPool {
+    /// Start `size` matchers over `dir`; market orders get a collar of
+    /// `collar_bps` through the current price.
+    pub async fn start(
+        dir: std::sync::Arc<Directory>,
+        size: usize,
+        collar_bps: u32,
+    ) -> Result<MatcherPool, ActorError> {
+        let mut matchers = Vec::new();
+        let mut limits = Vec::new();
+        for _ in 0..size.max(1) {
+            let (a, _) = ractor::Actor::spawn(None, MatcherActor, std::sync::Arc::clone(&dir))
+                .await
+                .map_err(|_| ActorError::Unavailable("matcher"))?;
+            matchers.push(a);
+            limits.push(std::sync::Arc::new(tokio::sync::Semaphore::new(
+                crate::MAX_IN_FLIGHT,
+            )));
+        }
+        Ok(MatcherPool {
+            matchers,
+            limits,
+            dir,
+            collar_bps,
+        })
+    }
+
+    /// Route commands of one account, in order after its earlier ones.
+    pub async fn submit(
+        &self,
+        account: AccountId,
+        ts: Timestamp,
+        cmds: Vec<Command>,
+    ) -> Result<Routed, ActorError> {
+        let k = (account.0 % self.matchers.len() as u64) as usize;
+        crate::call(&self.matchers[k], &self.limits[k], "matcher", |reply| {
+            MatcherMsg::Route { ts, cmds, reply }
+        })
+        .await?
+    }
+
+    /// Validate and place one order request.
+    pub async fn place(&self, req: engine::OrderRequest) -> Result<(Order, Routed), PlaceError> {
+        let order = validate(&self.dir, req, self.collar_bps).await?;
+        let routed = self
+            .submit(order.account(), req.ts, vec![Command::Place(order)])
+            .await?;
+        Ok((order, routed))
+    }
+
+    pub fn stop(&self) {
+        for m in &self.matchers {
+            m.stop(None);
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! The matcher pool and the live generator.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actors::generator::{GeneratorArgs, GeneratorMsg, MarketGenerator};
+use actors::memory::tick_channel;
+use actors::ports::TickSource;
+use actors::{Command, MatcherPool, PlaceError, PriceWalk};
+use engine::{
+    AccountId, Event, Gbm, GbmParams, OrderId, OrderRequest, OrderType, Price, Side, TimeInForce,
+    Timestamp,
+};
+
+use crate::{limit, market, sym};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_accounts_orders_are_applied_in_the_order_sent() {
+    let m = market().await;
+    let pool = MatcherPool::start(m.directory(), 4, 500).await.unwrap();
+    // Send 50 sells from account 2 in order without waiting for replies
+    // (join_all polls each future once, in order, before awaiting any).
+    let sends = (0..50u64).map(|i| {
+        pool.submit(
+            AccountId(2),
+            Timestamp(i as i64),
+            vec![Command::Place(limit(i + 1, 2, Side::Sell, 1, 10_000))],
+        )
+    });
+    for r in futures::future::join_all(sends).await {
+        r.unwrap();
+    }
+    // A buy for 50 fills them in time priority: ids in the order they were sent.
+    let r = pool
+        .submit(
+            AccountId(1),
+            Timestamp(99),
+            vec![Command::Place(limit(100, 1, Side::Buy, 50, 10_000))],
+        )
+        .await
+        .unwrap();
+    let makers: Vec<u64> = r
+        .events
+        .iter()
+        .filter_map(|(_, e)| {
+            if let Event::Trade(t) = e {
+                Some(t.maker_order.0)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(makers, (1..=50).collect::<Vec<_>>());
+    pool.stop();
+    m.shutdown();
+}
+
+fn market_buy(id: u64, collar: Option<Price>) -> OrderRequest {
+    OrderRequest {
+        id: OrderId(id),
+        account: AccountId(1),
+        symbol: sym(),
+        side: Side::Buy,
+        order_type: OrderType::Market,
+        quantity: 10,
+        limit_price: None,
+        collar,
+        time_in_force: TimeInForce::Ioc,
+        client_order_id: None,
+        ts: Timestamp(0),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_market_order_without_a_collar_gets_one_from_the_current_price() {
+    let m = market().await;
+    let pool = MatcherPool::start(m.directory(), 2, 500).await.unwrap();
+    pool.submit(
+        AccountId(2),
+        Timestamp(0),
+        vec![Command::Place(limit(1, 2, Side::Sell, 5, 10_300))],
+    )
+    .await
+    .unwrap();
+    pool.submit(
+        AccountId(2),
+        Timestamp(0),
+        vec![Command::Place(limit(2, 2, Side::Sell, 5, 10_600))],
+    )
+    .await
+    .unwrap();
+    // Price 100.00 (the listing price; the book has no bid): collar 5% = 105.00.
+    let (order, routed) = pool.place(market_buy(3, None)).await.unwrap();
+    assert_eq!(order.price(), Price::from_minor(10_500));
+    let filled: u64 = routed
+        .events
+        .iter()
+        .filter_map(|(_, e)| {
+            if let Event::Trade(t) = e {
+                Some(t.quantity)
+            } else {
+                None
+            }
+        })
+        .sum();
+    assert_eq!(filled, 5, "the 106.00 offer is beyond the collar");
+    let err = pool
+        .place(OrderRequest {
+            quantity: 0,
+            ..market_buy(4, None)
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err, PlaceError::Invalid(engine::OrderError::ZeroQuantity));
+    let err = pool
+        .place(OrderRequest {
+            symbol: engine::Symbol::new("NOPE").unwrap(),
+            ..market_buy(5, None)
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PlaceError::UnknownSymbol(_)));
+    pool.stop();
+    m.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_generator_ticks_on_its_interval_and_pauses() {
+    let m = market().await;
+    let (sink, source) = tick_channel(64);
+    let mut walk = PriceWalk::default();
+    walk.add(
+        sym(),
+        Gbm::new(
+            Price::from_minor(10_000),
+            Price::from_minor(1),
+            GbmParams {
+                volatility: 2.0,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        1,
+        0,
+    );
+    let args = GeneratorArgs {
+        walk,
+        interval: Duration::from_millis(20),
+        sink: Some(Arc::new(sink)),
+        directory: Some(m.directory()),
+        clock: Arc::new(|| Timestamp(0)),
+    };
+    let (generator, _) = ractor::Actor::spawn(None, MarketGenerator, args)
+        .await
+        .unwrap();
+    let mut seqs = Vec::new();
+    while seqs.len() < 3 {
+        let batch = tokio::time::timeout(Duration::from_secs(5), source.next_batch())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        seqs.extend(batch.iter().map(|t| t.seq));
+    }
+    assert_eq!(&seqs[..3], &[1, 2, 3]);
+    generator
+        .cast(GeneratorMsg::SetPrice {
+            symbol: sym(),
+            price: Price::from_minor(7_000),
+        })
+        .unwrap();
+    generator.cast(GeneratorMsg::Pause).unwrap();
+    // Drain what was sent before the pause; then nothing more arrives.
+    let mut last = None;
+    while let Ok(Ok(Some(b))) =
+        tokio::time::timeout(Duration::from_millis(150), source.next_batch()).await
+    {
+        last = b.last().copied();
+    }
+    assert_eq!(
+        last.map(|t| t.price),
+        Some(Price::from_minor(7_000)),
+        "the set price is the last tick while paused"
+    );
+    assert_eq!(
+        m.ticker(sym()).unwrap().snapshot().await.unwrap().reference,
+        Price::from_minor(7_000)
+    );
+    generator.cast(GeneratorMsg::Resume).unwrap();
+    let resumed = tokio::time::timeout(Duration::from_secs(5), source.next_batch())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(!resumed.is_empty());
+    generator.stop(None);
+    m.shutdown();
+}
