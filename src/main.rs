@@ -1,6 +1,8 @@
 //! The `marketsim` command line. CLI parsing and start-up only: the work is
 //! done by the library crates.
 
+mod serve;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -27,6 +29,34 @@ enum Command {
     /// report.json, trades.csv, candles.csv and one SVG chart per symbol to
     /// the output directory. Exits 3 if conservation of cash or shares fails.
     Run(RunArgs),
+    /// Run a live market with an HTTP API until SIGINT/SIGTERM.
+    ///
+    /// A random walk moves prices every tick interval; users register,
+    /// trade and stream over HTTP (docs at /docs). Settings come from
+    /// --config FILE (TOML), then MARKETSIM_* environment variables
+    /// (MARKETSIM_LISTEN, MARKETSIM_ADMIN_KEY, MARKETSIM_STARTING_CASH,
+    /// MARKETSIM_TICK_INTERVAL_MS, MARKETSIM_SCENARIO), then flags.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Settings file (TOML): listen, admin_key, starting_cash,
+    /// tick_interval_ms, collar_bps, scenario, seed, matchers.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Scenario whose symbols are listed and whose agents trade in the background.
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// Generator interval in milliseconds (default 500).
+    #[arg(long)]
+    tick_interval_ms: Option<u64>,
+    /// Tokio worker threads (default: the number of cores).
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -79,6 +109,49 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Run(args) => run(args),
+        Command::Serve(args) => serve_cmd(args),
+    }
+}
+
+fn serve_cmd(args: ServeArgs) -> ExitCode {
+    let mut settings = match serve::Settings::load(args.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.listen.is_some() {
+        settings.listen = args.listen;
+    }
+    if args.scenario.is_some() {
+        settings.scenario = args.scenario;
+    }
+    if args.tick_interval_ms.is_some() {
+        settings.tick_interval_ms = args.tick_interval_ms;
+    }
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.unwrap_or(cores).max(1))
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(async move { tokio::spawn(serve::run(settings)).await }) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: the server panicked: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

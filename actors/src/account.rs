@@ -263,6 +263,10 @@ impl AccountHandle {
     pub(crate) fn set_actor(&self, actor: ActorRef<AccountMsg>) {
         *self.actor.write().unwrap_or_else(|p| p.into_inner()) = actor;
     }
+    /// Requests sent and not yet answered (the handle's view of the mailbox).
+    pub fn in_flight(&self) -> usize {
+        MAX_IN_FLIGHT - self.limit.available_permits()
+    }
     pub fn actor(&self) -> ActorRef<AccountMsg> {
         self.actor.read().unwrap_or_else(|p| p.into_inner()).clone()
     }

@@ -108,7 +108,22 @@ pub enum GeneratorMsg {
     Step,
     Pause,
     Resume,
-    SetPrice { symbol: Symbol, price: Price },
+    SetPrice {
+        symbol: Symbol,
+        price: Price,
+    },
+    /// Move a symbol by a log-return (a news jump).
+    Shock {
+        symbol: Symbol,
+        log_ret: f64,
+    },
+    /// Start walking a newly listed symbol.
+    Add {
+        symbol: Symbol,
+        model: Gbm,
+        seed: u64,
+        stream: u64,
+    },
 }
 
 /// Start-up arguments of the live generator.
@@ -119,6 +134,8 @@ pub struct GeneratorArgs {
     pub sink: Option<Arc<dyn TickSink>>,
     /// Apply ticks straight to these tickers (in-process market).
     pub directory: Option<Arc<Directory>>,
+    /// Ticks are also published here (for streaming clients), if set.
+    pub bus: Option<crate::bus::EventBus>,
     /// Wall clock, injected (nanoseconds since the epoch).
     pub clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
 }
@@ -136,6 +153,13 @@ pub struct GeneratorState {
     args: GeneratorArgs,
     paused: bool,
     timer: tokio::task::JoinHandle<()>,
+}
+
+/// Start a live generator.
+pub async fn spawn(args: GeneratorArgs) -> Result<ActorRef<GeneratorMsg>, ractor::SpawnErr> {
+    Actor::spawn(None, MarketGenerator, args)
+        .await
+        .map(|(a, _)| a)
 }
 
 /// The live generator behaviour.
@@ -189,6 +213,15 @@ impl Actor for MarketGenerator {
             GeneratorMsg::SetPrice { symbol, price } => {
                 ticks.extend(st.args.walk.set(symbol, price, ts))
             }
+            GeneratorMsg::Shock { symbol, log_ret } => {
+                ticks.extend(st.args.walk.shock(symbol, log_ret, ts))
+            }
+            GeneratorMsg::Add {
+                symbol,
+                model,
+                seed,
+                stream,
+            } => st.args.walk.add(symbol, model, seed, stream),
         }
         if ticks.is_empty() {
             return Ok(());
@@ -199,6 +232,18 @@ impl Actor for MarketGenerator {
                     let _ = h.tick(t.price, t.ts);
                 }
             }
+        }
+        if let Some(bus) = &st.args.bus {
+            bus.publish(
+                ticks
+                    .iter()
+                    .map(|t| crate::bus::MarketEvent::Tick {
+                        symbol: t.symbol,
+                        price: t.price,
+                        ts: t.ts,
+                    })
+                    .collect(),
+            );
         }
         if let Some(sink) = &st.args.sink {
             if let Err(e) = sink.publish(&ticks).await {

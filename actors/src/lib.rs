@@ -31,6 +31,7 @@ pub use generator::{PriceTick, PriceWalk};
 pub use kernel::{Action, Kernel, KernelConfig, Population, RunStats, WakeCtx};
 pub use market::{MarketError, MarketHandle};
 pub use matcher::{Command, MatcherPool, PlaceError};
+pub use ractor::ActorRef;
 pub use supervisor::Supervisor;
 pub use ticker::{TickerActor, TickerConfig, TickerHandle, TickerMsg, TickerSnapshot};
 

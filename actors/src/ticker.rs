@@ -51,6 +51,8 @@ pub struct TickerSnapshot {
     pub ask: Option<DepthLevel>,
     pub stats: DayStats,
     pub resting: usize,
+    /// Shares offered on the book (what can be bought now).
+    pub ask_quantity: u64,
 }
 
 impl TickerSnapshot {
@@ -103,6 +105,7 @@ impl TickerCore {
             ask: q.ask,
             stats: self.stats,
             resting: self.book.len(),
+            ask_quantity: self.book.side_quantity(engine::Side::Sell),
         }
     }
 
@@ -330,6 +333,10 @@ impl TickerHandle {
     }
     pub(crate) fn set_actor(&self, actor: ActorRef<TickerMsg>) {
         *self.actor.write().unwrap_or_else(|p| p.into_inner()) = actor;
+    }
+    /// Requests sent and not yet answered (the handle's view of the mailbox).
+    pub fn in_flight(&self) -> usize {
+        MAX_IN_FLIGHT - self.limit.available_permits()
     }
     pub fn actor(&self) -> ActorRef<TickerMsg> {
         self.actor.read().unwrap_or_else(|p| p.into_inner()).clone()

@@ -16,6 +16,7 @@ pub mod money;
 pub mod order;
 pub mod price;
 pub mod stats;
+pub mod time;
 pub mod types;
 
 pub use book::{BookError, DepthLevel, OrderBook, OrderState, Quote};

@@ -6,6 +6,7 @@
 //! `simulations/scenarios/`.
 
 pub mod agents;
+pub mod live;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -136,47 +136,13 @@ fn write_err(path: &std::path::Path, e: impl std::fmt::Display) -> RunError {
     }
 }
 
-/// Run a plan to the end and build its report. Call it from a task on the
-/// runtime (not from `block_on` directly): actor round trips are far
-/// cheaper between tasks.
-pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<Outcome, RunError> {
-    let started = Instant::now();
-    let sc = &plan.scenario;
-    let seed = opts.seed.unwrap_or(sc.seed);
-    let fees = Fees::new(sc.fees.maker_bps, sc.fees.taker_bps)
-        .map_err(|e| RunError::Setup(e.to_string()))?;
-    let market = MarketHandle::start(fees, FEE_ACCOUNT, opts.account_shards.max(1)).await?;
-    let result = run_on(&market, plan, opts, seed, started).await;
-    market.shutdown();
-    result
-}
-
-async fn run_on(
+/// Open every agent's account with its cash and shares, and issue the rest
+/// of each symbol's float to the house account. Returns the cash deposited.
+pub async fn open_accounts(
     market: &MarketHandle,
     plan: &Plan,
-    opts: &RunOptions,
-    seed: u64,
-    started: Instant,
-) -> Result<Outcome, RunError> {
-    let sc = &plan.scenario;
-    let mut walk = PriceWalk::default();
-    for (i, l) in plan.symbols.iter().enumerate() {
-        let core = TickerCore::new(
-            l.symbol,
-            l.tick,
-            l.initial,
-            TickerConfig {
-                ticks_update_stats: false,
-            },
-        );
-        market.list(core).await?;
-        let gbm = Gbm::new(l.initial, l.tick, l.params)
-            .map_err(|e| RunError::Setup(format!("{}: {e}", l.symbol)))?;
-        walk.add(l.symbol, gbm, seed, i as u64);
-    }
-
-    // Accounts: every agent, the house (the float's remainder).
-    let mut agents = Agents::new(plan, seed);
+    agents: &Agents,
+) -> Result<Money, RunError> {
     let mut per_actor: Vec<(actors::AccountHandle, Vec<AccountCmd>)> = Vec::new();
     let mut push = |id: AccountId, cmd: AccountCmd| {
         let h = market.accounts_of(id);
@@ -222,6 +188,50 @@ async fn run_on(
             r.map_err(|e| RunError::Setup(e.to_string()))?;
         }
     }
+    Ok(cash_start)
+}
+
+/// Run a plan to the end and build its report. Call it from a task on the
+/// runtime (not from `block_on` directly): actor round trips are far
+/// cheaper between tasks.
+pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<Outcome, RunError> {
+    let started = Instant::now();
+    let sc = &plan.scenario;
+    let seed = opts.seed.unwrap_or(sc.seed);
+    let fees = Fees::new(sc.fees.maker_bps, sc.fees.taker_bps)
+        .map_err(|e| RunError::Setup(e.to_string()))?;
+    let market = MarketHandle::start(fees, FEE_ACCOUNT, opts.account_shards.max(1)).await?;
+    let result = run_on(&market, plan, opts, seed, started).await;
+    market.shutdown();
+    result
+}
+
+async fn run_on(
+    market: &MarketHandle,
+    plan: &Plan,
+    opts: &RunOptions,
+    seed: u64,
+    started: Instant,
+) -> Result<Outcome, RunError> {
+    let sc = &plan.scenario;
+    let mut walk = PriceWalk::default();
+    for (i, l) in plan.symbols.iter().enumerate() {
+        let core = TickerCore::new(
+            l.symbol,
+            l.tick,
+            l.initial,
+            TickerConfig {
+                ticks_update_stats: false,
+            },
+        );
+        market.list(core).await?;
+        let gbm = Gbm::new(l.initial, l.tick, l.params)
+            .map_err(|e| RunError::Setup(format!("{}: {e}", l.symbol)))?;
+        walk.add(l.symbol, gbm, seed, i as u64);
+    }
+
+    let mut agents = Agents::new(plan, seed);
+    let cash_start = open_accounts(market, plan, &agents).await?;
 
     // Output files.
     let out_dir = opts

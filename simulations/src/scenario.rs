@@ -538,15 +538,7 @@ fn parse_hms(s: &str, field: &str) -> Result<i64, ScenarioError> {
     Ok(n[0] * 3600 + n[1] * 60 + n[2])
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+pub use engine::time::days_from_civil;
 
 fn parse_date(s: &str) -> Result<i64, ScenarioError> {
     let bad = || {

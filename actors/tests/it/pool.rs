@@ -148,6 +148,7 @@ async fn the_live_generator_ticks_on_its_interval_and_pauses() {
         interval: Duration::from_millis(20),
         sink: Some(Arc::new(sink)),
         directory: Some(m.directory()),
+        bus: None,
         clock: Arc::new(|| Timestamp(0)),
     };
     let (generator, _) = ractor::Actor::spawn(None, MarketGenerator, args)

@@ -1,0 +1,65 @@
+//! API keys: generated at registration, shown once, stored as SHA-256
+//! hashes. `User` and `Admin` are extractors that check
+//! `Authorization: Bearer <key>`.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use engine::AccountId;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A new random key (32 bytes, hex) and its hash.
+pub fn new_key() -> Result<(String, [u8; 32]), ApiError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ApiError::Internal(format!("no randomness for an API key: {e}")))?;
+    let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let key = format!("msk_{key}");
+    let hash = hash_key(&key);
+    Ok((key, hash))
+}
+
+pub fn hash_key(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let v = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, key) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
+}
+
+/// The authenticated user.
+#[derive(Debug, Clone, Copy)]
+pub struct User(pub AccountId);
+
+impl FromRequestParts<AppState> for User {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        let key = bearer(parts).ok_or(ApiError::Unauthorized)?;
+        st.users
+            .by_key(&hash_key(key))
+            .map(User)
+            .ok_or(ApiError::Unauthorized)
+    }
+}
+
+/// The administrator (the configured admin key).
+#[derive(Debug, Clone, Copy)]
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        let key = bearer(parts).ok_or(ApiError::Unauthorized)?;
+        match &st.admin_key_hash {
+            Some(h) if *h == hash_key(key) => Ok(Admin),
+            // A user's key, or no admin configured: authenticated, not allowed.
+            _ if st.users.by_key(&hash_key(key)).is_some() => Err(ApiError::Forbidden),
+            _ => Err(ApiError::Unauthorized),
+        }
+    }
+}

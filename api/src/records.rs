@@ -1,0 +1,300 @@
+//! What the API remembers about users' orders and fills: every order
+//! (denied ones too), its status as events arrive, each fill, and each
+//! position's cost basis (average cost).
+//!
+//! Records are updated from routed events by whoever routed them (the order
+//! handlers, the background agents' driver), exactly once per event.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use engine::{
+    AccountId, ClientOrderId, Event, Money, OrderId, OrderType, Price, RejectReason, Side, Symbol,
+    TimeInForce, Timestamp,
+};
+use rustc_hash::FxHashMap;
+
+/// An order's status as the API reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OrderStatus {
+    /// Accepted and working (resting, or about to match).
+    Accepted,
+    PartiallyFilled,
+    Filled,
+    Cancelled,
+    Expired,
+    Denied,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 6] = [
+        OrderStatus::Accepted,
+        OrderStatus::PartiallyFilled,
+        OrderStatus::Filled,
+        OrderStatus::Cancelled,
+        OrderStatus::Expired,
+        OrderStatus::Denied,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Accepted => "accepted",
+            OrderStatus::PartiallyFilled => "partially_filled",
+            OrderStatus::Filled => "filled",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Expired => "expired",
+            OrderStatus::Denied => "denied",
+        }
+    }
+    pub fn parse(s: &str) -> Option<OrderStatus> {
+        OrderStatus::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+    pub fn is_open(self) -> bool {
+        matches!(self, OrderStatus::Accepted | OrderStatus::PartiallyFilled)
+    }
+}
+
+/// One order as the API keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderRecord {
+    pub id: OrderId,
+    pub account: AccountId,
+    pub client_order_id: Option<ClientOrderId>,
+    pub symbol: Symbol,
+    pub side: Side,
+    pub order_type: OrderType,
+    pub quantity: u64,
+    pub limit_price: Option<Price>,
+    pub time_in_force: TimeInForce,
+    pub status: OrderStatus,
+    pub filled: u64,
+    /// Sum of price x quantity over fills.
+    pub filled_value: Money,
+    pub reason: Option<RejectReason>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// One fill of one user's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fill {
+    pub trade_seq: u64,
+    pub order: OrderId,
+    pub symbol: Symbol,
+    pub side: Side,
+    pub price: Price,
+    pub quantity: u64,
+    pub liquidity: Liquidity,
+    pub ts: Timestamp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Liquidity {
+    Maker,
+    Taker,
+}
+
+/// Quantity and cost basis of a position (average-cost method).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Position {
+    pub quantity: u64,
+    pub cost: Money,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    orders: FxHashMap<OrderId, OrderRecord>,
+    by_account: FxHashMap<AccountId, Vec<OrderId>>,
+    by_client: FxHashMap<(AccountId, ClientOrderId), OrderId>,
+    fills: FxHashMap<AccountId, Vec<Fill>>,
+    positions: FxHashMap<AccountId, BTreeMap<Symbol, Position>>,
+}
+
+/// Records of the API's users (accounts not registered here are ignored).
+#[derive(Debug, Default)]
+pub struct Records {
+    inner: Mutex<Inner>,
+    users: Mutex<rustc_hash::FxHashSet<AccountId>>,
+}
+
+impl Records {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    fn tracked(&self, a: AccountId) -> bool {
+        self.users
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&a)
+    }
+    /// Track a user's account.
+    pub fn add_user(&self, a: AccountId) {
+        self.users
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(a);
+    }
+
+    /// The order a client already placed under this client order id.
+    pub fn by_client_id(&self, a: AccountId, c: ClientOrderId) -> Option<OrderRecord> {
+        let g = self.lock();
+        g.by_client
+            .get(&(a, c))
+            .and_then(|id| g.orders.get(id))
+            .cloned()
+    }
+
+    /// Record a new order. `false` if the client order id is taken (the
+    /// caller lost an idempotency race and must answer with the winner).
+    pub fn insert(&self, r: OrderRecord) -> bool {
+        let mut g = self.lock();
+        if let Some(c) = r.client_order_id {
+            if g.by_client.contains_key(&(r.account, c)) {
+                return false;
+            }
+            g.by_client.insert((r.account, c), r.id);
+        }
+        g.by_account.entry(r.account).or_default().push(r.id);
+        g.orders.insert(r.id, r);
+        true
+    }
+
+    pub fn get(&self, id: OrderId) -> Option<OrderRecord> {
+        self.lock().orders.get(&id).cloned()
+    }
+
+    /// Every order of an account, oldest first.
+    pub fn orders_of(&self, a: AccountId) -> Vec<OrderRecord> {
+        let g = self.lock();
+        g.by_account
+            .get(&a)
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|i| g.orders.get(i).cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn fills_of(&self, a: AccountId) -> Vec<Fill> {
+        self.lock().fills.get(&a).cloned().unwrap_or_default()
+    }
+
+    pub fn positions_of(&self, a: AccountId) -> BTreeMap<Symbol, Position> {
+        self.lock().positions.get(&a).cloned().unwrap_or_default()
+    }
+
+    /// Apply routed events to the records of tracked accounts.
+    pub fn apply(&self, events: &[(Symbol, Event)]) {
+        let mut g = self.lock();
+        for (symbol, e) in events {
+            let ts = event_ts(e);
+            match *e {
+                Event::Trade(t) => {
+                    for (order, account, side, liq) in [
+                        (
+                            t.maker_order,
+                            t.maker_account,
+                            t.taker_side.opposite(),
+                            Liquidity::Maker,
+                        ),
+                        (
+                            t.taker_order,
+                            t.taker_account,
+                            t.taker_side,
+                            Liquidity::Taker,
+                        ),
+                    ] {
+                        if !self.tracked(account) {
+                            continue;
+                        }
+                        let value = t.price.minor().saturating_mul(t.quantity as i64);
+                        if let Some(r) = g.orders.get_mut(&order) {
+                            r.filled += t.quantity;
+                            r.filled_value = Money::from_minor(r.filled_value.minor() + value);
+                            r.status = if r.filled >= r.quantity {
+                                OrderStatus::Filled
+                            } else {
+                                OrderStatus::PartiallyFilled
+                            };
+                            r.updated_at = ts;
+                        }
+                        g.fills.entry(account).or_default().push(Fill {
+                            trade_seq: t.seq,
+                            order,
+                            symbol: *symbol,
+                            side,
+                            price: t.price,
+                            quantity: t.quantity,
+                            liquidity: liq,
+                            ts,
+                        });
+                        let p = g
+                            .positions
+                            .entry(account)
+                            .or_default()
+                            .entry(*symbol)
+                            .or_default();
+                        match side {
+                            Side::Buy => {
+                                p.quantity += t.quantity;
+                                p.cost = Money::from_minor(p.cost.minor() + value);
+                            }
+                            Side::Sell => {
+                                // Average cost: the sold part takes its share of the basis.
+                                let q = p.quantity.max(1);
+                                let sold = t.quantity.min(p.quantity);
+                                let basis = (i128::from(p.cost.minor()) * i128::from(sold)
+                                    / i128::from(q))
+                                    as i64;
+                                p.cost = Money::from_minor(p.cost.minor() - basis);
+                                p.quantity -= sold;
+                            }
+                        }
+                    }
+                }
+                Event::Cancelled { order, .. } => set_status(&mut g, order, ts, |r| {
+                    if r.status.is_open() {
+                        r.status = OrderStatus::Cancelled;
+                    }
+                }),
+                Event::Expired { order, .. } => {
+                    set_status(&mut g, order, ts, |r| r.status = OrderStatus::Expired)
+                }
+                Event::Rejected { order, reason, .. } => set_status(&mut g, order, ts, |r| {
+                    r.status = OrderStatus::Denied;
+                    r.reason = Some(reason);
+                }),
+                Event::Replaced {
+                    order,
+                    price,
+                    remaining,
+                    ..
+                } => set_status(&mut g, order, ts, |r| {
+                    r.limit_price = Some(price);
+                    r.quantity = r.filled + remaining;
+                }),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn set_status(g: &mut Inner, order: OrderId, ts: Timestamp, f: impl FnOnce(&mut OrderRecord)) {
+    if let Some(r) = g.orders.get_mut(&order) {
+        f(r);
+        r.updated_at = ts;
+    }
+}
+
+fn event_ts(e: &Event) -> Timestamp {
+    match *e {
+        Event::Accepted { ts, .. }
+        | Event::Rejected { ts, .. }
+        | Event::PartiallyFilled { ts, .. }
+        | Event::Filled { ts, .. }
+        | Event::Cancelled { ts, .. }
+        | Event::Expired { ts, .. }
+        | Event::Replaced { ts, .. } => ts,
+        Event::Trade(t) => t.ts,
+    }
+}

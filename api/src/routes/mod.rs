@@ -1,0 +1,9 @@
+//! One module per resource; each exposes `router() -> Router<AppState>`.
+
+pub mod admin;
+pub mod ops;
+pub mod orders;
+pub mod portfolio;
+pub mod stocks;
+pub mod stream;
+pub mod users;

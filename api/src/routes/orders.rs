@@ -1,0 +1,440 @@
+//! Trading: place, list, fetch and cancel orders; the caller's fills.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use engine::{
+    AccountId, ClientOrderId, Event, OrderId, OrderRequest, OrderType, RejectReason, Side, Symbol,
+    TimeInForce,
+};
+
+use crate::auth::User;
+use crate::dto::{
+    FillDto, OrderDto, OrdersQuery, Page, Paging, PlaceOrder, TifDto, TypeDto, price,
+};
+use crate::error::ApiError;
+use crate::extract::{Json, Path, Query};
+use crate::records::{OrderRecord, OrderStatus};
+use crate::routes::stocks::{page_bounds, parse_time};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/orders", get(list).post(place))
+        .route("/v1/orders/{id}", get(one).delete(cancel))
+        .route("/v1/trades", get(trades))
+}
+
+fn denied(record: &OrderRecord, detail: String) -> ApiError {
+    let reason = record
+        .reason
+        .map_or("denied", RejectReason::as_str)
+        .to_string();
+    let order = serde_json::to_value(OrderDto::from(record)).unwrap_or_default();
+    metrics::counter!("marketsim_orders_total", "status" => "denied").increment(1);
+    ApiError::Denied {
+        reason,
+        detail,
+        order,
+    }
+}
+
+fn reject_text(r: RejectReason) -> &'static str {
+    match r {
+        RejectReason::InsufficientCash => {
+            "insufficient cash for this order (quantity x price plus fees)"
+        }
+        RejectReason::InsufficientHoldings => {
+            "insufficient holdings: you do not have enough unreserved shares"
+        }
+        RejectReason::UnknownSymbol => "unknown symbol",
+        RejectReason::OffTickGrid => "the price is not a multiple of the symbol's tick size",
+        RejectReason::ZeroQuantity => "quantity must be at least 1",
+        RejectReason::NonPositivePrice => "the price must be greater than zero",
+        RejectReason::MissingPrice => "a limit order needs `limit_price`",
+        RejectReason::DuplicateOrderId => "duplicate order id",
+        RejectReason::UnknownAccount => "unknown account",
+        RejectReason::UnknownOrder => "unknown order",
+        RejectReason::Overflow => "the order's value is too large",
+    }
+}
+
+/// Place an order. 201 with the order and its fills; 422 with status
+/// `denied` and a reason when the market refuses it (the order is still
+/// recorded). A repeated `client_order_id` returns the first order (200).
+#[utoipa::path(post, path = "/v1/orders", tag = "trading", security(("bearer" = [])), request_body = PlaceOrder,
+    responses((status = 201, body = OrderDto), (status = 200, body = OrderDto, description = "idempotent replay"),
+        (status = 422, body = crate::error::Problem), (status = 401, body = crate::error::Problem)))]
+pub async fn place(
+    State(st): State<AppState>,
+    User(account): User,
+    Json(body): Json<PlaceOrder>,
+) -> Result<Response, ApiError> {
+    let client_order_id = body
+        .client_order_id
+        .as_deref()
+        .map(ClientOrderId::new)
+        .transpose()
+        .map_err(|e| ApiError::Unprocessable(format!("`client_order_id`: {e}")))?;
+    if let Some(c) = client_order_id {
+        if let Some(r) = st.records.by_client_id(account, c) {
+            return Ok((StatusCode::OK, axum::Json(OrderDto::from(&r))).into_response());
+        }
+    }
+    let symbol =
+        Symbol::new(&body.symbol).map_err(|e| ApiError::Unprocessable(format!("`symbol`: {e}")))?;
+    let (order_type, limit_price) = match (body.order_type, body.limit_price.as_deref()) {
+        (TypeDto::Limit, Some(p)) => (OrderType::Limit, Some(price("limit_price", p)?)),
+        (TypeDto::Limit, None) => {
+            return Err(ApiError::Unprocessable(
+                "a limit order needs `limit_price`".into(),
+            ));
+        }
+        (TypeDto::Market, None) => (OrderType::Market, None),
+        (TypeDto::Market, Some(_)) => {
+            return Err(ApiError::Unprocessable(
+                "`limit_price` is only for limit orders".into(),
+            ));
+        }
+    };
+    let time_in_force = match body.time_in_force.unwrap_or(TifDto::Gtc) {
+        TifDto::Gtc => TimeInForce::Gtc,
+        TifDto::Ioc => TimeInForce::Ioc,
+        TifDto::Fok => TimeInForce::Fok,
+        TifDto::Day => TimeInForce::Day,
+    };
+    let side: Side = body.side.into();
+    let now = st.now();
+    let id = st.next_order_id();
+    let req = OrderRequest {
+        id,
+        account,
+        symbol,
+        side,
+        order_type,
+        quantity: body.quantity,
+        limit_price,
+        collar: None,
+        time_in_force,
+        client_order_id,
+        ts: now,
+    };
+    let mut record = OrderRecord {
+        id,
+        account,
+        client_order_id,
+        symbol,
+        side,
+        order_type,
+        quantity: body.quantity,
+        limit_price,
+        time_in_force,
+        status: OrderStatus::Accepted,
+        filled: 0,
+        filled_value: engine::Money::ZERO,
+        reason: None,
+        created_at: now,
+        updated_at: now,
+    };
+    // Validation failures are denials: recorded, then reported.
+    let order = match actors::matcher::validate(&st.market.directory(), req, st.collar_bps).await {
+        Ok(o) => o,
+        Err(actors::PlaceError::Actor(e)) => return Err(e.into()),
+        Err(e) => {
+            let reason = match &e {
+                actors::PlaceError::UnknownSymbol(_) => RejectReason::UnknownSymbol,
+                actors::PlaceError::Invalid(engine::OrderError::ZeroQuantity) => {
+                    RejectReason::ZeroQuantity
+                }
+                actors::PlaceError::Invalid(engine::OrderError::OffTickGrid { .. }) => {
+                    RejectReason::OffTickGrid
+                }
+                actors::PlaceError::Invalid(engine::OrderError::NonPositivePrice(_)) => {
+                    RejectReason::NonPositivePrice
+                }
+                _ => RejectReason::MissingPrice,
+            };
+            record.status = OrderStatus::Denied;
+            record.reason = Some(reason);
+            if !st.records.insert(record.clone()) {
+                return replay(&st, account, client_order_id);
+            }
+            return Err(denied(&record, format!("{}: {e}", reject_text(reason))));
+        }
+    };
+    if !st.records.insert(record) {
+        return replay(&st, account, client_order_id);
+    }
+    let routed = st
+        .pool
+        .submit(account, now, vec![actors::Command::Place(order)])
+        .await?;
+    st.publish(&routed.events);
+    let r = st
+        .records
+        .get(id)
+        .ok_or_else(|| ApiError::Internal("order record vanished".into()))?;
+    if r.status == OrderStatus::Denied {
+        let reason = r.reason.unwrap_or(RejectReason::Overflow);
+        return Err(denied(&r, reject_text(reason).to_string()));
+    }
+    metrics::counter!("marketsim_orders_total", "status" => "accepted").increment(1);
+    let fills: Vec<FillDto> = routed
+        .events
+        .iter()
+        .filter_map(|(s, e)| match e {
+            Event::Trade(t) if t.taker_order == id => Some(FillDto {
+                trade_id: t.seq,
+                order_id: id.0,
+                symbol: s.to_string(),
+                side: side.as_str().to_string(),
+                price: t.price.to_string(),
+                quantity: t.quantity,
+                liquidity: "taker".into(),
+                timestamp: crate::dto::ts(t.ts),
+            }),
+            _ => None,
+        })
+        .collect();
+    let mut dto = OrderDto::from(&r);
+    dto.fills = Some(fills);
+    Ok((StatusCode::CREATED, axum::Json(dto)).into_response())
+}
+
+fn replay(
+    st: &AppState,
+    account: AccountId,
+    c: Option<ClientOrderId>,
+) -> Result<Response, ApiError> {
+    let r = c
+        .and_then(|c| st.records.by_client_id(account, c))
+        .ok_or_else(|| {
+            ApiError::Conflict("this client_order_id is being used by another request".into())
+        })?;
+    Ok((StatusCode::OK, axum::Json(OrderDto::from(&r))).into_response())
+}
+
+fn statuses(field: &str, s: &str) -> Result<Vec<OrderStatus>, ApiError> {
+    s.split(',')
+        .map(|x| {
+            OrderStatus::parse(x.trim()).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "`{field}`: `{x}` is not one of accepted, partially_filled, filled, cancelled, expired, denied"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// The caller's orders, filtered, sorted and paginated.
+///
+/// Filters: `status` (comma list), `symbol`, `side`, `created_from` /
+/// `created_to` (RFC 3339, a date, or `today`), `min_quantity`; `combine=or`
+/// makes an order match if its status OR its creation time matches (default:
+/// both); `exclude_status` with `exclude_quantity_below` drops orders in
+/// those statuses with a smaller quantity; `sort` is `-created_at` (newest
+/// first, default), `created_at`, `quantity` or `-quantity`.
+///
+/// Orders that are accepted or were created today, excluding denied orders
+/// with quantity < 10, newest first:
+/// `GET /v1/orders?status=accepted&created_from=today&combine=or&exclude_status=denied&exclude_quantity_below=10&sort=-created_at`
+#[utoipa::path(get, path = "/v1/orders", tag = "trading", security(("bearer" = [])), params(OrdersQuery),
+    responses((status = 200, body = Page<OrderDto>), (status = 400, body = crate::error::Problem)))]
+pub async fn list(
+    State(st): State<AppState>,
+    User(account): User,
+    Query(q): Query<OrdersQuery>,
+) -> Result<axum::Json<Page<OrderDto>>, ApiError> {
+    let (limit, offset) = page_bounds(q.limit, q.offset)?;
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| statuses("status", s))
+        .transpose()?;
+    let exclude = q
+        .exclude_status
+        .as_deref()
+        .map(|s| statuses("exclude_status", s))
+        .transpose()?;
+    let symbol = q
+        .symbol
+        .as_deref()
+        .map(|s| Symbol::new(s).map_err(|e| ApiError::BadRequest(format!("`symbol`: {e}"))))
+        .transpose()?;
+    let side = match q.side.as_deref() {
+        None => None,
+        Some("buy") => Some(Side::Buy),
+        Some("sell") => Some(Side::Sell),
+        Some(o) => {
+            return Err(ApiError::BadRequest(format!(
+                "`side`: `{o}` is not buy or sell"
+            )));
+        }
+    };
+    let now = st.now();
+    let today =
+        engine::Timestamp(now.nanos().div_euclid(86_400 * 1_000_000_000) * 86_400 * 1_000_000_000);
+    let from = match q.created_from.as_deref() {
+        None => None,
+        Some("today") => Some(today),
+        Some(v) => Some(parse_time("created_from", v)?),
+    };
+    let to = q
+        .created_to
+        .as_deref()
+        .map(|v| parse_time("created_to", v))
+        .transpose()?;
+    let or = match q.combine.as_deref().unwrap_or("and") {
+        "and" => false,
+        "or" => true,
+        o => {
+            return Err(ApiError::BadRequest(format!(
+                "`combine`: `{o}` is not and or or"
+            )));
+        }
+    };
+    let has_time = from.is_some() || to.is_some();
+    let mut items: Vec<OrderRecord> = st
+        .records
+        .orders_of(account)
+        .into_iter()
+        .filter(|r| symbol.is_none_or(|s| r.symbol == s))
+        .filter(|r| side.is_none_or(|s| r.side == s))
+        .filter(|r| q.min_quantity.is_none_or(|m| r.quantity >= m))
+        .filter(|r| {
+            let by_status = status.as_ref().map(|v| v.contains(&r.status));
+            let by_time = has_time.then(|| {
+                from.is_none_or(|f| r.created_at >= f) && to.is_none_or(|t| r.created_at < t)
+            });
+            match (by_status, by_time) {
+                (Some(a), Some(b)) => {
+                    if or {
+                        a || b
+                    } else {
+                        a && b
+                    }
+                }
+                (Some(a), None) => a,
+                (None, Some(b)) => b,
+                (None, None) => true,
+            }
+        })
+        .filter(|r| match (&exclude, q.exclude_quantity_below) {
+            (Some(x), Some(n)) => !(x.contains(&r.status) && r.quantity < n),
+            (Some(x), None) => !x.contains(&r.status),
+            _ => true,
+        })
+        .collect();
+    match q.sort.as_deref().unwrap_or("-created_at") {
+        "-created_at" => {
+            items.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)))
+        }
+        "created_at" => items.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id))),
+        "quantity" => items.sort_by(|a, b| a.quantity.cmp(&b.quantity).then(a.id.cmp(&b.id))),
+        "-quantity" => items.sort_by(|a, b| b.quantity.cmp(&a.quantity).then(b.id.cmp(&a.id))),
+        o => {
+            return Err(ApiError::BadRequest(format!(
+                "`sort`: `{o}` is not created_at, -created_at, quantity or -quantity"
+            )));
+        }
+    }
+    let total = items.len();
+    Ok(axum::Json(Page {
+        items: items
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(OrderDto::from)
+            .collect(),
+        total,
+        limit,
+        offset,
+    }))
+}
+
+fn owned(st: &AppState, account: AccountId, id: u64) -> Result<OrderRecord, ApiError> {
+    // Another user's order is reported exactly like a missing one.
+    st.records
+        .get(OrderId(id))
+        .filter(|r| r.account == account)
+        .ok_or_else(|| ApiError::NotFound(format!("no order {id}")))
+}
+
+/// One of the caller's orders.
+#[utoipa::path(get, path = "/v1/orders/{id}", tag = "trading", security(("bearer" = [])),
+    params(("id" = u64, Path, description = "Order id")),
+    responses((status = 200, body = OrderDto), (status = 404, body = crate::error::Problem)))]
+pub async fn one(
+    State(st): State<AppState>,
+    User(account): User,
+    Path(id): Path<u64>,
+) -> Result<axum::Json<OrderDto>, ApiError> {
+    Ok(axum::Json(OrderDto::from(&owned(&st, account, id)?)))
+}
+
+/// Cancel one of the caller's open orders; its reservation is released.
+#[utoipa::path(delete, path = "/v1/orders/{id}", tag = "trading", security(("bearer" = [])),
+    params(("id" = u64, Path, description = "Order id")),
+    responses((status = 200, body = OrderDto), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub async fn cancel(
+    State(st): State<AppState>,
+    User(account): User,
+    Path(id): Path<u64>,
+) -> Result<axum::Json<OrderDto>, ApiError> {
+    let r = owned(&st, account, id)?;
+    if !r.status.is_open() {
+        return Err(ApiError::Conflict(format!(
+            "order {id} is {} and cannot be cancelled",
+            r.status.as_str()
+        )));
+    }
+    let routed = st
+        .pool
+        .submit(
+            account,
+            st.now(),
+            vec![actors::Command::Cancel {
+                id: r.id,
+                account,
+                symbol: r.symbol,
+            }],
+        )
+        .await?;
+    st.publish(&routed.events);
+    if !routed.refused.is_empty() {
+        let now = owned(&st, account, id)?;
+        return Err(ApiError::Conflict(format!(
+            "order {id} is {} and cannot be cancelled",
+            now.status.as_str()
+        )));
+    }
+    metrics::counter!("marketsim_orders_total", "status" => "cancelled").increment(1);
+    Ok(axum::Json(OrderDto::from(&owned(&st, account, id)?)))
+}
+
+/// The caller's fills, newest first.
+#[utoipa::path(get, path = "/v1/trades", tag = "trading", security(("bearer" = [])), params(Paging),
+    responses((status = 200, body = Page<FillDto>)))]
+pub async fn trades(
+    State(st): State<AppState>,
+    User(account): User,
+    Query(p): Query<Paging>,
+) -> Result<axum::Json<Page<FillDto>>, ApiError> {
+    let (limit, offset) = page_bounds(p.limit, p.offset)?;
+    let mut fills = st.records.fills_of(account);
+    fills.reverse();
+    let total = fills.len();
+    Ok(axum::Json(Page {
+        items: fills
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(FillDto::from)
+            .collect(),
+        total,
+        limit,
+        offset,
+    }))
+}

@@ -1,0 +1,258 @@
+//! Market data: stocks, books, candles, movers.
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use engine::{Candle, Symbol, Timestamp};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::dto::{Book, CandleDto, Level, Mover, Movers, Page, Paging, Stock, pct, ts};
+use crate::error::ApiError;
+use crate::extract::{Path, Query};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/stocks", get(list))
+        .route("/v1/stocks/{symbol}", get(one))
+        .route("/v1/stocks/{symbol}/book", get(book))
+        .route("/v1/stocks/{symbol}/candles", get(candles))
+        .route("/v1/market/movers", get(movers))
+}
+
+pub fn symbol(s: &str) -> Result<Symbol, ApiError> {
+    Symbol::new(s).map_err(|_| ApiError::NotFound(format!("unknown symbol `{s}`")))
+}
+
+fn ticker(st: &AppState, s: &str) -> Result<actors::TickerHandle, ApiError> {
+    st.market
+        .directory()
+        .ticker(symbol(s)?)
+        .ok_or_else(|| ApiError::NotFound(format!("unknown symbol `{s}`")))
+}
+
+pub fn stock(snap: &actors::TickerSnapshot) -> Stock {
+    let s = &snap.stats;
+    Stock {
+        symbol: snap.symbol.to_string(),
+        last: s.last.to_string(),
+        change: s.change().to_string(),
+        change_pct: pct(s.change_bps()),
+        open: s.open.map(|p| p.to_string()),
+        high: s.high.to_string(),
+        low: s.low.to_string(),
+        volume: s.volume,
+        bid: snap.bid.map(|l| l.price.to_string()),
+        ask: snap.ask.map(|l| l.price.to_string()),
+        available_quantity: snap.ask_quantity,
+        tick_size: snap.tick.to_string(),
+        timestamp: ts(s.last_update),
+    }
+}
+
+async fn snapshots(st: &AppState) -> Result<Vec<actors::TickerSnapshot>, ApiError> {
+    let tickers = st.market.directory().tickers();
+    let snaps = futures::future::join_all(tickers.iter().map(|t| t.snapshot())).await;
+    snaps
+        .into_iter()
+        .map(|r| r.map_err(ApiError::from))
+        .collect()
+}
+
+/// Page bounds: limit 1..=1000 (default 100).
+pub fn page_bounds(
+    limit: Option<usize>,
+    offset: Option<usize>,
+) -> Result<(usize, usize), ApiError> {
+    let limit = limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::BadRequest(
+            "`limit` must be between 1 and 1000".into(),
+        ));
+    }
+    Ok((limit, offset.unwrap_or(0)))
+}
+
+/// Every listed symbol with its day so far.
+#[utoipa::path(get, path = "/v1/stocks", tag = "market", params(Paging), responses((status = 200, body = Page<Stock>)))]
+pub async fn list(
+    State(st): State<AppState>,
+    Query(p): Query<Paging>,
+) -> Result<axum::Json<Page<Stock>>, ApiError> {
+    let (limit, offset) = page_bounds(p.limit, p.offset)?;
+    let all: Vec<Stock> = snapshots(&st).await?.iter().map(stock).collect();
+    let total = all.len();
+    Ok(axum::Json(Page {
+        items: all.into_iter().skip(offset).take(limit).collect(),
+        total,
+        limit,
+        offset,
+    }))
+}
+
+/// One symbol.
+#[utoipa::path(get, path = "/v1/stocks/{symbol}", tag = "market",
+    params(("symbol" = String, Path, description = "Ticker symbol")),
+    responses((status = 200, body = Stock), (status = 404, body = crate::error::Problem)))]
+pub async fn one(
+    State(st): State<AppState>,
+    Path(s): Path<String>,
+) -> Result<axum::Json<Stock>, ApiError> {
+    Ok(axum::Json(stock(&ticker(&st, &s)?.snapshot().await?)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DepthQuery {
+    /// Levels per side (1 to 100, default 10).
+    pub depth: Option<usize>,
+}
+
+/// Level-2 depth.
+#[utoipa::path(get, path = "/v1/stocks/{symbol}/book", tag = "market",
+    params(("symbol" = String, Path, description = "Ticker symbol"), DepthQuery),
+    responses((status = 200, body = Book), (status = 404, body = crate::error::Problem)))]
+pub async fn book(
+    State(st): State<AppState>,
+    Path(s): Path<String>,
+    Query(q): Query<DepthQuery>,
+) -> Result<axum::Json<Book>, ApiError> {
+    let depth = q.depth.unwrap_or(10);
+    if !(1..=100).contains(&depth) {
+        return Err(ApiError::BadRequest(
+            "`depth` must be between 1 and 100".into(),
+        ));
+    }
+    let t = ticker(&st, &s)?;
+    let (bids, asks) = t.depth(depth).await?;
+    Ok(axum::Json(Book {
+        symbol: t.symbol().to_string(),
+        bids: bids.iter().map(Level::from).collect(),
+        asks: asks.iter().map(Level::from).collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CandleQuery {
+    /// `1m` (default), `5m`, `15m` or `1h`.
+    pub interval: Option<String>,
+    /// RFC 3339 start (inclusive).
+    pub from: Option<String>,
+    /// RFC 3339 end (exclusive).
+    pub to: Option<String>,
+}
+
+pub fn parse_time(field: &str, s: &str) -> Result<Timestamp, ApiError> {
+    engine::time::parse_rfc3339(s).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "`{field}`: `{s}` is not an RFC 3339 time like 2026-01-05T09:30:00Z"
+        ))
+    })
+}
+
+/// Merge minute candles into `minutes`-long ones.
+fn aggregate(candles: &[Candle], minutes: i64) -> Vec<Candle> {
+    let span = minutes * Timestamp::NANOS_PER_MINUTE;
+    let mut out: Vec<Candle> = Vec::new();
+    for c in candles {
+        let start = Timestamp(c.start.nanos().div_euclid(span) * span);
+        match out.last_mut() {
+            Some(o) if o.start == start => {
+                o.high = o.high.max(c.high);
+                o.low = o.low.min(c.low);
+                o.close = c.close;
+                o.volume += c.volume;
+                o.trades += c.trades;
+            }
+            _ => out.push(Candle { start, ..*c }),
+        }
+    }
+    out
+}
+
+/// OHLCV candles.
+#[utoipa::path(get, path = "/v1/stocks/{symbol}/candles", tag = "market",
+    params(("symbol" = String, Path, description = "Ticker symbol"), CandleQuery),
+    responses((status = 200, body = [CandleDto]), (status = 400, body = crate::error::Problem)))]
+pub async fn candles(
+    State(st): State<AppState>,
+    Path(s): Path<String>,
+    Query(q): Query<CandleQuery>,
+) -> Result<axum::Json<Vec<CandleDto>>, ApiError> {
+    let minutes = match q.interval.as_deref().unwrap_or("1m") {
+        "1m" => 1,
+        "5m" => 5,
+        "15m" => 15,
+        "1h" => 60,
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "`interval`: `{other}` is not one of 1m, 5m, 15m, 1h"
+            )));
+        }
+    };
+    let from = q
+        .from
+        .as_deref()
+        .map(|v| parse_time("from", v))
+        .transpose()?
+        .unwrap_or(Timestamp(i64::MIN));
+    let to =
+        q.to.as_deref()
+            .map(|v| parse_time("to", v))
+            .transpose()?
+            .unwrap_or(Timestamp(i64::MAX));
+    let t = ticker(&st, &s)?;
+    let all = aggregate(&t.candles().await?, minutes);
+    Ok(axum::Json(
+        all.iter()
+            .filter(|c| c.start >= from && c.start < to)
+            .map(|c| CandleDto {
+                start: ts(c.start),
+                open: c.open.to_string(),
+                high: c.high.to_string(),
+                low: c.low.to_string(),
+                close: c.close.to_string(),
+                volume: c.volume,
+                trades: c.trades,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MoversQuery {
+    /// How many of each (1 to 100, default 5).
+    pub limit: Option<usize>,
+}
+
+/// Top gainers and losers of the day by percent change.
+#[utoipa::path(get, path = "/v1/market/movers", tag = "market", params(MoversQuery), responses((status = 200, body = Movers)))]
+pub async fn movers(
+    State(st): State<AppState>,
+    Query(q): Query<MoversQuery>,
+) -> Result<axum::Json<Movers>, ApiError> {
+    let n = q.limit.unwrap_or(5);
+    if !(1..=100).contains(&n) {
+        return Err(ApiError::BadRequest(
+            "`limit` must be between 1 and 100".into(),
+        ));
+    }
+    let stats: Vec<(Symbol, engine::DayStats)> = snapshots(&st)
+        .await?
+        .iter()
+        .map(|s| (s.symbol, s.stats))
+        .collect();
+    let (up, down) = engine::stats::movers(&stats, n);
+    let m = |(s, d): (Symbol, engine::DayStats)| Mover {
+        symbol: s.to_string(),
+        last: d.last.to_string(),
+        change_pct: pct(d.change_bps()),
+    };
+    Ok(axum::Json(Movers {
+        gainers: up.into_iter().map(m).collect(),
+        losers: down.into_iter().map(m).collect(),
+    }))
+}

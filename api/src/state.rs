@@ -1,0 +1,157 @@
+//! Shared state of the HTTP API.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use actors::ActorRef;
+use actors::generator::GeneratorMsg;
+use actors::{EventBus, MarketHandle, MatcherPool};
+use engine::{AccountId, Money, Timestamp};
+use rustc_hash::FxHashMap;
+
+use crate::records::Records;
+
+/// A registered user.
+#[derive(Clone, Debug)]
+pub struct UserInfo {
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+/// Registered users and their hashed keys.
+#[derive(Debug)]
+pub struct Users {
+    keys: RwLock<FxHashMap<[u8; 32], AccountId>>,
+    info: RwLock<FxHashMap<AccountId, UserInfo>>,
+    next: AtomicU64,
+}
+
+/// User account ids start here, clear of simulation agents' ids.
+pub const FIRST_USER_ID: u64 = 1_000_000_000;
+
+impl Default for Users {
+    fn default() -> Self {
+        Users {
+            keys: RwLock::default(),
+            info: RwLock::default(),
+            next: AtomicU64::new(FIRST_USER_ID),
+        }
+    }
+}
+
+impl Users {
+    pub fn next_id(&self) -> AccountId {
+        AccountId(self.next.fetch_add(1, Ordering::Relaxed))
+    }
+    pub fn add(&self, id: AccountId, key_hash: [u8; 32], info: UserInfo) {
+        self.info
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, info);
+        self.keys
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key_hash, id);
+    }
+    pub fn by_key(&self, hash: &[u8; 32]) -> Option<AccountId> {
+        self.keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(hash)
+            .copied()
+    }
+    pub fn info(&self, id: AccountId) -> Option<UserInfo> {
+        self.info
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned()
+    }
+    pub fn len(&self) -> usize {
+        self.info.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Everything handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub market: MarketHandle,
+    pub pool: MatcherPool,
+    pub users: Arc<Users>,
+    pub records: Arc<Records>,
+    pub bus: EventBus,
+    /// Order ids, shared with every other order source of this market.
+    pub ids: Arc<AtomicU64>,
+    /// Wall clock (nanoseconds since the epoch), injectable for tests.
+    pub clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    pub admin_key_hash: Option<[u8; 32]>,
+    pub starting_cash: Money,
+    /// Market orders may trade at most this far (bps) through the price.
+    pub collar_bps: u32,
+    /// The account that receives a new listing's float.
+    pub house: AccountId,
+    pub generator: Option<ActorRef<GeneratorMsg>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("users", &self.users.len())
+            .finish()
+    }
+}
+
+impl AppState {
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+    pub fn next_order_id(&self) -> engine::OrderId {
+        engine::OrderId(self.ids.fetch_add(1, Ordering::Relaxed))
+    }
+    /// Record routed events for users, count them, and stream them.
+    pub fn publish(&self, events: &[(engine::Symbol, engine::Event)]) {
+        record_events(&self.records, &self.bus, events);
+    }
+}
+
+/// The system clock as a `Timestamp`.
+pub fn system_clock() -> Arc<dyn Fn() -> Timestamp + Send + Sync> {
+    Arc::new(|| {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+    })
+}
+
+/// What every order source does with its routed events: update users'
+/// records, count trades, and publish on the bus.
+pub fn record_events(
+    records: &Records,
+    bus: &EventBus,
+    events: &[(engine::Symbol, engine::Event)],
+) {
+    if events.is_empty() {
+        return;
+    }
+    records.apply(events);
+    let trades = events
+        .iter()
+        .filter(|(_, e)| matches!(e, engine::Event::Trade(_)))
+        .count();
+    if trades > 0 {
+        metrics::counter!("marketsim_trades_total").increment(trades as u64);
+    }
+    bus.publish(
+        events
+            .iter()
+            .map(|(s, e)| actors::MarketEvent::Order {
+                symbol: *s,
+                event: *e,
+            })
+            .collect(),
+    );
+}

@@ -1,0 +1,153 @@
+//! Background agents for a live market: the scenario's population trading
+//! in wall-clock time against the same actors the HTTP API uses.
+//!
+//! Every `step_ms` of wall time the due agents wake (in the kernel's seeded
+//! shuffle order), read fresh snapshots, and their orders go through the
+//! matcher's routing. Prices come from the live generator, so a
+//! random-ticker agent's jump is sent to it as a shock.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use actors::generator::GeneratorMsg;
+use actors::kernel::{Action, Population, WakeCtx};
+use actors::{ActorRef, Command, MarketHandle, TickerSnapshot};
+use engine::{Event, Order, OrderId, OrderRequest, Price, Symbol, Timestamp};
+
+use crate::agents::Agents;
+use crate::runner::RunError;
+use crate::scenario::Plan;
+
+/// What the live driver needs from its host.
+pub struct LiveHooks {
+    /// Order ids, shared with every other order source.
+    pub ids: Arc<AtomicU64>,
+    /// Wall clock.
+    pub clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    /// Routed events (for records, streaming, metrics).
+    pub on_events: Arc<dyn Fn(&[(Symbol, Event)]) + Send + Sync>,
+    /// Where shocks go.
+    pub generator: Option<ActorRef<GeneratorMsg>>,
+}
+
+impl std::fmt::Debug for LiveHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveHooks").finish()
+    }
+}
+
+/// Open the agents' accounts, then trade until `stop` resolves.
+pub async fn run_live(
+    market: MarketHandle,
+    plan: Plan,
+    seed: u64,
+    hooks: LiveHooks,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), RunError> {
+    let mut agents = Agents::new(&plan, seed);
+    crate::runner::open_accounts(&market, &plan, &agents).await?;
+    let dir = market.directory();
+    let mut calendar: BinaryHeap<Reverse<(u64, u32)>> =
+        agents.schedule().into_iter().map(Reverse).collect();
+    let mut tick = tokio::time::interval(Duration::from_millis(plan.scenario.step_ms.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    tokio::pin!(stop);
+    let mut step = 0u64;
+    let mut actions = Vec::new();
+    loop {
+        tokio::select! {
+            _ = &mut stop => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        step += 1;
+        let ts = (hooks.clock)();
+        let mut due = Vec::new();
+        while let Some(Reverse((s, a))) = calendar.peek().copied() {
+            if s > step {
+                break;
+            }
+            calendar.pop();
+            due.push(a);
+        }
+        if due.is_empty() {
+            continue;
+        }
+        let mut market_view: BTreeMap<Symbol, TickerSnapshot> = BTreeMap::new();
+        for t in dir.tickers() {
+            market_view.insert(t.symbol(), t.snapshot().await?);
+        }
+        actions.clear();
+        for a in due {
+            let ctx = WakeCtx {
+                step,
+                day: 0,
+                ts,
+                market: &market_view,
+            };
+            if let Some(n) = agents.wake(a, &ctx, &mut actions) {
+                calendar.push(Reverse((n.max(step + 1), a)));
+            }
+        }
+        let mut cmds = Vec::new();
+        for a in &actions {
+            match *a {
+                Action::Place {
+                    account,
+                    symbol,
+                    side,
+                    order_type,
+                    quantity,
+                    limit_price,
+                    collar,
+                    time_in_force,
+                } => {
+                    let tick = market_view
+                        .get(&symbol)
+                        .map_or(Price::from_minor(1), |m| m.tick);
+                    let id = OrderId(hooks.ids.fetch_add(1, Ordering::Relaxed));
+                    let req = OrderRequest {
+                        id,
+                        account,
+                        symbol,
+                        side,
+                        order_type,
+                        quantity,
+                        limit_price,
+                        collar,
+                        time_in_force,
+                        client_order_id: None,
+                        ts,
+                    };
+                    if let Ok(o) = Order::new(req, tick) {
+                        cmds.push(Command::Place(o));
+                    }
+                }
+                Action::Cancel {
+                    id,
+                    account,
+                    symbol,
+                } => cmds.push(Command::Cancel {
+                    id,
+                    account,
+                    symbol,
+                }),
+                Action::Shock { symbol, log_ret } => {
+                    if let Some(g) = &hooks.generator {
+                        let _ = g.cast(GeneratorMsg::Shock { symbol, log_ret });
+                    }
+                }
+            }
+        }
+        if cmds.is_empty() {
+            continue;
+        }
+        let routed = actors::matcher::route(&dir, ts, cmds).await?;
+        for (s, e) in &routed.events {
+            agents.on_event(*s, e);
+        }
+        (hooks.on_events)(&routed.events);
+    }
+}

@@ -1,0 +1,300 @@
+//! Start-up of the live market (`marketsim serve`): settings, the actors,
+//! the price generator, background agents, and the HTTP server. This is
+//! where concrete ports are wired into the actors.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use actors::generator::GeneratorArgs;
+use actors::ticker::{TickerConfig, TickerCore};
+use actors::{EventBus, MarketHandle, MatcherPool, PriceWalk};
+use engine::{AccountId, Fees, Gbm, GbmParams, Money, Price, Symbol};
+use serde::Deserialize;
+
+/// Settings of `marketsim serve`: a TOML file, then `MARKETSIM_*`
+/// environment variables, then command-line flags, each overriding the last.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on (default 127.0.0.1:8080).
+    pub listen: Option<String>,
+    /// The admin key (admin endpoints are refused without one).
+    pub admin_key: Option<String>,
+    /// New users' cash (default "100000.00").
+    pub starting_cash: Option<String>,
+    /// Generator interval (default 500 ms).
+    pub tick_interval_ms: Option<u64>,
+    /// Market orders trade at most this far through the price (default 500 bps).
+    pub collar_bps: Option<u32>,
+    /// Symbols and background agents from a scenario file.
+    pub scenario: Option<PathBuf>,
+    pub seed: Option<u64>,
+    /// Matcher actors (default 4).
+    pub matchers: Option<usize>,
+}
+
+impl Settings {
+    pub fn load(file: Option<&std::path::Path>) -> Result<Settings, String> {
+        let mut s = match file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
+            }
+            None => Settings::default(),
+        };
+        let env = |k: &str| {
+            std::env::var(format!("MARKETSIM_{k}"))
+                .ok()
+                .filter(|v| !v.is_empty())
+        };
+        let num = |k: &str| -> Result<Option<u64>, String> {
+            env(k)
+                .map(|v| {
+                    v.parse()
+                        .map_err(|_| format!("MARKETSIM_{k}: `{v}` is not a whole number"))
+                })
+                .transpose()
+        };
+        if let Some(v) = env("LISTEN") {
+            s.listen = Some(v);
+        }
+        if let Some(v) = env("ADMIN_KEY") {
+            s.admin_key = Some(v);
+        }
+        if let Some(v) = env("STARTING_CASH") {
+            s.starting_cash = Some(v);
+        }
+        if let Some(v) = num("TICK_INTERVAL_MS")? {
+            s.tick_interval_ms = Some(v);
+        }
+        if let Some(v) = env("SCENARIO") {
+            s.scenario = Some(PathBuf::from(v));
+        }
+        Ok(s)
+    }
+}
+
+/// Symbols listed when no scenario is given: (symbol, price, float).
+const DEFAULT_SYMBOLS: [(&str, i64, u64); 5] = [
+    ("ACME", 10_000, 1_000_000),
+    ("GLOBEX", 4_250, 1_000_000),
+    ("INITECH", 1_200, 1_000_000),
+    ("UMBRELLA", 25_000, 1_000_000),
+    ("HOOLI", 6_700, 1_000_000),
+];
+
+pub const FEE_ACCOUNT: AccountId = AccountId(u64::MAX);
+pub const HOUSE_ACCOUNT: AccountId = AccountId(u64::MAX - 1);
+
+/// A built market, ready to serve.
+pub struct Built {
+    pub app: api::Router,
+    pub state: api::AppState,
+    pub market: MarketHandle,
+    pub agents: Option<(simulations::Plan, u64)>,
+    pub generator: actors::ActorRef<actors::generator::GeneratorMsg>,
+}
+
+/// Build the market and the app from settings.
+pub async fn build(s: &Settings) -> Result<Built, String> {
+    let starting_cash = match &s.starting_cash {
+        Some(c) => c
+            .parse::<Money>()
+            .map_err(|e| format!("starting_cash: {e}"))?,
+        None => Money::from_major(100_000),
+    };
+    if starting_cash.is_negative() {
+        return Err("starting_cash must not be negative".into());
+    }
+    let interval = Duration::from_millis(s.tick_interval_ms.unwrap_or(500).max(1));
+    let plan = s
+        .scenario
+        .as_deref()
+        .map(simulations::Scenario::load)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let seed = s
+        .seed
+        .or(plan.as_ref().map(|p| p.scenario.seed))
+        .unwrap_or(1);
+    let fees = match &plan {
+        Some(p) => Fees::new(p.scenario.fees.maker_bps, p.scenario.fees.taker_bps)
+            .map_err(|e| e.to_string())?,
+        None => Fees::default(),
+    };
+    let market = MarketHandle::start(fees, FEE_ACCOUNT, 2)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut walk = PriceWalk::default();
+    let listings: Vec<(Symbol, Price, Price, GbmParams, u64)> = match &plan {
+        Some(p) => p
+            .symbols
+            .iter()
+            .map(|l| (l.symbol, l.initial, l.tick, l.params, l.float))
+            .collect(),
+        None => DEFAULT_SYMBOLS
+            .iter()
+            .filter_map(|(s, p, f)| {
+                Some((
+                    Symbol::new(s).ok()?,
+                    Price::from_minor(*p),
+                    Price::from_minor(1),
+                    GbmParams {
+                        volatility: 0.3,
+                        ..Default::default()
+                    },
+                    *f,
+                ))
+            })
+            .collect(),
+    };
+    for (i, (symbol, initial, tick, params, _)) in listings.iter().enumerate() {
+        market
+            .list(TickerCore::new(
+                *symbol,
+                *tick,
+                *initial,
+                TickerConfig {
+                    ticks_update_stats: true,
+                },
+            ))
+            .await
+            .map_err(|e| e.to_string())?;
+        walk.add(
+            *symbol,
+            Gbm::new(*initial, *tick, *params).map_err(|e| format!("{symbol}: {e}"))?,
+            seed,
+            i as u64,
+        );
+    }
+    // With agents, the runner's account set-up issues the floats (agents
+    // first, the rest to the house); without, the house holds each float.
+    if plan.is_none() {
+        let h = market.accounts_of(HOUSE_ACCOUNT);
+        let mut cmds = vec![actors::account::AccountCmd::Open(HOUSE_ACCOUNT)];
+        cmds.extend(
+            listings
+                .iter()
+                .map(|(s, _, _, _, f)| actors::account::AccountCmd::Issue(HOUSE_ACCOUNT, *s, *f)),
+        );
+        for r in h.apply_batch(cmds).await.map_err(|e| e.to_string())? {
+            r.map_err(|e| e.to_string())?;
+        }
+    }
+    let bus = EventBus::new(4_096);
+    let clock = api::state::system_clock();
+    let generator = actors::generator::spawn(GeneratorArgs {
+        walk,
+        interval,
+        sink: None,
+        directory: Some(market.directory()),
+        bus: Some(bus.clone()),
+        clock: clock.clone(),
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let pool = MatcherPool::start(
+        market.directory(),
+        s.matchers.unwrap_or(4),
+        s.collar_bps.unwrap_or(500),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let state = api::AppState {
+        market: market.clone(),
+        pool,
+        users: Arc::new(api::Users::default()),
+        records: Arc::new(api::records::Records::default()),
+        bus,
+        ids: Arc::new(AtomicU64::new(1)),
+        clock,
+        admin_key_hash: s.admin_key.as_deref().map(api::auth::hash_key),
+        starting_cash,
+        collar_bps: s.collar_bps.unwrap_or(500),
+        house: HOUSE_ACCOUNT,
+        generator: Some(generator.clone()),
+    };
+    let app = api::router(state.clone());
+    Ok(Built {
+        app,
+        state,
+        market,
+        agents: plan.map(|p| (p, seed)),
+        generator,
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Run `marketsim serve` until a signal arrives.
+pub async fn run(s: Settings) -> Result<(), String> {
+    let listen = s.listen.clone().unwrap_or_else(|| "127.0.0.1:8080".into());
+    let addr: SocketAddr = listen
+        .parse()
+        .map_err(|_| format!("listen: `{listen}` is not an address like 127.0.0.1:8080"))?;
+    let built = build(&s).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    if s.admin_key.is_none() {
+        tracing::warn!(
+            "no admin key configured (MARKETSIM_ADMIN_KEY): admin endpoints are refused"
+        );
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if let Some((plan, seed)) = built.agents {
+        let st = built.state.clone();
+        let hooks = simulations::live::LiveHooks {
+            ids: st.ids.clone(),
+            clock: st.clock.clone(),
+            on_events: Arc::new(move |evs| api::state::record_events(&st.records, &st.bus, evs)),
+            generator: Some(built.generator.clone()),
+        };
+        let market = built.market.clone();
+        let agents = plan.groups.iter().map(|g| g.count as u64).sum::<u64>();
+        let mut rx = stop_rx.clone();
+        tokio::spawn(async move {
+            let stop = async move {
+                let _ = rx.changed().await;
+            };
+            if let Err(e) = simulations::live::run_live(market, plan, seed, hooks, stop).await {
+                tracing::error!(error = %e, "background agents stopped");
+            }
+        });
+        tracing::info!(agents, "background agents trading");
+    }
+    tracing::info!("marketsim serving on http://{local} (API docs at http://{local}/docs)");
+    let result = api::serve(listener, built.app, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string());
+    let _ = stop_tx.send(true);
+    built.generator.stop(None);
+    built.market.shutdown();
+    result
+}
