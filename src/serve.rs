@@ -88,6 +88,8 @@ const DEFAULT_SYMBOLS: [(&str, i64, u64); 5] = [
 ];
 
 pub const FEE_ACCOUNT: AccountId = AccountId(u64::MAX);
+/// How long in-flight requests may take after SIGINT/SIGTERM.
+const GRACE: Duration = Duration::from_secs(5);
 pub const HOUSE_ACCOUNT: AccountId = AccountId(u64::MAX - 1);
 
 /// A built market, ready to serve.
@@ -100,7 +102,10 @@ pub struct Built {
 }
 
 /// Build the market and the app from settings.
-pub async fn build(s: &Settings) -> Result<Built, String> {
+pub async fn build(
+    s: &Settings,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<Built, String> {
     let starting_cash = match &s.starting_cash {
         Some(c) => c
             .parse::<Money>()
@@ -217,6 +222,7 @@ pub async fn build(s: &Settings) -> Result<Built, String> {
         collar_bps: s.collar_bps.unwrap_or(500),
         house: HOUSE_ACCOUNT,
         generator: Some(generator.clone()),
+        shutdown,
     };
     let app = api::router(state.clone());
     Ok(Built {
@@ -257,7 +263,8 @@ pub async fn run(s: Settings) -> Result<(), String> {
     let addr: SocketAddr = listen
         .parse()
         .map_err(|_| format!("listen: `{listen}` is not an address like 127.0.0.1:8080"))?;
-    let built = build(&s).await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let built = build(&s, stop_rx.clone()).await?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -267,7 +274,6 @@ pub async fn run(s: Settings) -> Result<(), String> {
             "no admin key configured (MARKETSIM_ADMIN_KEY): admin endpoints are refused"
         );
     }
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     if let Some((plan, seed)) = built.agents {
         let st = built.state.clone();
         let hooks = simulations::live::LiveHooks {
@@ -290,10 +296,23 @@ pub async fn run(s: Settings) -> Result<(), String> {
         tracing::info!(agents, "background agents trading");
     }
     tracing::info!("marketsim serving on http://{local} (API docs at http://{local}/docs)");
-    let result = api::serve(listener, built.app, shutdown_signal())
-        .await
-        .map_err(|e| e.to_string());
-    let _ = stop_tx.send(true);
+    let signal = async move {
+        shutdown_signal().await;
+        // Streams and background agents stop; in-flight requests finish.
+        let _ = stop_tx.send(true);
+    };
+    // In-flight requests get a bounded grace period: a client that keeps a
+    // connection open must not hold the process up.
+    let mut grace_rx = stop_rx.clone();
+    let grace = async move {
+        let _ = grace_rx.wait_for(|v| *v).await;
+        tokio::time::sleep(GRACE).await;
+        tracing::warn!("grace period over: closing the remaining connections");
+    };
+    let result = tokio::select! {
+        r = api::serve(listener, built.app, signal) => r.map_err(|e| e.to_string()),
+        () = grace => Ok(()),
+    };
     built.generator.stop(None);
     built.market.shutdown();
     result

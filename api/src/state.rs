@@ -94,6 +94,9 @@ pub struct AppState {
     /// The account that receives a new listing's float.
     pub house: AccountId,
     pub generator: Option<ActorRef<GeneratorMsg>>,
+    /// Turns true when the server begins shutting down: long-lived streams
+    /// end so that graceful shutdown can finish.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for AppState {

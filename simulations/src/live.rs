@@ -21,6 +21,9 @@ use crate::agents::Agents;
 use crate::runner::RunError;
 use crate::scenario::Plan;
 
+/// Receives routed events.
+pub type EventHook = Arc<dyn Fn(&[(Symbol, Event)]) + Send + Sync>;
+
 /// What the live driver needs from its host.
 pub struct LiveHooks {
     /// Order ids, shared with every other order source.
@@ -28,7 +31,7 @@ pub struct LiveHooks {
     /// Wall clock.
     pub clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
     /// Routed events (for records, streaming, metrics).
-    pub on_events: Arc<dyn Fn(&[(Symbol, Event)]) + Send + Sync>,
+    pub on_events: EventHook,
     /// Where shocks go.
     pub generator: Option<ActorRef<GeneratorMsg>>,
 }

@@ -40,7 +40,15 @@ pub async fn stream(
         };
         futures::stream::iter(out)
     });
-    SseResponse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    let mut shutdown = st.shutdown.clone();
+    let stop = async move {
+        if shutdown.wait_for(|v| *v).await.is_err() {
+            // No shutdown sender: the stream lives as long as the client.
+            std::future::pending::<()>().await;
+        }
+    };
+    SseResponse::new(events.take_until(stop))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
 fn to_sse(m: &actors::MarketEvent, me: engine::AccountId) -> Option<Sse> {

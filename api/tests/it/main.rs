@@ -1,0 +1,172 @@
+//! The API over real HTTP: the app on port 0, reqwest as the client.
+mod errors;
+mod journey;
+mod ops;
+mod orders;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use actors::ticker::{TickerConfig, TickerCore};
+use actors::{Command, EventBus, MarketHandle, MatcherPool};
+use engine::{AccountId, Fees, Money, Order, OrderId, Price, Side, Symbol, TimeInForce, Timestamp};
+use serde_json::{Value, json};
+
+pub const HOUSE: AccountId = AccountId(u64::MAX - 1);
+pub const ADMIN_KEY: &str = "test-admin-key";
+/// 2026-11-22T12:00:00Z
+pub const NOON: i64 = 1_795_348_800;
+
+#[allow(missing_debug_implementations)]
+pub struct App {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub state: api::AppState,
+    pub clock: Arc<AtomicI64>,
+}
+
+impl App {
+    /// A market with ACME (100.00) and BETA (20.00); the house holds the floats.
+    pub async fn start() -> App {
+        let market = MarketHandle::start(Fees::default(), AccountId(u64::MAX), 2)
+            .await
+            .unwrap();
+        for (s, p) in [("ACME", 10_000), ("BETA", 2_000)] {
+            let sym = Symbol::new(s).unwrap();
+            market
+                .list(TickerCore::new(
+                    sym,
+                    Price::from_minor(1),
+                    Price::from_minor(p),
+                    TickerConfig {
+                        ticks_update_stats: true,
+                    },
+                ))
+                .await
+                .unwrap();
+        }
+        let h = market.accounts_of(HOUSE);
+        h.apply_batch(vec![
+            actors::account::AccountCmd::Open(HOUSE),
+            actors::account::AccountCmd::Issue(HOUSE, Symbol::new("ACME").unwrap(), 1_000_000),
+            actors::account::AccountCmd::Issue(HOUSE, Symbol::new("BETA").unwrap(), 1_000_000),
+        ])
+        .await
+        .unwrap();
+        let clock = Arc::new(AtomicI64::new(NOON * 1_000_000_000));
+        let c = clock.clone();
+        let pool = MatcherPool::start(market.directory(), 4, 500)
+            .await
+            .unwrap();
+        let state = api::AppState {
+            market,
+            pool,
+            users: Arc::new(api::Users::default()),
+            records: Arc::new(api::records::Records::default()),
+            bus: EventBus::new(1_024),
+            ids: Arc::new(AtomicU64::new(1)),
+            clock: Arc::new(move || Timestamp(c.load(Ordering::Relaxed))),
+            admin_key_hash: Some(api::auth::hash_key(ADMIN_KEY)),
+            starting_cash: Money::from_major(100_000),
+            collar_bps: 500,
+            house: HOUSE,
+            generator: None,
+            shutdown: tokio::sync::watch::channel(false).1,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = api::router(state.clone());
+        tokio::spawn(api::serve(listener, app, std::future::pending()));
+        App {
+            base,
+            http: reqwest::Client::new(),
+            state,
+            clock,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn set_time(&self, secs: i64) {
+        self.clock.store(secs * 1_000_000_000, Ordering::Relaxed);
+    }
+
+    /// Register a user; returns its key.
+    pub async fn user(&self, name: &str) -> String {
+        let r = self
+            .http
+            .post(self.url("/v1/users"))
+            .json(&json!({"name": name}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        r.json::<Value>().await.unwrap()["api_key"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub async fn get(&self, key: &str, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, key: &str, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn delete(&self, key: &str, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .delete(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The house offers `qty` of `symbol` at `price_minor` (resting).
+    pub async fn house_sells(&self, id: u64, symbol: &str, qty: u64, price_minor: i64) {
+        let o = Order::limit(
+            OrderId(1_000_000_000_000 + id),
+            HOUSE,
+            Symbol::new(symbol).unwrap(),
+            Side::Sell,
+            qty,
+            Price::from_minor(price_minor),
+            TimeInForce::Gtc,
+            Price::from_minor(1),
+            Timestamp(0),
+        )
+        .unwrap();
+        let r = self
+            .state
+            .pool
+            .submit(HOUSE, self.state.now(), vec![Command::Place(o)])
+            .await
+            .unwrap();
+        self.state.publish(&r.events);
+    }
+}
+
+pub fn order(symbol: &str, side: &str, qty: u64, price: &str) -> Value {
+    json!({"symbol": symbol, "side": side, "type": "limit", "quantity": qty, "limit_price": price})
+}

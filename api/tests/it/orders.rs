@@ -1,0 +1,119 @@
+//! Order listing, idempotency and concurrency.
+
+use serde_json::{Value, json};
+
+use crate::{App, NOON, order};
+
+fn ids(v: &Value) -> Vec<u64> {
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_u64().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_filter_returns_exactly_accepted_or_today_minus_small_denials_newest_first() {
+    let app = App::start().await;
+    let key = app.user("ann").await;
+    let yesterday = NOON - 86_400;
+    // Fixture: (day, body, expected status).
+    let fixture: Vec<(i64, Value, &str)> = vec![
+        (yesterday, order("ACME", "buy", 5, "90.00"), "accepted"), // a: accepted, yesterday -> in
+        (yesterday, order("ACME", "buy", 50, "90.00"), "accepted"), // b: accepted, cancelled below -> out
+        (yesterday, order("ACME", "buy", 100_000, "90.00"), "denied"), // c: denied, yesterday -> out
+        (yesterday, order("ACME", "buy", 3, "90.00"), "accepted"), // d: accepted, yesterday -> in
+        (NOON, order("ACME", "buy", 5, "1.00"), "accepted"),       // e: today -> in
+        (NOON, order("ACME", "sell", 5, "1.00"), "denied"),        // f: denied, qty 5 < 10 -> out
+        (NOON, order("ACME", "sell", 12, "1.00"), "denied"),       // g: denied, qty 12 -> in
+        (NOON, order("ACME", "buy", 50_000, "90.00"), "denied"),   // h: denied, big -> in
+    ];
+    let mut got = Vec::new();
+    for (i, (day, body, want)) in fixture.iter().enumerate() {
+        app.set_time(*day + i as i64);
+        let (s, o) = app.post(&key, "/v1/orders", body.clone()).await;
+        let o = if s == 422 { o["order"].clone() } else { o };
+        assert_eq!(o["status"], *want, "fixture {i}: {o}");
+        got.push(o["id"].as_u64().unwrap());
+    }
+    // b is cancelled today: no longer accepted, created yesterday -> out.
+    let (s, _) = app.delete(&key, &format!("/v1/orders/{}", got[1])).await;
+    assert_eq!(s, 200);
+    app.set_time(NOON + 3_600);
+    let q = "/v1/orders?status=accepted&created_from=today&combine=or&exclude_status=denied&exclude_quantity_below=10&sort=-created_at";
+    let (s, list) = app.get(&key, q).await;
+    assert_eq!(s, 200, "{list}");
+    let want = vec![got[7], got[6], got[4], got[3], got[0]];
+    assert_eq!(ids(&list), want);
+    assert_eq!(list["total"], 5);
+    // Pagination over the same query.
+    let (_, page) = app.get(&key, &format!("{q}&limit=2&offset=2")).await;
+    assert_eq!(ids(&page), want[2..4].to_vec());
+    // Plain filters still combine with AND.
+    let (_, list) = app
+        .get(
+            &key,
+            "/v1/orders?status=denied&min_quantity=10&sort=created_at",
+        )
+        .await;
+    assert_eq!(ids(&list), vec![got[2], got[6], got[7]]);
+    let (_, list) = app
+        .get(
+            &key,
+            &format!(
+                "/v1/orders?created_from=2026-11-21&created_to={}",
+                "2026-11-22T00:00:00Z"
+            ),
+        )
+        .await;
+    assert_eq!(list["total"], 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_client_order_id_returns_the_first_order() {
+    let app = App::start().await;
+    let key = app.user("ann").await;
+    let mut body = order("ACME", "buy", 2, "95.00");
+    body["client_order_id"] = json!("my-order-1");
+    let (s1, a) = app.post(&key, "/v1/orders", body.clone()).await;
+    let (s2, b) = app.post(&key, "/v1/orders", body.clone()).await;
+    assert_eq!((s1, s2), (201, 200));
+    assert_eq!(a["id"], b["id"]);
+    assert_eq!(b["client_order_id"], "my-order-1");
+    assert_eq!(app.get(&key, "/v1/orders").await.1["total"], 1);
+    let (_, acc) = app.get(&key, "/v1/account").await;
+    assert_eq!(acc["reserved_cash"], "190.00", "reserved once, not twice");
+    // Another user may use the same client id.
+    let bob = app.user("bob").await;
+    assert_eq!(app.post(&bob, "/v1/orders", body).await.0, 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_200_concurrent_orders_only_those_that_fit_are_accepted() {
+    let app = App::start().await;
+    let key = app.user("ann").await;
+    // Each reserves 10 x 100.00 = 1,000.00; the account has 100,000.00.
+    let sends = (0..200).map(|_| {
+        let app = &app;
+        let key = key.clone();
+        async move {
+            app.post(&key, "/v1/orders", order("ACME", "buy", 10, "100.00"))
+                .await
+        }
+    });
+    let results = futures::future::join_all(sends).await;
+    let accepted = results.iter().filter(|(s, _)| *s == 201).count();
+    let denied: Vec<&Value> = results
+        .iter()
+        .filter(|(s, _)| *s == 422)
+        .map(|(_, p)| p)
+        .collect();
+    assert_eq!(accepted, 100);
+    assert_eq!(denied.len(), 100);
+    assert!(denied.iter().all(|p| p["reason"] == "insufficient_cash"));
+    let (_, acc) = app.get(&key, "/v1/account").await;
+    assert_eq!(acc["reserved_cash"], "100000.00");
+    assert_eq!(acc["available_cash"], "0.00");
+    assert_eq!(acc["cash"], "100000.00");
+}

@@ -1,0 +1,136 @@
+//! `marketsim serve` as a child process: it starts, trades with background
+//! agents, and shuts down cleanly on SIGTERM even with a stream open.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_a_live_market_and_stops_gracefully_on_sigterm() {
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/simulations/scenarios/live.toml"
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_marketsim"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--scenario",
+            scenario,
+            "--tick-interval-ms",
+            "50",
+        ])
+        .env("MARKETSIM_ADMIN_KEY", "k")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let base = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("serve did not start");
+        if let Some(rest) = line.split("serving on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let http = reqwest::Client::new();
+    let h: Value = http
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h["symbols"], 5);
+    let u: Value = http
+        .post(format!("{base}/v1/users"))
+        .json(&json!({"name": "ann"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = u["api_key"].as_str().unwrap().to_string();
+
+    // The market makers quote within a few seconds; then a market buy fills.
+    let start = Instant::now();
+    let filled = loop {
+        let r = http
+            .post(format!("{base}/v1/orders"))
+            .bearer_auth(&key)
+            .json(&json!({"symbol": "ACME", "side": "buy", "type": "market", "quantity": 5}))
+            .send()
+            .await
+            .unwrap();
+        let o: Value = r.json().await.unwrap();
+        if o["status"] == "filled" {
+            break o;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no liquidity after 20 s: {o}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(filled["filled_quantity"], 5);
+    let p: Value = http
+        .get(format!("{base}/v1/portfolio"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(p["holdings"][0]["quantity"], 5);
+
+    // A stream is open while we ask the server to stop.
+    let stream = http
+        .get(format!("{base}/v1/stream"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    let mut body = stream.bytes_stream();
+    let first = tokio::time::timeout(Duration::from_secs(5), body.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&first).contains("event: tick"),
+        "ticks stream while live"
+    );
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let stopped = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(10),
+            "serve did not stop within 10 s of SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
