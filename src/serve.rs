@@ -32,7 +32,7 @@ pub struct Settings {
     /// Symbols and background agents from a scenario file.
     pub scenario: Option<PathBuf>,
     pub seed: Option<u64>,
-    /// Matcher actors (default 4).
+    /// Matcher lanes (default 64): one account's orders share a lane.
     pub matchers: Option<usize>,
 }
 
@@ -204,12 +204,12 @@ pub async fn build(
     .map_err(|e| e.to_string())?;
     let pool = MatcherPool::start(
         market.directory(),
-        s.matchers.unwrap_or(4),
+        s.matchers.unwrap_or(64),
         s.collar_bps.unwrap_or(500),
     )
     .await
     .map_err(|e| e.to_string())?;
-    let state = api::AppState {
+    let state = api::AppState::new(api::state::Shared {
         market: market.clone(),
         pool,
         users: Arc::new(api::Users::default()),
@@ -223,7 +223,7 @@ pub async fn build(
         house: HOUSE_ACCOUNT,
         generator: Some(generator.clone()),
         shutdown,
-    };
+    });
     let app = api::router(state.clone());
     Ok(Built {
         app,

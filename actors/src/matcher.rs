@@ -275,102 +275,34 @@ pub async fn validate(
     Ok(Order::new(req, ticker.tick_size())?)
 }
 
-/// Messages of a matcher actor.
-#[derive(Debug)]
-pub enum MatcherMsg {
-    Route {
-        ts: Timestamp,
-        cmds: Vec<Command>,
-        reply: ractor::RpcReplyPort<Result<Routed, ActorError>>,
-    },
-}
-
-/// One matcher: routes one batch at a time, so the batches it is given are
-/// applied in order.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MatcherActor;
-
-impl ractor::Actor for MatcherActor {
-    type Msg = MatcherMsg;
-    type State = std::sync::Arc<Directory>;
-    type Arguments = std::sync::Arc<Directory>;
-
-    async fn pre_start(
-        &self,
-        _me: ractor::ActorRef<MatcherMsg>,
-        dir: std::sync::Arc<Directory>,
-    ) -> Result<std::sync::Arc<Directory>, ractor::ActorProcessingErr> {
-        Ok(dir)
-    }
-
-    async fn handle(
-        &self,
-        _me: ractor::ActorRef<MatcherMsg>,
-        msg: MatcherMsg,
-        dir: &mut std::sync::Arc<Directory>,
-    ) -> Result<(), ractor::ActorProcessingErr> {
-        match msg {
-            MatcherMsg::Route { ts, cmds, reply } => {
-                let _ = reply.send(route(dir, ts, cmds).await);
-            }
-        }
-        Ok(())
-    }
-}
-
 /// A pool of matchers keyed by account: one account's requests always go
-/// to the same matcher, so they are applied in the order they were sent;
-/// different accounts proceed in parallel.
+/// through the same lane, so they are applied in the order they were sent;
+/// accounts on different lanes proceed in parallel. A lane is a fair (FIFO)
+/// async mutex: the routing runs in the caller's task, saving a hop through
+/// a matcher actor per order.
 #[derive(Clone, Debug)]
 pub struct MatcherPool {
-    matchers: Vec<ractor::ActorRef<MatcherMsg>>,
-    limits: Vec<std::sync::Arc<tokio::sync::Semaphore>>,
+    lanes: std::sync::Arc<[tokio::sync::Mutex<()>]>,
     dir: std::sync::Arc<Directory>,
     collar_bps: u32,
 }
 
 impl MatcherPool {
-    /// Start `size` matchers over `dir`; market orders get a collar of
+    /// A pool of `size` lanes over `dir`; market orders get a collar of
     /// `collar_bps` through the current price.
-    pub async fn start(
-        dir: std::sync::Arc<Directory>,
-        size: usize,
-        collar_bps: u32,
-    ) -> Result<MatcherPool, ActorError> {
-        let mut matchers = Vec::new();
-        let mut limits = Vec::new();
-        for _ in 0..size.max(1) {
-            let (a, _) = ractor::Actor::spawn(None, MatcherActor, std::sync::Arc::clone(&dir))
-                .await
-                .map_err(|_| ActorError::Unavailable("matcher"))?;
-            matchers.push(a);
-            limits.push(std::sync::Arc::new(tokio::sync::Semaphore::new(
-                crate::MAX_IN_FLIGHT,
-            )));
-        }
-        Ok(MatcherPool {
-            matchers,
-            limits,
-            dir,
-            collar_bps,
-        })
+    pub async fn start(dir: std::sync::Arc<Directory>, size: usize, collar_bps: u32) -> Result<MatcherPool, ActorError> {
+        let lanes: Vec<tokio::sync::Mutex<()>> = (0..size.max(1)).map(|_| tokio::sync::Mutex::new(())).collect();
+        Ok(MatcherPool { lanes: lanes.into(), dir, collar_bps })
     }
 
     /// Route commands of one account, in order after its earlier ones.
-    pub async fn submit(
-        &self,
-        account: AccountId,
-        ts: Timestamp,
-        cmds: Vec<Command>,
-    ) -> Result<Routed, ActorError> {
-        let k = (account.0 % self.matchers.len() as u64) as usize;
-        crate::call(&self.matchers[k], &self.limits[k], "matcher", |reply| {
-            MatcherMsg::Route { ts, cmds, reply }
-        })
-        .await?
+    pub async fn submit(&self, account: AccountId, ts: Timestamp, cmds: Vec<Command>) -> Result<Routed, ActorError> {
+        let lane = &self.lanes[(account.0 % self.lanes.len() as u64) as usize];
+        let _turn = lane.lock().await;
+        route(&self.dir, ts, cmds).await
     }
 
-    /// Validate and place one order request.
+/// Validate and place one order request.
     pub async fn place(&self, req: engine::OrderRequest) -> Result<(Order, Routed), PlaceError> {
         let order = validate(&self.dir, req, self.collar_bps).await?;
         let routed = self
@@ -379,9 +311,6 @@ impl MatcherPool {
         Ok((order, routed))
     }
 
-    pub fn stop(&self) {
-        for m in &self.matchers {
-            m.stop(None);
-        }
-    }
+    /// Nothing to stop: lanes hold no tasks. Kept for symmetry with actors.
+    pub fn stop(&self) {}
 }

@@ -86,14 +86,45 @@ async fn track(req: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
-    let method = req.method().as_str().to_string();
+    let method = method_label(req.method());
     let start = Instant::now();
     let res = next.run(req).await;
-    let status = res.status().as_u16().to_string();
-    metrics::histogram!("marketsim_http_request_duration_seconds", "route" => route.clone(), "method" => method.clone(), "status" => status.clone())
+    // The histogram's _count is the request counter.
+    metrics::histogram!("marketsim_http_request_duration_seconds", "route" => route, "method" => method, "status" => status_class(res.status()))
         .record(start.elapsed().as_secs_f64());
-    metrics::counter!("marketsim_http_requests_total", "route" => route, "method" => method, "status" => status).increment(1);
     res
+}
+
+fn method_label(m: &axum::http::Method) -> &'static str {
+    match *m {
+        axum::http::Method::GET => "GET",
+        axum::http::Method::POST => "POST",
+        axum::http::Method::DELETE => "DELETE",
+        axum::http::Method::PUT => "PUT",
+        axum::http::Method::PATCH => "PATCH",
+        _ => "other",
+    }
+}
+
+fn status_class(s: axum::http::StatusCode) -> &'static str {
+    match s.as_u16() {
+        200 => "200",
+        201 => "201",
+        204 => "204",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        409 => "409",
+        413 => "413",
+        415 => "415",
+        422 => "422",
+        500 => "500",
+        503 => "503",
+        c if c < 300 => "2xx",
+        c if c < 500 => "4xx",
+        _ => "5xx",
+    }
 }
 
 async fn not_found(req: Request) -> ApiError {

@@ -75,9 +75,26 @@ impl Users {
     }
 }
 
-/// Everything handlers share. Cheap to clone.
+/// Everything handlers share: one `Arc`, so the per-request clone axum
+/// makes is a single reference-count increment.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(pub Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+/// The fields of `AppState`.
+pub struct Shared {
     pub market: MarketHandle,
     pub pool: MatcherPool,
     pub users: Arc<Users>,
@@ -99,6 +116,12 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("users", &self.users.len()).finish()
+    }
+}
+
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
@@ -107,7 +130,7 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-impl AppState {
+impl Shared {
     pub fn now(&self) -> Timestamp {
         (self.clock)()
     }

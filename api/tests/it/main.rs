@@ -58,7 +58,7 @@ impl App {
         let pool = MatcherPool::start(market.directory(), 4, 500)
             .await
             .unwrap();
-        let state = api::AppState {
+        let state = api::AppState::new(api::state::Shared {
             market,
             pool,
             users: Arc::new(api::Users::default()),
@@ -72,7 +72,7 @@ impl App {
             house: HOUSE,
             generator: None,
             shutdown: tokio::sync::watch::channel(false).1,
-        };
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let app = api::router(state.clone());
