@@ -54,7 +54,8 @@ struct ServeArgs {
     /// Generator interval in milliseconds (default 500).
     #[arg(long)]
     tick_interval_ms: Option<u64>,
-    /// Tokio worker threads (default: the number of cores).
+    /// HTTP worker threads (default: the number of cores less one, which
+    /// runs the market's actors).
     #[arg(long)]
     threads: Option<usize>,
 }
@@ -132,7 +133,7 @@ fn serve_cmd(args: ServeArgs) -> ExitCode {
     }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.threads.unwrap_or(cores).max(1))
+        .worker_threads(args.threads.unwrap_or(cores.saturating_sub(1)).max(1))
         .enable_all()
         .build()
     {

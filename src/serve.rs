@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 /// Settings of `marketsim serve`: a TOML file, then `MARKETSIM_*`
 /// environment variables, then command-line flags, each overriding the last.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Address to listen on (default 127.0.0.1:8080).
@@ -105,6 +105,7 @@ pub struct Built {
 pub async fn build(
     s: &Settings,
     shutdown: tokio::sync::watch::Receiver<bool>,
+    engine: Option<tokio::runtime::Handle>,
 ) -> Result<Built, String> {
     let starting_cash = match &s.starting_cash {
         Some(c) => c
@@ -223,6 +224,7 @@ pub async fn build(
         house: HOUSE_ACCOUNT,
         generator: Some(generator.clone()),
         shutdown,
+        engine,
     });
     let app = api::router(state.clone());
     Ok(Built {
@@ -264,7 +266,17 @@ pub async fn run(s: Settings) -> Result<(), String> {
         .parse()
         .map_err(|_| format!("listen: `{listen}` is not an address like 127.0.0.1:8080"))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let built = build(&s, stop_rx.clone()).await?;
+    // The market's actors run on a dedicated single-threaded runtime: their
+    // round trips never cross threads, and each HTTP order crosses once
+    // each way (see ARCHITECTURE.md, "How an HTTP order flows").
+    let (engine, engine_done) = start_engine()?;
+    let settings = s.clone();
+    let rx = stop_rx.clone();
+    let h = engine.clone();
+    let built = engine
+        .spawn(async move { build(&settings, rx, Some(h)).await })
+        .await
+        .map_err(|e| format!("start-up failed: {e}"))??;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -285,7 +297,7 @@ pub async fn run(s: Settings) -> Result<(), String> {
         let market = built.market.clone();
         let agents = plan.groups.iter().map(|g| g.count as u64).sum::<u64>();
         let mut rx = stop_rx.clone();
-        tokio::spawn(async move {
+        engine.spawn(async move {
             let stop = async move {
                 let _ = rx.changed().await;
             };
@@ -315,5 +327,26 @@ pub async fn run(s: Settings) -> Result<(), String> {
     };
     built.generator.stop(None);
     built.market.shutdown();
+    drop(engine_done);
     result
+}
+
+/// A current-thread runtime on its own OS thread, running until the
+/// returned sender is dropped.
+fn start_engine() -> Result<(tokio::runtime::Handle, tokio::sync::oneshot::Sender<()>), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the engine runtime: {e}"))?;
+    let handle = rt.handle().clone();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("marketsim-engine".into())
+        .spawn(move || {
+            rt.block_on(async {
+                let _ = done_rx.await;
+            });
+        })
+        .map_err(|e| format!("cannot start the engine thread: {e}"))?;
+    Ok((handle, done_tx))
 }

@@ -290,19 +290,34 @@ pub struct MatcherPool {
 impl MatcherPool {
     /// A pool of `size` lanes over `dir`; market orders get a collar of
     /// `collar_bps` through the current price.
-    pub async fn start(dir: std::sync::Arc<Directory>, size: usize, collar_bps: u32) -> Result<MatcherPool, ActorError> {
-        let lanes: Vec<tokio::sync::Mutex<()>> = (0..size.max(1)).map(|_| tokio::sync::Mutex::new(())).collect();
-        Ok(MatcherPool { lanes: lanes.into(), dir, collar_bps })
+    pub async fn start(
+        dir: std::sync::Arc<Directory>,
+        size: usize,
+        collar_bps: u32,
+    ) -> Result<MatcherPool, ActorError> {
+        let lanes: Vec<tokio::sync::Mutex<()>> = (0..size.max(1))
+            .map(|_| tokio::sync::Mutex::new(()))
+            .collect();
+        Ok(MatcherPool {
+            lanes: lanes.into(),
+            dir,
+            collar_bps,
+        })
     }
 
     /// Route commands of one account, in order after its earlier ones.
-    pub async fn submit(&self, account: AccountId, ts: Timestamp, cmds: Vec<Command>) -> Result<Routed, ActorError> {
+    pub async fn submit(
+        &self,
+        account: AccountId,
+        ts: Timestamp,
+        cmds: Vec<Command>,
+    ) -> Result<Routed, ActorError> {
         let lane = &self.lanes[(account.0 % self.lanes.len() as u64) as usize];
         let _turn = lane.lock().await;
         route(&self.dir, ts, cmds).await
     }
 
-/// Validate and place one order request.
+    /// Validate and place one order request.
     pub async fn place(&self, req: engine::OrderRequest) -> Result<(Order, Routed), PlaceError> {
         let order = validate(&self.dir, req, self.collar_bps).await?;
         let routed = self

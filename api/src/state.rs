@@ -114,11 +114,17 @@ pub struct Shared {
     /// Turns true when the server begins shutting down: long-lived streams
     /// end so that graceful shutdown can finish.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// The runtime the market's actors run on, if it is a dedicated one:
+    /// order routing is then run there, so its actor round trips stay on
+    /// one thread and only the request and its reply cross threads.
+    pub engine: Option<tokio::runtime::Handle>,
 }
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared").field("users", &self.users.len()).finish()
+        f.debug_struct("Shared")
+            .field("users", &self.users.len())
+            .finish()
     }
 }
 
@@ -137,6 +143,30 @@ impl Shared {
     pub fn next_order_id(&self) -> engine::OrderId {
         engine::OrderId(self.ids.fetch_add(1, Ordering::Relaxed))
     }
+    /// Route commands of one account through the matcher pool (on the
+    /// engine runtime when there is one).
+    pub async fn route(
+        &self,
+        account: AccountId,
+        ts: Timestamp,
+        cmds: Vec<actors::Command>,
+    ) -> Result<actors::matcher::Routed, crate::ApiError> {
+        match &self.engine {
+            Some(h) => {
+                let pool = self.pool.clone();
+                h.spawn(async move { pool.submit(account, ts, cmds).await })
+                    .await
+                    .map_err(|e| crate::ApiError::Internal(format!("routing task failed: {e}")))?
+                    .map_err(crate::ApiError::from)
+            }
+            None => self
+                .pool
+                .submit(account, ts, cmds)
+                .await
+                .map_err(crate::ApiError::from),
+        }
+    }
+
     /// Record routed events for users, count them, and stream them.
     pub fn publish(&self, events: &[(engine::Symbol, engine::Event)]) {
         record_events(&self.records, &self.bus, events);

@@ -15,7 +15,7 @@ command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; ex
 cargo build --release --quiet --bin marketsim
 tmp=$(mktemp -d)
 printf 'matchers = %s\n' "${MATCHERS:-64}" >"$tmp/serve.toml"
-MARKETSIM_LOG=warn ./target/release/marketsim serve --config "$tmp/serve.toml" --listen "127.0.0.1:$PORT" --threads "${THREADS:-2}" >"$tmp/serve.log" 2>&1 &
+MARKETSIM_LOG=warn ./target/release/marketsim serve --config "$tmp/serve.toml" --listen "127.0.0.1:$PORT" ${THREADS:+--threads "$THREADS"} >"$tmp/serve.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 1 50); do curl -sf "127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done

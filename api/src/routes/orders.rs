@@ -168,8 +168,7 @@ pub async fn place(
         return replay(&st, account, client_order_id);
     }
     let routed = st
-        .pool
-        .submit(account, now, vec![actors::Command::Place(order)])
+        .route(account, now, vec![actors::Command::Place(order)])
         .await?;
     st.publish(&routed.events);
     let r = st
@@ -391,8 +390,7 @@ pub async fn cancel(
         )));
     }
     let routed = st
-        .pool
-        .submit(
+        .route(
             account,
             st.now(),
             vec![actors::Command::Cancel {

@@ -72,6 +72,7 @@ impl App {
             house: HOUSE,
             generator: None,
             shutdown: tokio::sync::watch::channel(false).1,
+            engine: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
