@@ -132,16 +132,8 @@ fn serve_cmd(args: ServeArgs) -> ExitCode {
         settings.tick_interval_ms = args.tick_interval_ms;
     }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.threads.unwrap_or(cores.saturating_sub(1)).max(1))
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = runtime(args.threads.unwrap_or(cores.saturating_sub(1))) else {
+        return ExitCode::FAILURE;
     };
     match rt.block_on(async move { tokio::spawn(serve::run(settings)).await }) {
         Ok(Ok(())) => ExitCode::SUCCESS,
@@ -169,16 +161,8 @@ fn run(args: RunArgs) -> ExitCode {
         .threads
         .unwrap_or(if plan.symbols.len() < 16 { 1 } else { cores })
         .max(1);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = runtime(threads) else {
+        return ExitCode::FAILURE;
     };
     let opts = RunOptions {
         seed: args.seed,
@@ -227,4 +211,19 @@ fn run(args: RunArgs) -> ExitCode {
 
 fn serde_json_string(r: &simulations::Report) -> Result<String, String> {
     simulations::report::to_json(r)
+}
+
+/// A multi-threaded tokio runtime with `threads` workers (at least one).
+fn runtime(threads: usize) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            None
+        }
+    }
 }

@@ -67,6 +67,46 @@ pub enum Action {
     Shock { symbol: Symbol, log_ret: f64 },
 }
 
+impl Action {
+    /// For a placement: the order it asks for, as order `id` at `ts`,
+    /// validated against the symbol's tick size (one tick if unknown).
+    pub fn to_order(
+        &self,
+        id: OrderId,
+        ts: Timestamp,
+        market: &BTreeMap<Symbol, TickerSnapshot>,
+    ) -> Option<Result<Order, OrderError>> {
+        let Action::Place {
+            account,
+            symbol,
+            side,
+            order_type,
+            quantity,
+            limit_price,
+            collar,
+            time_in_force,
+        } = *self
+        else {
+            return None;
+        };
+        let tick = market.get(&symbol).map_or(Price::from_minor(1), |m| m.tick);
+        let req = OrderRequest {
+            id,
+            account,
+            symbol,
+            side,
+            order_type,
+            quantity,
+            limit_price,
+            collar,
+            time_in_force,
+            client_order_id: None,
+            ts,
+        };
+        Some(Order::new(req, tick))
+    }
+}
+
 /// What a waking agent sees.
 #[derive(Debug)]
 pub struct WakeCtx<'a> {
@@ -421,12 +461,8 @@ impl Kernel {
                         Action::Place {
                             account,
                             symbol,
-                            side,
                             order_type,
-                            quantity,
-                            limit_price,
-                            collar,
-                            time_in_force,
+                            ..
                         } => {
                             let id = OrderId(self.next_order);
                             self.next_order += 1;
@@ -435,23 +471,9 @@ impl Kernel {
                                 OrderType::Limit => stats.limit_orders += 1,
                                 OrderType::Market => stats.market_orders += 1,
                             }
-                            let tick = market.get(&symbol).map_or(Price::from_minor(1), |m| m.tick);
-                            let req = OrderRequest {
-                                id,
-                                account,
-                                symbol,
-                                side,
-                                order_type,
-                                quantity,
-                                limit_price,
-                                collar,
-                                time_in_force,
-                                client_order_id: None,
-                                ts,
-                            };
-                            match Order::new(req, tick) {
-                                Ok(o) => cmds.push(Command::Place(o)),
-                                Err(e) => invalid.push((
+                            match a.to_order(id, ts, &market) {
+                                Some(Ok(o)) => cmds.push(Command::Place(o)),
+                                Some(Err(e)) => invalid.push((
                                     symbol,
                                     Event::Rejected {
                                         order: id,
@@ -460,6 +482,7 @@ impl Kernel {
                                         ts,
                                     },
                                 )),
+                                None => {}
                             }
                         }
                         Action::Cancel {
@@ -545,7 +568,7 @@ impl Kernel {
             pop.on_event(*s, e);
         }
         stats.events += events.len() as u64;
-        obs.on_events(events[0].1.ts_hint(), events);
+        obs.on_events(events[0].1.ts(), events);
         if let Some(bus) = &self.bus {
             bus.publish(
                 events
@@ -556,26 +579,6 @@ impl Kernel {
                     })
                     .collect(),
             );
-        }
-    }
-}
-
-/// The timestamp an event carries.
-pub trait TsHint {
-    fn ts_hint(&self) -> Timestamp;
-}
-
-impl TsHint for Event {
-    fn ts_hint(&self) -> Timestamp {
-        match *self {
-            Event::Accepted { ts, .. }
-            | Event::Rejected { ts, .. }
-            | Event::PartiallyFilled { ts, .. }
-            | Event::Filled { ts, .. }
-            | Event::Cancelled { ts, .. }
-            | Event::Expired { ts, .. }
-            | Event::Replaced { ts, .. } => ts,
-            Event::Trade(t) => t.ts,
         }
     }
 }

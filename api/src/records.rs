@@ -187,7 +187,7 @@ impl Records {
     pub fn apply(&self, events: &[(Symbol, Event)]) {
         let mut g = self.lock();
         for (symbol, e) in events {
-            let ts = event_ts(e);
+            let ts = e.ts();
             match *e {
                 Event::Trade(t) => {
                     for (order, account, side, liq) in [
@@ -283,18 +283,5 @@ fn set_status(g: &mut Inner, order: OrderId, ts: Timestamp, f: impl FnOnce(&mut 
     if let Some(r) = g.orders.get_mut(&order) {
         f(r);
         r.updated_at = ts;
-    }
-}
-
-fn event_ts(e: &Event) -> Timestamp {
-    match *e {
-        Event::Accepted { ts, .. }
-        | Event::Rejected { ts, .. }
-        | Event::PartiallyFilled { ts, .. }
-        | Event::Filled { ts, .. }
-        | Event::Cancelled { ts, .. }
-        | Event::Expired { ts, .. }
-        | Event::Replaced { ts, .. } => ts,
-        Event::Trade(t) => t.ts,
     }
 }

@@ -160,6 +160,19 @@ impl Event {
             Event::Trade(t) => t.taker_order,
         }
     }
+    /// When it happened.
+    pub fn ts(&self) -> Timestamp {
+        match *self {
+            Event::Accepted { ts, .. }
+            | Event::Rejected { ts, .. }
+            | Event::PartiallyFilled { ts, .. }
+            | Event::Filled { ts, .. }
+            | Event::Cancelled { ts, .. }
+            | Event::Expired { ts, .. }
+            | Event::Replaced { ts, .. } => ts,
+            Event::Trade(t) => t.ts,
+        }
+    }
     /// Does this event end the order's life?
     pub fn is_terminal(&self) -> bool {
         matches!(

@@ -15,7 +15,7 @@ use std::time::Duration;
 use actors::generator::GeneratorMsg;
 use actors::kernel::{Action, Population, WakeCtx};
 use actors::{ActorRef, Command, MarketHandle, TickerSnapshot};
-use engine::{Event, Order, OrderId, OrderRequest, Price, Symbol, Timestamp};
+use engine::{Event, OrderId, Symbol, Timestamp};
 
 use crate::agents::Agents;
 use crate::runner::RunError;
@@ -97,34 +97,10 @@ pub async fn run_live(
         let mut cmds = Vec::new();
         for a in &actions {
             match *a {
-                Action::Place {
-                    account,
-                    symbol,
-                    side,
-                    order_type,
-                    quantity,
-                    limit_price,
-                    collar,
-                    time_in_force,
-                } => {
-                    let tick = market_view
-                        .get(&symbol)
-                        .map_or(Price::from_minor(1), |m| m.tick);
+                Action::Place { .. } => {
                     let id = OrderId(hooks.ids.fetch_add(1, Ordering::Relaxed));
-                    let req = OrderRequest {
-                        id,
-                        account,
-                        symbol,
-                        side,
-                        order_type,
-                        quantity,
-                        limit_price,
-                        collar,
-                        time_in_force,
-                        client_order_id: None,
-                        ts,
-                    };
-                    if let Ok(o) = Order::new(req, tick) {
+                    // Orders the agent got wrong (off the grid, ...) are dropped.
+                    if let Some(Ok(o)) = a.to_order(id, ts, &market_view) {
                         cmds.push(Command::Place(o));
                     }
                 }
