@@ -36,6 +36,12 @@ pub trait TickSink: Send + Sync {
 pub trait TickSource: Send + Sync {
     /// The next batch, or `None` when the source has ended.
     async fn next_batch(&self) -> Result<Option<Vec<PriceTick>>, PortError>;
+    /// Everything returned so far has been applied: a durable source may
+    /// commit its position now (at-least-once: a crash before this call
+    /// means the batch is read again).
+    async fn commit(&self) -> Result<(), PortError> {
+        Ok(())
+    }
 }
 
 /// Latest quote per symbol, for fast reads.

@@ -1,1 +1,4 @@
-//! Adapters to PostgreSQL, Redis, Kafka (arrive with their issues).
+//! Implementations of the actors' ports for real services. The only crate
+//! that knows Kafka (and, with the persistence issue, SQL and Redis).
+
+pub mod kafka;

@@ -1,0 +1,2 @@
+//! Adapter tests against real protocol peers: rdkafka's mock cluster.
+mod kafka;
