@@ -1,6 +1,7 @@
 //! The `marketsim` command line. CLI parsing and start-up only: the work is
 //! done by the library crates.
 
+mod kafka_cmds;
 mod serve;
 
 use std::path::PathBuf;
@@ -37,6 +38,17 @@ enum Command {
     /// (MARKETSIM_LISTEN, MARKETSIM_ADMIN_KEY, MARKETSIM_STARTING_CASH,
     /// MARKETSIM_TICK_INTERVAL_MS, MARKETSIM_SCENARIO), then flags.
     Serve(ServeArgs),
+    /// Publish the random-walk generator's ticks to a Kafka topic.
+    ///
+    /// Messages are keyed by symbol; the JSON payload carries a schema
+    /// version and a per-symbol sequence number. The producer is idempotent;
+    /// Ctrl-C (or --count) flushes in-flight messages before exit.
+    Generate(kafka_cmds::GenerateArgs),
+    /// Send a price CSV (`Time,Stock,Price`) to a Kafka topic in time order.
+    ///
+    /// Malformed rows are reported with their line number and skipped
+    /// (--strict stops at the first).
+    Replay(kafka_cmds::ReplayArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -111,6 +123,27 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Serve(args) => serve_cmd(args),
+        Command::Generate(args) => kafka_cmd(kafka_cmds::generate(args)),
+        Command::Replay(args) => kafka_cmd(kafka_cmds::replay(args)),
+    }
+}
+
+fn kafka_cmd(
+    work: impl std::future::Future<Output = Result<(), String>> + Send + 'static,
+) -> ExitCode {
+    let Some(rt) = runtime(2) else {
+        return ExitCode::FAILURE;
+    };
+    match rt.block_on(async move { tokio::spawn(work).await }) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -104,6 +104,7 @@ pub async fn ensure_topic(
     topic: &str,
     partitions: i32,
     replication: i32,
+    timeout: Duration,
 ) -> Result<(), PortError> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
@@ -114,7 +115,9 @@ pub async fn ensure_topic(
         partitions.max(1),
         TopicReplication::Fixed(replication.max(1)),
     );
-    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let opts = AdminOptions::new()
+        .operation_timeout(Some(timeout))
+        .request_timeout(Some(timeout));
     for r in admin.create_topics([&t], &opts).await.map_err(port_err)? {
         match r {
             Ok(_) => {}

@@ -26,5 +26,5 @@ pub use ledger::{Account, Fees, Holding, Ledger, LedgerError, Released, Reservat
 pub use money::{Money, ParseAmountError, Price};
 pub use order::{ClientOrderId, Order, OrderError, OrderRequest, OrderType, TimeInForce};
 pub use price::{Gbm, GbmParams};
-pub use stats::{Candle, Candles, DayStats};
+pub use stats::{Candle, Candles, DayStats, MinuteHistory};
 pub use types::{AccountId, OrderId, Quantity, Side, Symbol, Timestamp};

@@ -302,3 +302,109 @@ mod tests {
         assert_eq!(up1.len(), 1);
     }
 }
+
+/// A symbol's price per minute: `{"time": ["090000", ...], "price": [...]}`
+/// in the code-challenge seed's layout. One entry per minute from the first
+/// update, the last price within that minute, carried forward over minutes
+/// without data. Updates must not go back to an earlier minute (refused);
+/// a later update in the same minute replaces its price.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MinuteHistory {
+    first: Option<Timestamp>,
+    prices: Vec<Price>,
+}
+
+impl MinuteHistory {
+    pub fn record(&mut self, ts: Timestamp, price: Price) -> Result<(), OutOfOrder> {
+        let minute = ts.minute_floor();
+        let first = *self.first.get_or_insert(minute);
+        if minute < first {
+            return Err(OutOfOrder {
+                at: ts,
+                current: first,
+            });
+        }
+        let index = ((minute.nanos() - first.nanos()) / Timestamp::NANOS_PER_MINUTE) as usize;
+        if index + 1 < self.prices.len() {
+            let current = Timestamp(
+                first.nanos() + (self.prices.len() as i64 - 1) * Timestamp::NANOS_PER_MINUTE,
+            );
+            return Err(OutOfOrder { at: ts, current });
+        }
+        if let Some(&last) = self.prices.last() {
+            while self.prices.len() < index {
+                self.prices.push(last);
+            }
+        }
+        if index < self.prices.len() {
+            self.prices[index] = price;
+        } else {
+            self.prices.push(price);
+        }
+        Ok(())
+    }
+    /// Carry the last price forward up to and including `ts`'s minute.
+    pub fn extend_to(&mut self, ts: Timestamp) {
+        if let (Some(first), Some(&last)) = (self.first, self.prices.last()) {
+            let index = ((ts.minute_floor().nanos() - first.nanos()) / Timestamp::NANOS_PER_MINUTE)
+                as usize;
+            while self.prices.len() <= index {
+                self.prices.push(last);
+            }
+        }
+    }
+    /// Minute labels, `HHMMSS` of the UTC time of day.
+    pub fn times(&self) -> Vec<String> {
+        let Some(first) = self.first else {
+            return Vec::new();
+        };
+        (0..self.prices.len())
+            .map(|i| {
+                let secs = (first.nanos() / 1_000_000_000 + i as i64 * 60).rem_euclid(86_400);
+                format!("{:02}{:02}{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
+            })
+            .collect()
+    }
+    pub fn prices(&self) -> &[Price] {
+        &self.prices
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+
+    fn at(h: i64, m: i64, s: i64) -> Timestamp {
+        Timestamp::from_secs(h * 3600 + m * 60 + s)
+    }
+    fn p(m: i64) -> Price {
+        Price::from_minor(m)
+    }
+
+    #[test]
+    fn the_last_price_in_a_minute_wins_and_gaps_carry_forward() {
+        let mut h = MinuteHistory::default();
+        h.record(at(9, 0, 5), p(100)).unwrap();
+        h.record(at(9, 0, 50), p(101)).unwrap();
+        h.record(at(9, 3, 0), p(104)).unwrap();
+        assert_eq!(h.times(), ["090000", "090100", "090200", "090300"]);
+        assert_eq!(h.prices(), [p(101), p(101), p(101), p(104)]);
+        h.extend_to(at(9, 5, 59));
+        assert_eq!(h.prices().len(), 6);
+        assert_eq!(h.prices()[5], p(104));
+    }
+
+    #[test]
+    fn an_update_for_an_earlier_minute_is_refused_and_changes_nothing() {
+        let mut h = MinuteHistory::default();
+        h.record(at(9, 2, 0), p(100)).unwrap();
+        h.record(at(9, 4, 0), p(102)).unwrap();
+        let before = h.clone();
+        assert!(h.record(at(9, 3, 0), p(999)).is_err());
+        assert!(h.record(at(9, 1, 0), p(999)).is_err());
+        assert_eq!(h, before);
+        // The current minute may still be updated.
+        h.record(at(9, 4, 30), p(103)).unwrap();
+        assert_eq!(h.prices().last(), Some(&p(103)));
+    }
+}

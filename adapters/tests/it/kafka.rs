@@ -132,3 +132,76 @@ async fn a_restarted_consumer_resumes_from_its_committed_offsets() {
             .is_err()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_csv_gives_exactly_the_expected_minute_history() {
+    let cluster = MockCluster::new(1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    cluster.create_topic("prices", 2, 1).unwrap();
+    // Several prices in 09:00, nothing in 09:01 (carried forward), rows out
+    // of time order in the file (sent in time order), one malformed row.
+    let csv = "Time,Stock,Price\n090000,ACME,10\n090020,ACME,10.5\n090059,ACME,11\n090230,ACME,12\n090010,BETA,5\n090300,BETA,5.25\n090100,ACME,oops\n090015,BETA,6\n";
+    let file = adapters::csv::read_prices(csv.as_bytes(), false).unwrap();
+    assert_eq!(file.skipped.len(), 1);
+    assert_eq!(file.skipped[0].line, 8);
+    let ticks = adapters::csv::to_ticks(&file.rows, Timestamp(0));
+    let sink = KafkaTickSink::new(&brokers, "prices").unwrap();
+    sink.publish(&ticks).await.unwrap();
+    sink.flush(Duration::from_secs(5)).unwrap();
+
+    let source = KafkaTickSource::new(&brokers, "history", "prices").unwrap();
+    let got = read(&source, ticks.len()).await;
+    let mut history: std::collections::BTreeMap<Symbol, engine::MinuteHistory> = Default::default();
+    for t in &got {
+        history
+            .entry(t.symbol)
+            .or_default()
+            .record(t.ts, t.price)
+            .unwrap();
+    }
+    let end = Timestamp::from_secs(9 * 3600 + 3 * 60);
+    for h in history.values_mut() {
+        h.extend_to(end);
+    }
+    let show = |s: &str| {
+        let h = &history[&Symbol::new(s).unwrap()];
+        (
+            h.times(),
+            h.prices().iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(
+        show("ACME"),
+        (
+            vec![
+                "090000".to_string(),
+                "090100".into(),
+                "090200".into(),
+                "090300".into()
+            ],
+            vec![
+                "11.00".to_string(),
+                "11.00".into(),
+                "12.00".into(),
+                "12.00".into()
+            ]
+        )
+    );
+    assert_eq!(
+        show("BETA"),
+        (
+            vec![
+                "090000".to_string(),
+                "090100".into(),
+                "090200".into(),
+                "090300".into()
+            ],
+            vec![
+                "6.00".to_string(),
+                "6.00".into(),
+                "6.00".into(),
+                "5.25".into()
+            ]
+        )
+    );
+}
