@@ -66,6 +66,11 @@ struct ServeArgs {
     /// Generator interval in milliseconds (default 500).
     #[arg(long)]
     tick_interval_ms: Option<u64>,
+    /// Kafka bootstrap servers: ticks flow generator -> topic -> engine
+    /// (consumer group, commit after apply), trades and order events go to
+    /// the events topic. Unreachable brokers are an error at start.
+    #[arg(long)]
+    kafka_brokers: Option<String>,
     /// HTTP worker threads (default: the number of cores less one, which
     /// runs the market's actors).
     #[arg(long)]
@@ -163,6 +168,9 @@ fn serve_cmd(args: ServeArgs) -> ExitCode {
     }
     if args.tick_interval_ms.is_some() {
         settings.tick_interval_ms = args.tick_interval_ms;
+    }
+    if args.kafka_brokers.is_some() {
+        settings.kafka_brokers = args.kafka_brokers;
     }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let Some(rt) = runtime(args.threads.unwrap_or(cores.saturating_sub(1))) else {

@@ -34,6 +34,15 @@ pub struct Settings {
     pub seed: Option<u64>,
     /// Matcher lanes (default 64): one account's orders share a lane.
     pub matchers: Option<usize>,
+    /// Kafka bootstrap servers: ticks then flow generator -> topic -> engine,
+    /// and trades and order events go to the events topic.
+    pub kafka_brokers: Option<String>,
+    /// Tick topic (default `marketsim.ticks`).
+    pub kafka_tick_topic: Option<String>,
+    /// Events topic (default `marketsim.events`).
+    pub kafka_events_topic: Option<String>,
+    /// Consumer group of the engine (default `marketsim-engine`).
+    pub kafka_group: Option<String>,
 }
 
 impl Settings {
@@ -73,6 +82,9 @@ impl Settings {
         }
         if let Some(v) = env("SCENARIO") {
             s.scenario = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("KAFKA_BROKERS") {
+            s.kafka_brokers = Some(v);
         }
         Ok(s)
     }
@@ -193,12 +205,27 @@ pub async fn build(
     }
     let bus = EventBus::new(4_096);
     let clock = api::state::system_clock();
+    let kafka = match &s.kafka_brokers {
+        Some(b) => Some(kafka_setup(s, b).await?),
+        None => None,
+    };
     let generator = actors::generator::spawn(GeneratorArgs {
         walk,
         interval,
-        sink: None,
-        directory: Some(market.directory()),
-        bus: Some(bus.clone()),
+        // With Kafka the generator only publishes; the consumer applies.
+        sink: kafka
+            .as_ref()
+            .map(|k| k.sink.clone() as Arc<dyn actors::ports::TickSink>),
+        directory: if kafka.is_some() {
+            None
+        } else {
+            Some(market.directory())
+        },
+        bus: if kafka.is_some() {
+            None
+        } else {
+            Some(bus.clone())
+        },
         clock: clock.clone(),
     })
     .await
@@ -226,6 +253,9 @@ pub async fn build(
         shutdown,
         engine,
     });
+    if let Some(k) = kafka {
+        start_kafka(k, &market, &state.bus, state.shutdown.clone());
+    }
     let app = api::router(state.clone());
     Ok(Built {
         app,
@@ -234,6 +264,82 @@ pub async fn build(
         agents: plan.map(|p| (p, seed)),
         generator,
     })
+}
+
+struct KafkaParts {
+    sink: Arc<adapters::kafka::KafkaTickSink>,
+    source: adapters::kafka::KafkaTickSource,
+    events: adapters::kafka::KafkaEventSink,
+}
+
+async fn kafka_setup(s: &Settings, brokers: &str) -> Result<KafkaParts, String> {
+    use adapters::kafka::{
+        KafkaEventSink, KafkaTickSink, KafkaTickSource, check_brokers, ensure_topic,
+    };
+    check_brokers(brokers, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+    let ticks = s
+        .kafka_tick_topic
+        .clone()
+        .unwrap_or_else(|| "marketsim.ticks".into());
+    let events = s
+        .kafka_events_topic
+        .clone()
+        .unwrap_or_else(|| "marketsim.events".into());
+    for t in [&ticks, &events] {
+        if let Err(e) = ensure_topic(brokers, t, 3, 1, Duration::from_secs(3)).await {
+            tracing::warn!(error = %e, topic = %t, "could not create the topic; assuming it exists");
+        }
+    }
+    let group = s
+        .kafka_group
+        .clone()
+        .unwrap_or_else(|| "marketsim-engine".into());
+    Ok(KafkaParts {
+        sink: Arc::new(KafkaTickSink::new(brokers, &ticks).map_err(|e| e.to_string())?),
+        source: KafkaTickSource::new(brokers, &group, &ticks).map_err(|e| e.to_string())?,
+        events: KafkaEventSink::new(brokers, &events).map_err(|e| e.to_string())?,
+    })
+}
+
+/// The consumer (ticks into the tickers, commit after apply) and the events
+/// forwarder (bus -> events topic), as tasks on the current (engine) runtime.
+fn start_kafka(
+    k: KafkaParts,
+    market: &MarketHandle,
+    bus: &EventBus,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let dir = market.directory();
+    let tick_bus = bus.clone();
+    let mut stop1 = stop.clone();
+    let source = k.source;
+    tokio::spawn(async move {
+        let stop = async move {
+            let _ = stop1.wait_for(|v| *v).await;
+        };
+        match adapters::kafka::apply_ticks(&source, &dir, Some(&tick_bus), stop).await {
+            Ok(n) => tracing::info!(ticks = n, "tick consumer stopped"),
+            Err(e) => tracing::error!(error = %e, "tick consumer failed"),
+        }
+    });
+    let mut rx = bus.subscribe();
+    let events = k.events;
+    tokio::spawn(async move {
+        use actors::ports::EventSink;
+        loop {
+            match rx.recv().await {
+                Ok(batch) => {
+                    if let Err(e) = events.write(&batch).await {
+                        tracing::warn!(error = %e, "events topic refused a batch");
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(batches = n, "events forwarder lagged; batches skipped");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -321,6 +321,209 @@ impl TickSource for KafkaTickSource {
     }
 }
 
+/// The events topic's payload schema version.
+pub const EVENT_SCHEMA_VERSION: u32 = 1;
+
+/// One market event as JSON (`kind`: trade, accepted, denied,
+/// partially_filled, filled, cancelled, expired, replaced).
+pub fn encode_event(symbol: Symbol, e: &engine::Event) -> Vec<u8> {
+    use engine::Event;
+    let ts = engine::time::rfc3339(e.ts());
+    let v = match *e {
+        Event::Trade(t) => {
+            serde_json::json!({"v": EVENT_SCHEMA_VERSION, "kind": "trade", "symbol": symbol.as_str(),
+            "trade_id": t.seq, "price": t.price.to_string(), "quantity": t.quantity, "taker_side": t.taker_side.as_str(),
+            "maker_order": t.maker_order.0, "taker_order": t.taker_order.0, "ts": ts})
+        }
+        Event::Accepted {
+            order,
+            account,
+            side,
+            price,
+            quantity,
+            ..
+        } => serde_json::json!({"v": EVENT_SCHEMA_VERSION,
+            "kind": "accepted", "symbol": symbol.as_str(), "order": order.0, "account": account.0, "side": side.as_str(),
+            "price": price.to_string(), "quantity": quantity, "ts": ts}),
+        Event::Rejected {
+            order,
+            account,
+            reason,
+            ..
+        } => serde_json::json!({"v": EVENT_SCHEMA_VERSION, "kind": "denied",
+            "symbol": symbol.as_str(), "order": order.0, "account": account.0, "reason": reason.as_str(), "ts": ts}),
+        Event::PartiallyFilled {
+            order,
+            account,
+            filled,
+            remaining,
+            ..
+        } => serde_json::json!({"v": EVENT_SCHEMA_VERSION,
+            "kind": "partially_filled", "symbol": symbol.as_str(), "order": order.0, "account": account.0,
+            "filled": filled, "remaining": remaining, "ts": ts}),
+        Event::Filled { order, account, .. } => {
+            serde_json::json!({"v": EVENT_SCHEMA_VERSION, "kind": "filled",
+            "symbol": symbol.as_str(), "order": order.0, "account": account.0, "ts": ts})
+        }
+        Event::Cancelled {
+            order,
+            account,
+            remaining,
+            reason,
+            ..
+        } => serde_json::json!({"v": EVENT_SCHEMA_VERSION,
+            "kind": "cancelled", "symbol": symbol.as_str(), "order": order.0, "account": account.0,
+            "remaining": remaining, "reason": reason.as_str(), "ts": ts}),
+        Event::Expired {
+            order,
+            account,
+            remaining,
+            ..
+        } => serde_json::json!({"v": EVENT_SCHEMA_VERSION,
+            "kind": "expired", "symbol": symbol.as_str(), "order": order.0, "account": account.0, "remaining": remaining, "ts": ts}),
+        Event::Replaced {
+            order,
+            account,
+            price,
+            remaining,
+            ..
+        } => serde_json::json!({"v": EVENT_SCHEMA_VERSION,
+            "kind": "replaced", "symbol": symbol.as_str(), "order": order.0, "account": account.0,
+            "price": price.to_string(), "remaining": remaining, "ts": ts}),
+    };
+    serde_json::to_vec(&v).unwrap_or_default()
+}
+
+/// Trades and order events to a topic, keyed by symbol.
+pub struct KafkaEventSink {
+    producer: FutureProducer,
+    topic: String,
+}
+
+impl std::fmt::Debug for KafkaEventSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaEventSink")
+            .field("topic", &self.topic)
+            .finish()
+    }
+}
+
+impl KafkaEventSink {
+    pub fn new(brokers: &str, topic: &str) -> Result<KafkaEventSink, PortError> {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .create()
+            .map_err(port_err)?;
+        Ok(KafkaEventSink {
+            producer,
+            topic: topic.to_string(),
+        })
+    }
+}
+
+#[async_trait]
+impl actors::ports::EventSink for KafkaEventSink {
+    async fn write(&self, batch: &[actors::MarketEvent]) -> Result<(), PortError> {
+        let encoded: Vec<(String, Vec<u8>)> = batch
+            .iter()
+            .filter_map(|m| match m {
+                actors::MarketEvent::Order { symbol, event } => {
+                    Some((symbol.to_string(), encode_event(*symbol, event)))
+                }
+                _ => None,
+            })
+            .collect();
+        let deliveries = encoded.iter().map(|(key, payload)| {
+            self.producer.send(
+                FutureRecord::to(&self.topic).key(key).payload(payload),
+                Duration::from_secs(5),
+            )
+        });
+        for d in futures::future::join_all(deliveries).await {
+            d.map_err(|(e, _)| port_err(e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Apply ticks from `source` to the market's tickers until `stop`: each
+/// batch is applied (and the tickers have confirmed it) before its offsets
+/// are committed, so a crash re-reads at most the last batch, and the
+/// source's sequence check drops what was already applied.
+pub async fn apply_ticks(
+    source: &dyn TickSource,
+    dir: &actors::Directory,
+    bus: Option<&actors::EventBus>,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<u64, PortError> {
+    tokio::pin!(stop);
+    let mut applied = 0u64;
+    loop {
+        let batch = tokio::select! {
+            () = &mut stop => return Ok(applied),
+            b = source.next_batch() => b?,
+        };
+        let Some(batch) = batch else {
+            return Ok(applied);
+        };
+        let mut touched = Vec::new();
+        for t in &batch {
+            match dir.ticker(t.symbol) {
+                Some(h) => {
+                    h.tick(t.price, t.ts).map_err(port_err)?;
+                    if !touched
+                        .iter()
+                        .any(|x: &actors::TickerHandle| x.symbol() == t.symbol)
+                    {
+                        touched.push(h);
+                    }
+                }
+                None => {
+                    tracing::debug!(symbol = %t.symbol, "tick for a symbol this market does not list")
+                }
+            }
+        }
+        // A ticker answers in mailbox order: once it answers, the ticks are in.
+        for h in &touched {
+            h.snapshot().await.map_err(port_err)?;
+        }
+        if let Some(bus) = bus {
+            bus.publish(
+                batch
+                    .iter()
+                    .map(|t| actors::MarketEvent::Tick {
+                        symbol: t.symbol,
+                        price: t.price,
+                        ts: t.ts,
+                    })
+                    .collect(),
+            );
+        }
+        source.commit().await?;
+        applied += batch.len() as u64;
+    }
+}
+
+/// Fail fast with a clear error when no broker answers.
+pub fn check_brokers(brokers: &str, timeout: Duration) -> Result<(), PortError> {
+    let probe: rdkafka::producer::BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .map_err(port_err)?;
+    probe
+        .client()
+        .fetch_metadata(None, timeout)
+        .map(|_| ())
+        .map_err(|e| {
+            port_err(format!(
+                "no Kafka broker answered at {brokers} within {timeout:?}: {e}"
+            ))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
