@@ -47,12 +47,31 @@ pub struct GenerateArgs {
     pub seed: u64,
 }
 
+/// Where replayed ticks go: a topic, or a running market's admin API.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReplayTarget {
+    /// Kafka bootstrap servers (with --topic).
+    #[arg(long, required_unless_present = "url", conflicts_with = "url")]
+    pub brokers: Option<String>,
+    #[arg(long, default_value = "marketsim.ticks")]
+    pub topic: String,
+    #[arg(long, default_value_t = 3)]
+    pub partitions: i32,
+    /// A running `marketsim serve` (e.g. http://127.0.0.1:8080): each price
+    /// is set through its admin API, no Kafka involved.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The server's admin key (or MARKETSIM_ADMIN_KEY).
+    #[arg(long, env = "MARKETSIM_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
     /// Price CSV with header `Time,Stock,Price` (time hhmmss).
     pub file: PathBuf,
     #[command(flatten)]
-    pub target: Target,
+    pub target: ReplayTarget,
     /// Pace by the file's clock times this factor (1 = real time, 60 = a
     /// minute per second); default: as fast as possible.
     #[arg(long)]
@@ -198,7 +217,25 @@ pub async fn replay(a: ReplayArgs) -> Result<(), String> {
     let day = engine::time::parse_rfc3339(&a.date)
         .ok_or_else(|| format!("--date: `{}` is not a date like 2026-01-05", a.date))?;
     let ticks = adapters::csv::to_ticks(&file.rows, day);
-    let sink = sink(&a.target).await?;
+    let sink: Box<dyn TickSink> = match (&a.target.brokers, &a.target.url) {
+        (Some(b), _) => Box::new(
+            sink(&Target {
+                brokers: b.clone(),
+                topic: a.target.topic.clone(),
+                partitions: a.target.partitions,
+            })
+            .await?,
+        ),
+        (None, Some(u)) => Box::new(HttpSink::new(u, a.target.admin_key.clone())?),
+        (None, None) => {
+            return Err("give --brokers (Kafka) or --url (a running marketsim serve)".into());
+        }
+    };
+    let destination = a
+        .target
+        .url
+        .clone()
+        .unwrap_or_else(|| a.target.topic.clone());
     let started = Instant::now();
     match a.speed {
         Some(speed) if speed > 0.0 => {
@@ -217,17 +254,62 @@ pub async fn replay(a: ReplayArgs) -> Result<(), String> {
             }
         }
     }
-    sink.flush(Duration::from_secs(30))
-        .map_err(|e| format!("could not deliver every tick: {e}"))?;
+    // `publish` returns once Kafka acknowledged (or the server answered).
     eprintln!(
         "replayed {} ticks from {} to {} ({} malformed rows skipped) in {:.2} s",
         ticks.len(),
         a.file.display(),
-        a.target.topic,
+        destination,
         file.skipped.len(),
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Sets prices through a running server's admin API.
+struct HttpSink {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+impl HttpSink {
+    fn new(url: &str, key: Option<String>) -> Result<HttpSink, String> {
+        let key =
+            key.ok_or("--url needs the server's admin key (--admin-key or MARKETSIM_ADMIN_KEY)")?;
+        Ok(HttpSink {
+            http: reqwest::Client::new(),
+            base: url.trim_end_matches('/').to_string(),
+            key,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl TickSink for HttpSink {
+    async fn publish(&self, ticks: &[PriceTick]) -> Result<(), actors::ports::PortError> {
+        let err = |m: String| actors::ports::PortError {
+            port: "http",
+            message: m,
+        };
+        for t in ticks {
+            let url = format!("{}/v1/admin/stocks/{}/price", self.base, t.symbol);
+            let r = self
+                .http
+                .post(&url)
+                .bearer_auth(&self.key)
+                .json(&serde_json::json!({"price": t.price.to_string()}))
+                .send()
+                .await
+                .map_err(|e| err(format!("{url}: {e}")))?;
+            if !r.status().is_success() {
+                let status = r.status();
+                let body = r.text().await.unwrap_or_default();
+                return Err(err(format!("{url}: {status}: {body}")));
+            }
+        }
+        Ok(())
+    }
 }
 
 trait NowOrNever {

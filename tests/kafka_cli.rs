@@ -117,3 +117,91 @@ async fn replay_sends_good_rows_in_time_order_and_reports_bad_ones_by_line() {
     assert!(!strict.status.success());
     assert!(String::from_utf8_lossy(&strict.stderr).contains("line 4"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_applies_prices_straight_to_a_running_market_without_kafka() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_marketsim"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tick-interval-ms",
+            "3600000",
+        ])
+        .env("MARKETSIM_ADMIN_KEY", "secret")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let base = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("serve did not start");
+        if let Some(rest) = line.split("serving on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("prices.csv");
+    std::fs::write(
+        &file,
+        "Time,Stock,Price\n090000,ACME,90\n090100,ACME,95.5\n090000,HOOLI,70\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_marketsim"))
+        .args(["replay", file.to_str().unwrap(), "--url", &base])
+        .env("MARKETSIM_ADMIN_KEY", "secret")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let http = reqwest::Client::new();
+    let acme: serde_json::Value = http
+        .get(format!("{base}/v1/stocks/ACME"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hooli: serde_json::Value = http
+        .get(format!("{base}/v1/stocks/HOOLI"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (acme["last"].as_str(), hooli["last"].as_str()),
+        (Some("95.50"), Some("70.00"))
+    );
+    // A wrong key is a clear failure, not a silent one.
+    let bad = Command::new(env!("CARGO_BIN_EXE_marketsim"))
+        .args([
+            "replay",
+            file.to_str().unwrap(),
+            "--url",
+            &base,
+            "--admin-key",
+            "wrong",
+        ])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("401"));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}

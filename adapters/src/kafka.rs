@@ -197,6 +197,7 @@ pub struct KafkaTickSource {
     pending: Mutex<HashMap<i32, i64>>,
     malformed: AtomicU64,
     duplicates: AtomicU64,
+    transient: AtomicU64,
     max_batch: usize,
 }
 
@@ -228,12 +229,17 @@ impl KafkaTickSource {
             pending: Mutex::new(HashMap::new()),
             malformed: AtomicU64::new(0),
             duplicates: AtomicU64::new(0),
+            transient: AtomicU64::new(0),
             max_batch: 1_024,
         })
     }
     /// Messages that were not ticks (skipped).
     pub fn malformed(&self) -> u64 {
         self.malformed.load(Ordering::Relaxed)
+    }
+    /// Transient consumption errors waited out (broker lost, ...).
+    pub fn transient_errors(&self) -> u64 {
+        self.transient.load(Ordering::Relaxed)
     }
     /// Ticks dropped as already applied (by per-symbol sequence).
     pub fn duplicates(&self) -> u64 {
@@ -283,14 +289,23 @@ impl TickSource for KafkaTickSource {
     async fn next_batch(&self) -> Result<Option<Vec<PriceTick>>, PortError> {
         let mut out = Vec::new();
         loop {
-            let msg = self.consumer.recv().await.map_err(port_err)?;
+            let msg = match self.consumer.recv().await {
+                Ok(m) => m,
+                Err(e) => {
+                    // Broker lost, rebalancing, ...: the client reconnects by
+                    // itself; the market keeps its last prices meanwhile.
+                    self.transient.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(error = %e, "tick consumer: transient Kafka error; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            };
             self.take(&msg, &mut out);
             drop(msg);
             while out.len() < self.max_batch {
                 match self.consumer.recv().now_or_never() {
                     Some(Ok(m)) => self.take(&m, &mut out),
-                    Some(Err(e)) => return Err(port_err(e)),
-                    None => break,
+                    Some(Err(_)) | None => break,
                 }
             }
             if !out.is_empty() {
