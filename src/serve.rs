@@ -43,6 +43,8 @@ pub struct Settings {
     pub kafka_events_topic: Option<String>,
     /// Consumer group of the engine (default `marketsim-engine`).
     pub kafka_group: Option<String>,
+    /// Partitions of topics this server creates (default 3).
+    pub kafka_partitions: Option<i32>,
 }
 
 impl Settings {
@@ -286,7 +288,15 @@ async fn kafka_setup(s: &Settings, brokers: &str) -> Result<KafkaParts, String> 
         .clone()
         .unwrap_or_else(|| "marketsim.events".into());
     for t in [&ticks, &events] {
-        if let Err(e) = ensure_topic(brokers, t, 3, 1, Duration::from_secs(3)).await {
+        if let Err(e) = ensure_topic(
+            brokers,
+            t,
+            s.kafka_partitions.unwrap_or(3),
+            1,
+            Duration::from_secs(3),
+        )
+        .await
+        {
             tracing::warn!(error = %e, topic = %t, "could not create the topic; assuming it exists");
         }
     }

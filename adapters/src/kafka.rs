@@ -144,16 +144,34 @@ impl std::fmt::Debug for KafkaTickSink {
     }
 }
 
+/// The producer settings every tick producer uses (shared with the
+/// benchmark's raw baseline so the comparison is like for like).
+pub fn producer_config(brokers: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "30000");
+    c
+}
+
+/// The consumer settings of the engine's tick consumer.
+pub fn consumer_config(brokers: &str, group: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        // A replacement engine takes over within seconds of a crash.
+        .set("session.timeout.ms", "6000")
+        .set("heartbeat.interval.ms", "500");
+    c
+}
+
 impl KafkaTickSink {
     pub fn new(brokers: &str, topic: &str) -> Result<KafkaTickSink, PortError> {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", brokers)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", "5")
-            .set("message.timeout.ms", "30000")
-            .create()
-            .map_err(port_err)?;
+        let producer: FutureProducer = producer_config(brokers).create().map_err(port_err)?;
         Ok(KafkaTickSink {
             producer,
             topic: topic.to_string(),
@@ -211,16 +229,8 @@ impl std::fmt::Debug for KafkaTickSource {
 
 impl KafkaTickSource {
     pub fn new(brokers: &str, group: &str, topic: &str) -> Result<KafkaTickSource, PortError> {
-        let consumer: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", brokers)
-            .set("group.id", group)
-            .set("enable.auto.commit", "false")
-            .set("auto.offset.reset", "earliest")
-            // A replacement engine takes over within seconds of a crash.
-            .set("session.timeout.ms", "6000")
-            .set("heartbeat.interval.ms", "500")
-            .create()
-            .map_err(port_err)?;
+        let consumer: StreamConsumer =
+            consumer_config(brokers, group).create().map_err(port_err)?;
         consumer.subscribe(&[topic]).map_err(port_err)?;
         Ok(KafkaTickSource {
             consumer,
