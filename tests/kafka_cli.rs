@@ -1,5 +1,7 @@
 //! `marketsim generate` and `marketsim replay` against rdkafka's mock cluster.
 
+mod common;
+
 use std::process::Command;
 use std::time::Duration;
 
@@ -120,34 +122,16 @@ async fn replay_sends_good_rows_in_time_order_and_reports_bad_ones_by_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_applies_prices_straight_to_a_running_market_without_kafka() {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_marketsim"))
-        .args([
+    let (mut child, base) = common::start_serve(
+        &[
             "serve",
             "--listen",
             "127.0.0.1:0",
             "--tick-interval-ms",
             "3600000",
-        ])
-        .env("MARKETSIM_ADMIN_KEY", "secret")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let base = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("serve did not start");
-        if let Some(rest) = line.split("serving on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
+        ],
+        &[("MARKETSIM_ADMIN_KEY", "secret")],
+    );
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("prices.csv");
     std::fs::write(

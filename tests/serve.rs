@@ -1,8 +1,9 @@
 //! `marketsim serve` as a child process: it starts, trades with background
 //! agents, and shuts down cleanly on SIGTERM even with a stream open.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -14,8 +15,8 @@ async fn serve_runs_a_live_market_and_stops_gracefully_on_sigterm() {
         env!("CARGO_MANIFEST_DIR"),
         "/simulations/scenarios/live.toml"
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_marketsim"))
-        .args([
+    let (mut child, base) = common::start_serve(
+        &[
             "serve",
             "--listen",
             "127.0.0.1:0",
@@ -23,26 +24,9 @@ async fn serve_runs_a_live_market_and_stops_gracefully_on_sigterm() {
             scenario,
             "--tick-interval-ms",
             "50",
-        ])
-        .env("MARKETSIM_ADMIN_KEY", "k")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let base = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("serve did not start");
-        if let Some(rest) = line.split("serving on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
+        ],
+        &[("MARKETSIM_ADMIN_KEY", "k")],
+    );
     let http = reqwest::Client::new();
     let h: Value = http
         .get(format!("{base}/health"))

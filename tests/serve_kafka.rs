@@ -1,7 +1,8 @@
 //! `marketsim serve --kafka-brokers` against rdkafka's mock cluster.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
@@ -9,30 +10,6 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::mocking::MockCluster;
 use serde_json::{Value, json};
-
-fn start(args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_marketsim"))
-        .args(args)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let base = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("serve did not start");
-        if let Some(rest) = line.split("serving on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    (child, base)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ticks_flow_through_kafka_and_trades_reach_the_events_topic() {
@@ -44,17 +21,20 @@ async fn ticks_flow_through_kafka_and_trades_reach_the_events_topic() {
         env!("CARGO_MANIFEST_DIR"),
         "/simulations/scenarios/live.toml"
     );
-    let (mut child, base) = start(&[
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--scenario",
-        scenario,
-        "--tick-interval-ms",
-        "50",
-        "--kafka-brokers",
-        &brokers,
-    ]);
+    let (mut child, base) = common::start_serve(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--scenario",
+            scenario,
+            "--tick-interval-ms",
+            "50",
+            "--kafka-brokers",
+            &brokers,
+        ],
+        &[],
+    );
     let http = reqwest::Client::new();
 
     // Reference prices move: the generator -> topic -> consumer -> ticker path works.

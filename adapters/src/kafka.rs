@@ -130,6 +130,24 @@ pub async fn ensure_topic(
     Ok(())
 }
 
+/// Send `(key, payload)` pairs and wait until every one is acknowledged.
+async fn send_keyed(
+    producer: &FutureProducer,
+    topic: &str,
+    records: &[(String, Vec<u8>)],
+) -> Result<(), PortError> {
+    let deliveries = records.iter().map(|(key, payload)| {
+        producer.send(
+            FutureRecord::to(topic).key(key).payload(payload),
+            Duration::from_secs(5),
+        )
+    });
+    for d in futures::future::join_all(deliveries).await {
+        d.map_err(|(e, _)| port_err(e))?;
+    }
+    Ok(())
+}
+
 /// Publishes ticks to a topic: idempotent producer, keyed by symbol.
 pub struct KafkaTickSink {
     producer: FutureProducer,
@@ -192,16 +210,7 @@ impl TickSink for KafkaTickSink {
             .iter()
             .map(|t| (t.symbol.to_string(), encode_tick(t)))
             .collect();
-        let deliveries = encoded.iter().map(|(key, payload)| {
-            self.producer.send(
-                FutureRecord::to(&self.topic).key(key).payload(payload),
-                Duration::from_secs(5),
-            )
-        });
-        for d in futures::future::join_all(deliveries).await {
-            d.map_err(|(e, _)| port_err(e))?;
-        }
-        Ok(())
+        send_keyed(&self.producer, &self.topic, &encoded).await
     }
 }
 
@@ -461,16 +470,7 @@ impl actors::ports::EventSink for KafkaEventSink {
                 _ => None,
             })
             .collect();
-        let deliveries = encoded.iter().map(|(key, payload)| {
-            self.producer.send(
-                FutureRecord::to(&self.topic).key(key).payload(payload),
-                Duration::from_secs(5),
-            )
-        });
-        for d in futures::future::join_all(deliveries).await {
-            d.map_err(|(e, _)| port_err(e))?;
-        }
-        Ok(())
+        send_keyed(&self.producer, &self.topic, &encoded).await
     }
 }
 
