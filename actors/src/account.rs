@@ -221,7 +221,7 @@ impl Actor for AccountActor {
             }
             AccountMsg::Totals(reply) => {
                 let mut t = Totals {
-                    accounts: st.ledger.account_ids().len(),
+                    accounts: st.ledger.account_ids_len(),
                     open_reservations: st.ledger.open_reservations(),
                     ..Totals::default()
                 };

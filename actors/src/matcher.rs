@@ -325,7 +325,4 @@ impl MatcherPool {
             .await?;
         Ok((order, routed))
     }
-
-    /// Nothing to stop: lanes hold no tasks. Kept for symmetry with actors.
-    pub fn stop(&self) {}
 }

@@ -2,9 +2,9 @@
 //! `trades.csv`, `candles.csv` and one SVG price chart per symbol.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use engine::{Candle, Money, Price, Symbol};
+use engine::{Candle, Price, Symbol};
 use serde::Serialize;
 
 use crate::time::rfc3339;
@@ -315,19 +315,6 @@ pub fn write_chart(
         .map_err(|e| e.to_string())?;
     root.present().map_err(|e| e.to_string())?;
     Ok(())
-}
-
-/// Where output files go.
-pub fn out_dir(explicit: Option<&Path>, scenario_dir: Option<&Path>, name: &str) -> PathBuf {
-    explicit
-        .map(Path::to_path_buf)
-        .or_else(|| scenario_dir.map(Path::to_path_buf))
-        .unwrap_or_else(|| PathBuf::from("out").join(name))
-}
-
-/// Money as text.
-pub fn money(m: Money) -> String {
-    m.to_string()
 }
 
 /// The report as pretty JSON.

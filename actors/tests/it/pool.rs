@@ -51,7 +51,6 @@ async fn one_accounts_orders_are_applied_in_the_order_sent() {
         })
         .collect();
     assert_eq!(makers, (1..=50).collect::<Vec<_>>());
-    pool.stop();
     m.shutdown();
 }
 
@@ -120,7 +119,6 @@ async fn a_market_order_without_a_collar_gets_one_from_the_current_price() {
         .await
         .unwrap_err();
     assert!(matches!(err, PlaceError::UnknownSymbol(_)));
-    pool.stop();
     m.shutdown();
 }
 
