@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_runs_a_live_market_and_stops_gracefully_on_sigterm() {
@@ -37,37 +37,12 @@ async fn serve_runs_a_live_market_and_stops_gracefully_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(h["symbols"], 5);
-    let u: Value = http
-        .post(format!("{base}/v1/users"))
-        .json(&json!({"name": "ann"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = u["api_key"].as_str().unwrap().to_string();
+    let key = common::register(&http, &base, "ann").await;
 
     // The market makers quote within a few seconds; then a market buy fills.
-    let start = Instant::now();
-    let filled = loop {
-        let r = http
-            .post(format!("{base}/v1/orders"))
-            .bearer_auth(&key)
-            .json(&json!({"symbol": "ACME", "side": "buy", "type": "market", "quantity": 5}))
-            .send()
-            .await
-            .unwrap();
-        let o: Value = r.json().await.unwrap();
-        if o["status"] == "filled" {
-            break o;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "no liquidity after 20 s: {o}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let filled =
+        common::market_buy_until_filled(&http, &base, &key, "ACME", 5, Duration::from_secs(20))
+            .await;
     assert_eq!(filled["filled_quantity"], 5);
     let p: Value = http
         .get(format!("{base}/v1/portfolio"))

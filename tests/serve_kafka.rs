@@ -9,7 +9,7 @@ use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::mocking::MockCluster;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ticks_flow_through_kafka_and_trades_reach_the_events_topic() {
@@ -70,36 +70,12 @@ async fn ticks_flow_through_kafka_and_trades_reach_the_events_topic() {
         .create()
         .unwrap();
     events.subscribe(&["marketsim.events"]).unwrap();
-    let u: Value = http
-        .post(format!("{base}/v1/users"))
-        .json(&json!({"name": "ann"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = u["api_key"].as_str().unwrap().to_string();
-    let order_id = loop {
-        let o: Value = http
-            .post(format!("{base}/v1/orders"))
-            .bearer_auth(&key)
-            .json(&json!({"symbol": "ACME", "side": "buy", "type": "market", "quantity": 3}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
+    let key = common::register(&http, &base, "ann").await;
+    let order_id =
+        common::market_buy_until_filled(&http, &base, &key, "ACME", 3, Duration::from_secs(20))
+            .await["id"]
+            .as_u64()
             .unwrap();
-        if o["status"] == "filled" {
-            break o["id"].as_u64().unwrap();
-        }
-        assert!(
-            start_t.elapsed() < Duration::from_secs(40),
-            "no liquidity: {o}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let m = tokio::time::timeout_at(deadline.into(), events.recv())

@@ -31,3 +31,50 @@ pub fn start_serve(args: &[&str], envs: &[(&str, &str)]) -> (Child, String) {
     };
     (child, base)
 }
+
+/// Register a user on `base`; returns its API key.
+pub async fn register(http: &reqwest::Client, base: &str, name: &str) -> String {
+    let u: serde_json::Value = http
+        .post(format!("{base}/v1/users"))
+        .json(&serde_json::json!({ "name": name }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    u["api_key"].as_str().unwrap().to_string()
+}
+
+/// Send a market buy until it fills (background market makers need a moment
+/// to quote); fails after `within`. Returns the filled order.
+pub async fn market_buy_until_filled(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    symbol: &str,
+    quantity: u64,
+    within: Duration,
+) -> serde_json::Value {
+    let start = std::time::Instant::now();
+    loop {
+        let o: serde_json::Value = http
+            .post(format!("{base}/v1/orders"))
+            .bearer_auth(key)
+            .json(&serde_json::json!({"symbol": symbol, "side": "buy", "type": "market", "quantity": quantity}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if o["status"] == "filled" {
+            return o;
+        }
+        assert!(
+            start.elapsed() < within,
+            "no liquidity after {within:?}: {o}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
