@@ -14,6 +14,7 @@
 pub mod account;
 pub mod bus;
 pub mod directory;
+pub mod facts;
 pub mod generator;
 pub mod kernel;
 pub mod market;

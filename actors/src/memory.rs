@@ -8,10 +8,28 @@ use engine::Symbol;
 use tokio::sync::mpsc;
 
 use crate::bus::MarketEvent;
+use crate::facts::Fact;
 use crate::generator::PriceTick;
 use crate::ports::{
-    CachedQuote, EventSink, PortError, QuoteCache, StateStore, TickSink, TickSource,
+    CachedQuote, EventSink, FactJournal, PortError, QuoteCache, StateStore, TickSink, TickSource,
 };
+
+/// No journal: the market's state lives in its actors only (memory mode).
+#[derive(Debug, Default)]
+pub struct NoJournal;
+
+#[async_trait]
+impl FactJournal for NoJournal {
+    fn append(&self, _facts: Vec<Fact>) -> u64 {
+        0
+    }
+    async fn durable(&self, _ticket: u64, _timeout: std::time::Duration) -> Result<(), PortError> {
+        Ok(())
+    }
+    fn healthy(&self) -> bool {
+        true
+    }
+}
 
 /// Keeps every event in order.
 #[derive(Debug, Default)]

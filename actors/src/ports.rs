@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use engine::{Price, Symbol, Timestamp};
 
 use crate::bus::MarketEvent;
+use crate::facts::Fact;
 use crate::generator::PriceTick;
 
 /// A port failure (the service is down, a write was refused, ...).
@@ -65,4 +66,19 @@ pub trait QuoteCache: Send + Sync {
 pub trait StateStore: Send + Sync {
     async fn save(&self, key: &str, bytes: Vec<u8>) -> Result<(), PortError>;
     async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, PortError>;
+}
+
+/// The durable journal of facts (PostgreSQL, or nothing in memory mode).
+/// Appends are queued in call order and written in batches (group commit);
+/// a caller that must not acknowledge before its facts are durable waits
+/// for its ticket.
+#[async_trait]
+pub trait FactJournal: Send + Sync + std::fmt::Debug {
+    /// Queue facts; returns the ticket `durable` waits for.
+    fn append(&self, facts: Vec<Fact>) -> u64;
+    /// Resolves once everything appended up to `ticket` is durable; fails
+    /// when that takes longer than `timeout` (the store is down).
+    async fn durable(&self, ticket: u64, timeout: std::time::Duration) -> Result<(), PortError>;
+    /// False while writes are failing: new trading is refused meanwhile.
+    fn healthy(&self) -> bool;
 }

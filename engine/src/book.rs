@@ -186,6 +186,11 @@ impl OrderBook {
     pub fn trade_count(&self) -> u64 {
         self.trade_seq
     }
+    /// Continue trade numbering after `seq` (a book restored from a
+    /// journal must not reuse trade ids). Never moves it back.
+    pub fn resume_trade_seq(&mut self, seq: u64) {
+        self.trade_seq = self.trade_seq.max(seq);
+    }
 
     pub fn best_bid(&self) -> Option<Price> {
         self.bids.best().map(|l| l.price)

@@ -8,6 +8,11 @@ use crate::money::Price;
 use crate::types::{AccountId, OrderId, Side, Symbol, Timestamp};
 
 /// Why an order was refused before it reached (or changed) a book.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum RejectReason {
     InsufficientCash,
@@ -42,6 +47,11 @@ impl RejectReason {
 }
 
 /// Why a live order left the book without filling.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum CancelReason {
     /// The owner asked.
@@ -64,6 +74,7 @@ impl CancelReason {
 
 /// One execution between a resting (maker) and an incoming (taker) order.
 /// The price is always the maker's.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Trade {
     pub symbol: Symbol,
@@ -95,6 +106,11 @@ impl Trade {
 }
 
 /// What happened to an order.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Event {
     Accepted {

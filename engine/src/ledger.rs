@@ -28,6 +28,21 @@ pub struct Fees {
 }
 
 impl Fees {
+    /// What one trade moves: (notional, buyer's fee, seller's fee), exactly
+    /// as settlement charges them (fees round down).
+    pub fn charges(&self, t: &Trade) -> Result<(Money, Money, Money), LedgerError> {
+        let (buy_bps, sell_bps) = match t.taker_side {
+            Side::Buy => (self.taker_bps, self.maker_bps),
+            Side::Sell => (self.maker_bps, self.taker_bps),
+        };
+        let q = crate::types::Quantity::new(t.quantity).ok_or(LedgerError::NonPositiveAmount)?;
+        let notional = t.price.checked_notional(q)?;
+        Ok((
+            notional,
+            notional.bps(buy_bps, false)?,
+            notional.bps(sell_bps, false)?,
+        ))
+    }
     /// Fees above 10% (1,000 bps) are refused as a configuration error.
     pub fn new(maker_bps: u32, taker_bps: u32) -> Result<Fees, LedgerError> {
         if maker_bps > 1_000 || taker_bps > 1_000 {

@@ -102,6 +102,11 @@ fn fmt_minor(v: i64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 
 /// A price per share in minor units. Always > 0 once validated by an order;
 /// the type itself allows zero so that "no price" sentinels are not needed.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Price(i64);
 
@@ -166,6 +171,11 @@ impl fmt::Debug for Price {
 
 /// An amount of money in minor units. Signed so that P&L and changes can be
 /// expressed; balances are kept non-negative by the ledger.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Money(i64);
 

@@ -11,6 +11,11 @@ use crate::money::Price;
 use crate::types::{AccountId, OrderId, Quantity, Side, Symbol, Timestamp};
 
 /// How long an order may rest.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
 pub enum TimeInForce {
     /// Good till cancelled.
@@ -40,6 +45,11 @@ impl TimeInForce {
 }
 
 /// Market or limit.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum OrderType {
     Market,
@@ -386,5 +396,20 @@ mod tests {
         assert!(ClientOrderId::new("").is_err());
         assert!(ClientOrderId::new("has space").is_err());
         assert!(ClientOrderId::new(&"x".repeat(37)).is_err());
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for ClientOrderId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for ClientOrderId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        ClientOrderId::new(&s).map_err(serde::de::Error::custom)
     }
 }

@@ -59,6 +59,16 @@ pub struct Candles {
 }
 
 impl Candles {
+    /// Candles restored from storage, oldest first; the last one stays open.
+    pub fn restore(mut candles: Vec<Candle>) -> Candles {
+        candles.sort_by_key(|c| c.start);
+        candles.dedup_by_key(|c| c.start);
+        let current = candles.pop();
+        Candles {
+            closed: candles,
+            current,
+        }
+    }
     pub fn on_trade(&mut self, ts: Timestamp, price: Price, qty: u64) -> Result<(), OutOfOrder> {
         self.update(ts, price, qty, true)
     }

@@ -10,6 +10,11 @@ use thiserror::Error;
 
 /// Nanoseconds since the Unix epoch, passed in by callers: the engine never
 /// reads a clock.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug)]
 pub struct Timestamp(pub i64);
 
@@ -30,6 +35,11 @@ impl Timestamp {
 }
 
 /// Identifies an account (one per user or agent).
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct AccountId(pub u64);
 
@@ -40,6 +50,11 @@ impl fmt::Display for AccountId {
 }
 
 /// Identifies an order; unique across the market, assigned by the caller.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct OrderId(pub u64);
 
@@ -73,6 +88,11 @@ impl fmt::Display for Quantity {
 }
 
 /// Buy or sell.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum Side {
     Buy,
@@ -196,5 +216,20 @@ mod tests {
     fn minute_floor_truncates_to_the_minute() {
         let t = Timestamp(Timestamp::NANOS_PER_MINUTE * 3 + 17);
         assert_eq!(t.minute_floor(), Timestamp(Timestamp::NANOS_PER_MINUTE * 3));
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for Symbol {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Symbol {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Symbol::new(&s).map_err(serde::de::Error::custom)
     }
 }

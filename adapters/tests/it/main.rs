@@ -1,2 +1,3 @@
-//! Adapter tests against real protocol peers: rdkafka's mock cluster.
+//! Adapter tests against real peers: rdkafka's mock cluster, PostgreSQL.
 mod kafka;
+mod pg;

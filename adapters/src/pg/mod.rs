@@ -1,0 +1,291 @@
+//! PostgreSQL persistence: the fact journal (group commit, gap-free
+//! sequence), checkpoints of the folded state into plain tables, and
+//! recovery (load the last checkpoint, fold the journal after it).
+//!
+//! One writer task owns the connection pool's writes. Appends are queued in
+//! call order; the writer takes everything queued (up to `MAX_BATCH`), writes
+//! it in one multi-row insert, then tells waiters up to which ticket facts
+//! are durable. When PostgreSQL fails, the writer retries the same batch
+//! (same sequence numbers) with backoff and reports itself unhealthy.
+
+mod state;
+mod store;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actors::facts::Fact;
+use actors::ports::{FactJournal, PortError};
+use async_trait::async_trait;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use tokio::sync::{mpsc, watch};
+
+pub use state::{Durable, OrderRow, Status, StockRow, UserRow};
+pub use store::{checkpoint, load, user_orders, user_trades};
+
+/// Most facts written in one insert.
+pub const MAX_BATCH: usize = 20_000;
+
+/// A PostgreSQL failure.
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    #[error("PostgreSQL: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("PostgreSQL migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("journal: {0}")]
+    Journal(String),
+}
+
+/// Connect to `url` (a pool of `max` connections), failing after `timeout`.
+pub async fn connect(url: &str, max: u32, timeout: Duration) -> Result<PgPool, PgError> {
+    Ok(PgPoolOptions::new()
+        .max_connections(max.max(1))
+        .acquire_timeout(timeout)
+        .connect(url)
+        .await?)
+}
+
+/// Apply the migrations under `adapters/migrations` (embedded at build).
+pub async fn migrate(pool: &PgPool) -> Result<(), PgError> {
+    sqlx::migrate!("./migrations").run(pool).await?;
+    Ok(())
+}
+
+/// How the writer behaves.
+#[derive(Clone, Copy, Debug)]
+pub struct WriterConfig {
+    /// Checkpoint the folded state at most this often (when it changed).
+    pub checkpoint_every: Duration,
+    /// Longest wait between retries of a failed write.
+    pub max_backoff: Duration,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            checkpoint_every: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+type Queued = (u64, Vec<Fact>);
+
+/// The journal handle: cheap appends, durable waits.
+#[derive(Debug)]
+pub struct PgJournal {
+    queue: Mutex<(u64, mpsc::UnboundedSender<Queued>)>,
+    durable: watch::Receiver<u64>,
+    healthy: Arc<AtomicBool>,
+}
+
+impl PgJournal {
+    /// Start the writer task (on the current runtime) from a folded state
+    /// (from `load`); facts appended here continue its sequence.
+    pub fn start(pool: PgPool, state: Durable, config: WriterConfig) -> (PgJournal, Writer) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (durable_tx, durable_rx) = watch::channel(0);
+        let healthy = Arc::new(AtomicBool::new(true));
+        let task = tokio::spawn(run(pool, rx, durable_tx, healthy.clone(), state, config));
+        (
+            PgJournal {
+                queue: Mutex::new((0, tx)),
+                durable: durable_rx,
+                healthy,
+            },
+            Writer { task },
+        )
+    }
+
+    /// The ticket of everything appended so far.
+    pub fn last_ticket(&self) -> u64 {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).0
+    }
+}
+
+/// The writer task; `finish` waits for it after the journal is dropped.
+#[derive(Debug)]
+pub struct Writer {
+    task: tokio::task::JoinHandle<Durable>,
+}
+
+impl Writer {
+    /// Stop at once, without a final checkpoint, as a crash would (tests).
+    pub fn abort(self) {
+        self.task.abort();
+    }
+    /// Wait until everything queued is written and checkpointed (call after
+    /// dropping every `PgJournal` handle); returns the final state.
+    pub async fn finish(self) -> Result<Durable, PgError> {
+        self.task
+            .await
+            .map_err(|e| PgError::Journal(format!("writer task failed: {e}")))
+    }
+}
+
+#[async_trait]
+impl FactJournal for PgJournal {
+    fn append(&self, facts: Vec<Fact>) -> u64 {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if facts.is_empty() {
+            return q.0;
+        }
+        q.0 += facts.len() as u64;
+        let ticket = q.0;
+        if q.1.send((ticket, facts)).is_err() {
+            tracing::error!("journal writer has stopped; facts not written");
+        }
+        metrics::gauge!("marketsim_persistence_lag_facts")
+            .set((ticket - *self.durable.borrow()) as f64);
+        ticket
+    }
+
+    async fn durable(&self, ticket: u64, timeout: Duration) -> Result<(), PortError> {
+        let mut rx = self.durable.clone();
+        match tokio::time::timeout(timeout, rx.wait_for(|d| *d >= ticket)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(PortError {
+                port: "postgres",
+                message: "the journal writer has stopped".into(),
+            }),
+            Err(_) => Err(PortError {
+                port: "postgres",
+                message: format!(
+                    "not durable within {} ms (PostgreSQL unavailable?)",
+                    timeout.as_millis()
+                ),
+            }),
+        }
+    }
+
+    fn healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+}
+
+async fn run(
+    pool: PgPool,
+    mut rx: mpsc::UnboundedReceiver<Queued>,
+    durable: watch::Sender<u64>,
+    healthy: Arc<AtomicBool>,
+    mut state: Durable,
+    config: WriterConfig,
+) -> Durable {
+    let mut last_checkpoint = Instant::now();
+    let mut kinds: Vec<&'static str> = Vec::new();
+    let mut bodies: Vec<String> = Vec::new();
+    let mut seqs: Vec<i64> = Vec::new();
+    loop {
+        let next = tokio::select! {
+            m = rx.recv() => m,
+            () = tokio::time::sleep(config.checkpoint_every) => {
+                maybe_checkpoint(&pool, &mut state, &mut last_checkpoint, config, &healthy).await;
+                continue;
+            }
+        };
+        let Some((mut ticket, mut facts)) = next else {
+            break;
+        };
+        while facts.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok((t, more)) => {
+                    ticket = t;
+                    facts.extend(more);
+                }
+                Err(_) => break,
+            }
+        }
+        kinds.clear();
+        bodies.clear();
+        seqs.clear();
+        for (i, f) in facts.iter().enumerate() {
+            seqs.push((state.seq + 1 + i as u64) as i64);
+            kinds.push(f.kind());
+            bodies.push(serde_json::to_string(f).unwrap_or_else(|_| "null".into()));
+        }
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(20);
+        loop {
+            match store::insert_journal(&pool, &seqs, &kinds, &bodies).await {
+                Ok(()) => break,
+                Err(e) => {
+                    if healthy.swap(false, Ordering::Relaxed) {
+                        tracing::warn!(error = %e, "PostgreSQL write failed: trading paused, retrying");
+                    }
+                    metrics::counter!("marketsim_persistence_errors_total").increment(1);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(config.max_backoff);
+                }
+            }
+        }
+        if !healthy.swap(true, Ordering::Relaxed) {
+            tracing::info!("PostgreSQL writes succeed again: trading resumes");
+        }
+        metrics::histogram!("marketsim_persistence_batch_seconds")
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!("marketsim_persistence_facts_total").increment(facts.len() as u64);
+        for f in &facts {
+            state.apply(f);
+        }
+        state.seq += facts.len() as u64;
+        let _ = durable.send(ticket);
+        metrics::gauge!("marketsim_persistence_lag_facts").set(0.0);
+        if last_checkpoint.elapsed() >= config.checkpoint_every {
+            maybe_checkpoint(&pool, &mut state, &mut last_checkpoint, config, &healthy).await;
+        }
+    }
+    // Every handle is gone: leave a checkpoint so the next start has no
+    // journal to fold (best effort; the journal alone is enough).
+    if state.is_dirty() {
+        if let Err(e) = store::checkpoint(&pool, &mut state).await {
+            tracing::warn!(error = %e, "final checkpoint failed; recovery will fold the journal");
+        }
+    }
+    state
+}
+
+async fn maybe_checkpoint(
+    pool: &PgPool,
+    state: &mut Durable,
+    last: &mut Instant,
+    config: WriterConfig,
+    healthy: &AtomicBool,
+) {
+    if !state.is_dirty() || last.elapsed() < config.checkpoint_every {
+        return;
+    }
+    match store::checkpoint(pool, state).await {
+        Ok(()) => *last = Instant::now(),
+        Err(e) => {
+            if healthy.load(Ordering::Relaxed) {
+                tracing::warn!(error = %e, "checkpoint failed; will retry");
+            }
+            // Try again after another interval, not on every batch.
+            *last = Instant::now();
+        }
+    }
+}
+
+/// Record a background task's status in the `tasks` table.
+pub async fn task_status(
+    pool: &PgPool,
+    name: &str,
+    status: &str,
+    detail: &str,
+) -> Result<(), PgError> {
+    sqlx::query(
+        "INSERT INTO tasks (name, status, detail) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET status = EXCLUDED.status, detail = EXCLUDED.detail,
+           heartbeat_at = now(),
+           started_at = CASE WHEN tasks.status = EXCLUDED.status THEN tasks.started_at ELSE now() END",
+    )
+    .bind(name)
+    .bind(status)
+    .bind(detail)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

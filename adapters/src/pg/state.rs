@@ -1,0 +1,666 @@
+//! The state the journal folds into: what recovery rebuilds the market
+//! from, and what a checkpoint writes to the tables. Pure (no IO), so the
+//! fold is the same live and at recovery, and testable without a database.
+
+use std::collections::BTreeMap;
+
+use actors::facts::{Fact, OrderFact};
+use engine::{
+    AccountId, Candle, Candles, DayStats, Event, Fees, Money, OrderId, OrderType, Price, Side,
+    Symbol, TimeInForce, Timestamp, Trade,
+};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+/// A registered user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRow {
+    pub name: String,
+    pub key_hash: String,
+    pub created_at: Timestamp,
+}
+
+/// An order's lifecycle status, as stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    Accepted,
+    PartiallyFilled,
+    Filled,
+    Cancelled,
+    Expired,
+    Denied,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Accepted => "accepted",
+            Status::PartiallyFilled => "partially_filled",
+            Status::Filled => "filled",
+            Status::Cancelled => "cancelled",
+            Status::Expired => "expired",
+            Status::Denied => "denied",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Status> {
+        [
+            Status::Accepted,
+            Status::PartiallyFilled,
+            Status::Filled,
+            Status::Cancelled,
+            Status::Expired,
+            Status::Denied,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+    pub fn is_open(self) -> bool {
+        matches!(self, Status::Accepted | Status::PartiallyFilled)
+    }
+}
+
+/// One order as stored. Side, type and time in force are unknown (`None`)
+/// only for an order whose request was never journaled and whose
+/// acceptance has not been folded yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderRow {
+    pub id: OrderId,
+    pub account: AccountId,
+    pub symbol: Symbol,
+    pub side: Option<Side>,
+    pub order_type: Option<OrderType>,
+    pub time_in_force: Option<TimeInForce>,
+    pub quantity: u64,
+    pub limit_price: Option<Price>,
+    pub client_order_id: Option<engine::ClientOrderId>,
+    pub status: Status,
+    pub filled: u64,
+    pub remaining: u64,
+    pub reason: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl OrderRow {
+    fn from_request(o: &OrderFact) -> OrderRow {
+        OrderRow {
+            id: o.id,
+            account: o.account,
+            symbol: o.symbol,
+            side: Some(o.side),
+            order_type: Some(o.order_type),
+            time_in_force: Some(o.time_in_force),
+            quantity: o.quantity,
+            limit_price: o.limit_price,
+            client_order_id: o.client_order_id,
+            status: if o.denied.is_some() {
+                Status::Denied
+            } else {
+                Status::Accepted
+            },
+            filled: 0,
+            remaining: if o.denied.is_some() { 0 } else { o.quantity },
+            reason: o.denied.map(|r| r.as_str().to_string()),
+            created_at: o.at,
+            updated_at: o.at,
+        }
+    }
+    fn placeholder(id: OrderId, account: AccountId, symbol: Symbol, ts: Timestamp) -> OrderRow {
+        OrderRow {
+            id,
+            account,
+            symbol,
+            side: None,
+            order_type: None,
+            time_in_force: None,
+            quantity: 0,
+            limit_price: None,
+            client_order_id: None,
+            status: Status::Accepted,
+            filled: 0,
+            remaining: 0,
+            reason: None,
+            created_at: ts,
+            updated_at: ts,
+        }
+    }
+    /// Statuses only move forward: a late acceptance never reopens an
+    /// order that a fill or cancel already closed.
+    fn advance(&mut self, to: Status, ts: Timestamp) {
+        if !self.status.is_open() {
+            return;
+        }
+        if to > self.status {
+            self.status = to;
+        }
+        self.updated_at = self.updated_at.max(ts);
+    }
+}
+
+/// A symbol's persisted state.
+#[derive(Clone, Debug)]
+pub struct StockRow {
+    pub tick: Price,
+    pub stats: DayStats,
+    pub candles: Candles,
+    /// The last trade's per-book sequence number.
+    pub trade_seq: u64,
+    /// Listed at run time (not from settings).
+    pub listed: bool,
+}
+
+/// Everything folded from the journal, with what changed since the last
+/// checkpoint.
+#[derive(Debug)]
+pub struct Durable {
+    fees: Fees,
+    fee_account: AccountId,
+    /// Journal sequence number of the last folded fact.
+    pub seq: u64,
+    pub users: BTreeMap<AccountId, UserRow>,
+    pub cash: FxHashMap<AccountId, i64>,
+    pub holdings: FxHashMap<(AccountId, Symbol), u64>,
+    /// Open orders, and closed ones not yet checkpointed.
+    pub orders: FxHashMap<OrderId, OrderRow>,
+    pub stocks: BTreeMap<Symbol, StockRow>,
+    /// Trades not yet checkpointed.
+    pub new_trades: Vec<Trade>,
+    pub max_order_id: u64,
+    pub(crate) dirty_users: FxHashSet<AccountId>,
+    pub(crate) dirty_cash: FxHashSet<AccountId>,
+    pub(crate) dirty_holdings: FxHashSet<(AccountId, Symbol)>,
+    pub(crate) dirty_orders: FxHashSet<OrderId>,
+    pub(crate) dirty_stocks: FxHashSet<Symbol>,
+    pub(crate) dirty_candles: FxHashSet<(Symbol, Timestamp)>,
+    /// Facts the fold could not apply (logged; counted for tests).
+    pub anomalies: u64,
+}
+
+impl Durable {
+    pub fn new(fees: Fees, fee_account: AccountId) -> Durable {
+        Durable {
+            fees,
+            fee_account,
+            seq: 0,
+            users: BTreeMap::new(),
+            cash: FxHashMap::default(),
+            holdings: FxHashMap::default(),
+            orders: FxHashMap::default(),
+            stocks: BTreeMap::new(),
+            new_trades: Vec::new(),
+            max_order_id: 0,
+            dirty_users: FxHashSet::default(),
+            dirty_cash: FxHashSet::default(),
+            dirty_holdings: FxHashSet::default(),
+            dirty_orders: FxHashSet::default(),
+            dirty_stocks: FxHashSet::default(),
+            dirty_candles: FxHashSet::default(),
+            anomalies: 0,
+        }
+    }
+
+    pub fn fee_account(&self) -> AccountId {
+        self.fee_account
+    }
+
+    /// Nothing has ever been journaled.
+    pub fn is_empty(&self) -> bool {
+        self.seq == 0 && self.cash.is_empty() && self.users.is_empty()
+    }
+
+    /// True when something changed since the last checkpoint.
+    pub fn is_dirty(&self) -> bool {
+        !(self.dirty_users.is_empty()
+            && self.dirty_cash.is_empty()
+            && self.dirty_holdings.is_empty()
+            && self.dirty_orders.is_empty()
+            && self.dirty_stocks.is_empty()
+            && self.new_trades.is_empty())
+    }
+
+    /// Make sure a symbol has a row (symbols from settings are registered
+    /// at start with their listing price).
+    pub fn ensure_stock(&mut self, symbol: Symbol, tick: Price, reference: Price) {
+        if !self.stocks.contains_key(&symbol) {
+            self.stocks.insert(
+                symbol,
+                StockRow {
+                    tick,
+                    stats: DayStats::new(reference),
+                    candles: Candles::default(),
+                    trade_seq: 0,
+                    listed: false,
+                },
+            );
+            self.dirty_stocks.insert(symbol);
+        }
+    }
+
+    fn add_cash(&mut self, a: AccountId, delta: i64) {
+        *self.cash.entry(a).or_default() += delta;
+        self.dirty_cash.insert(a);
+    }
+
+    fn add_shares(&mut self, a: AccountId, s: Symbol, delta: i64) {
+        let h = self.holdings.entry((a, s)).or_default();
+        *h = h.saturating_add_signed(delta);
+        self.dirty_holdings.insert((a, s));
+    }
+
+    fn order_mut(
+        &mut self,
+        id: OrderId,
+        account: AccountId,
+        symbol: Symbol,
+        ts: Timestamp,
+    ) -> &mut OrderRow {
+        self.max_order_id = self.max_order_id.max(id.0);
+        self.dirty_orders.insert(id);
+        self.orders
+            .entry(id)
+            .or_insert_with(|| OrderRow::placeholder(id, account, symbol, ts))
+    }
+
+    /// Fold one fact (the journal's `seq` is advanced by the caller).
+    pub fn apply(&mut self, fact: &Fact) {
+        match fact {
+            Fact::User {
+                account,
+                name,
+                key_hash,
+                at,
+            } => {
+                self.users.insert(
+                    *account,
+                    UserRow {
+                        name: name.clone(),
+                        key_hash: key_hash.clone(),
+                        created_at: *at,
+                    },
+                );
+                self.dirty_users.insert(*account);
+            }
+            Fact::Open { account } => self.add_cash(*account, 0),
+            Fact::Deposit { account, amount } => self.add_cash(*account, amount.minor()),
+            Fact::Issue {
+                account,
+                symbol,
+                quantity,
+            } => self.add_shares(*account, *symbol, *quantity as i64),
+            Fact::Listed {
+                symbol,
+                tick,
+                price,
+            } => {
+                self.ensure_stock(*symbol, *tick, *price);
+                if let Some(s) = self.stocks.get_mut(symbol) {
+                    s.listed = true;
+                }
+            }
+            Fact::Order(o) => {
+                self.max_order_id = self.max_order_id.max(o.id.0);
+                self.dirty_orders.insert(o.id);
+                match self.orders.get_mut(&o.id) {
+                    // Events folded first (they can race the request).
+                    Some(row) => {
+                        let mut req = OrderRow::from_request(o);
+                        req.status = row.status;
+                        req.filled = row.filled;
+                        req.remaining = row.remaining;
+                        req.updated_at = row.updated_at;
+                        *row = req;
+                    }
+                    None => {
+                        self.orders.insert(o.id, OrderRow::from_request(o));
+                    }
+                }
+            }
+            Fact::Event { symbol, event } => self.apply_event(*symbol, event),
+            Fact::Tick { symbol, price, ts } => {
+                if let Some(s) = self.stocks.get_mut(symbol) {
+                    s.stats.on_tick(*ts, *price);
+                    if s.candles.on_tick(*ts, *price).is_ok() {
+                        self.dirty_candles.insert((*symbol, ts.minute_floor()));
+                    }
+                    self.dirty_stocks.insert(*symbol);
+                }
+            }
+        }
+    }
+
+    fn apply_event(&mut self, symbol: Symbol, event: &Event) {
+        match *event {
+            Event::Accepted {
+                order,
+                account,
+                side,
+                price,
+                quantity,
+                ts,
+            } => {
+                let row = self.order_mut(order, account, symbol, ts);
+                if row.side.is_none() {
+                    row.side = Some(side);
+                    row.order_type = Some(OrderType::Limit);
+                    row.time_in_force = Some(TimeInForce::Gtc);
+                    row.limit_price = Some(price);
+                    row.quantity = quantity;
+                    if row.status.is_open() && row.filled == 0 {
+                        row.remaining = quantity;
+                    }
+                }
+                if row.limit_price.is_none() {
+                    // A market order rests at (and is bounded by) its collar.
+                    row.limit_price = Some(price);
+                }
+            }
+            Event::Rejected {
+                order,
+                account,
+                reason,
+                ts,
+            } => {
+                let row = self.order_mut(order, account, symbol, ts);
+                row.advance(Status::Denied, ts);
+                row.remaining = 0;
+                row.reason = Some(reason.as_str().to_string());
+            }
+            Event::Trade(t) => self.apply_trade(symbol, &t),
+            Event::PartiallyFilled {
+                order,
+                account,
+                filled,
+                remaining,
+                ts,
+            } => {
+                let row = self.order_mut(order, account, symbol, ts);
+                if row.status.is_open() && filled >= row.filled {
+                    row.filled = filled;
+                    row.remaining = remaining;
+                    row.quantity = row.quantity.max(filled + remaining);
+                }
+                row.advance(Status::PartiallyFilled, ts);
+            }
+            Event::Filled { order, account, ts } => {
+                let row = self.order_mut(order, account, symbol, ts);
+                if row.status.is_open() {
+                    row.filled += row.remaining;
+                    row.remaining = 0;
+                    row.quantity = row.quantity.max(row.filled);
+                }
+                row.advance(Status::Filled, ts);
+            }
+            Event::Cancelled {
+                order,
+                account,
+                remaining,
+                reason,
+                ts,
+            } => {
+                let row = self.order_mut(order, account, symbol, ts);
+                if row.status.is_open() {
+                    row.remaining = remaining;
+                    row.reason = Some(reason.as_str().to_string());
+                }
+                row.advance(Status::Cancelled, ts);
+            }
+            Event::Expired {
+                order,
+                account,
+                remaining,
+                ts,
+            } => {
+                let row = self.order_mut(order, account, symbol, ts);
+                if row.status.is_open() {
+                    row.remaining = remaining;
+                }
+                row.advance(Status::Expired, ts);
+            }
+            Event::Replaced {
+                order,
+                account,
+                price,
+                remaining,
+                ts,
+            } => {
+                let row = self.order_mut(order, account, symbol, ts);
+                if row.status.is_open() {
+                    row.limit_price = Some(price);
+                    row.remaining = remaining;
+                    row.quantity = row.filled + remaining;
+                    row.updated_at = row.updated_at.max(ts);
+                }
+            }
+        }
+    }
+
+    fn apply_trade(&mut self, symbol: Symbol, t: &Trade) {
+        let Ok((notional, buy_fee, sell_fee)) = self.fees.charges(t) else {
+            self.anomalies += 1;
+            tracing::error!(?t, "journal: a trade whose value overflows; not folded");
+            return;
+        };
+        let (_, buyer) = t.buyer();
+        let (_, seller) = t.seller();
+        self.add_cash(buyer, -(notional.minor() + buy_fee.minor()));
+        self.add_cash(seller, notional.minor() - sell_fee.minor());
+        self.add_cash(
+            self.fee_account,
+            Money::from_minor(buy_fee.minor() + sell_fee.minor()).minor(),
+        );
+        self.add_shares(buyer, symbol, t.quantity as i64);
+        self.add_shares(seller, symbol, -(t.quantity as i64));
+        self.max_order_id = self.max_order_id.max(t.maker_order.0).max(t.taker_order.0);
+        if let Some(s) = self.stocks.get_mut(&symbol) {
+            s.stats.on_trade(t.ts, t.price, t.quantity);
+            if s.candles.on_trade(t.ts, t.price, t.quantity).is_ok() {
+                self.dirty_candles.insert((symbol, t.ts.minute_floor()));
+            }
+            s.trade_seq = s.trade_seq.max(t.seq);
+            self.dirty_stocks.insert(symbol);
+        }
+        self.new_trades.push(*t);
+    }
+
+    /// Open orders, oldest first (their time priority).
+    pub fn open_orders(&self) -> Vec<&OrderRow> {
+        let mut v: Vec<&OrderRow> = self
+            .orders
+            .values()
+            .filter(|o| o.status.is_open())
+            .collect();
+        v.sort_by_key(|o| o.id);
+        v
+    }
+
+    /// A candle of a symbol by its start.
+    pub fn candle(&self, symbol: Symbol, start: Timestamp) -> Option<Candle> {
+        let s = self.stocks.get(&symbol)?;
+        s.candles
+            .last()
+            .filter(|c| c.start == start)
+            .or_else(|| s.candles.all().into_iter().rev().find(|c| c.start == start))
+    }
+
+    /// After a checkpoint: forget what was written, keep open orders.
+    pub(crate) fn clear_dirty(&mut self) {
+        self.dirty_users.clear();
+        self.dirty_cash.clear();
+        self.dirty_holdings.clear();
+        self.dirty_stocks.clear();
+        self.dirty_candles.clear();
+        self.new_trades.clear();
+        for id in self.dirty_orders.drain() {
+            if self.orders.get(&id).is_some_and(|o| !o.status.is_open()) {
+                self.orders.remove(&id);
+            }
+        }
+    }
+
+    /// Sum of all cash (fee account included) and of each symbol's shares:
+    /// what conservation checks compare against deposits and issues.
+    pub fn totals(&self) -> (i64, BTreeMap<Symbol, u64>) {
+        let cash = self.cash.values().sum();
+        let mut shares = BTreeMap::new();
+        for ((_, s), q) in &self.holdings {
+            *shares.entry(*s).or_default() += q;
+        }
+        (cash, shares)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::RejectReason;
+
+    fn sym() -> Symbol {
+        Symbol::new("ACME").unwrap()
+    }
+
+    fn trade(seq: u64, maker: (u64, u64), taker: (u64, u64), side: Side) -> Trade {
+        Trade {
+            symbol: sym(),
+            seq,
+            price: Price::from_minor(1_000),
+            quantity: 10,
+            maker_order: OrderId(maker.0),
+            maker_account: AccountId(maker.1),
+            taker_order: OrderId(taker.0),
+            taker_account: AccountId(taker.1),
+            taker_side: side,
+            ts: Timestamp(60_000_000_000),
+        }
+    }
+
+    #[test]
+    fn trades_move_cash_shares_and_fees_and_conserve_both() {
+        let mut d = Durable::new(Fees::new(10, 20).unwrap(), AccountId(u64::MAX));
+        d.ensure_stock(sym(), Price::from_minor(1), Price::from_minor(1_000));
+        for f in [
+            Fact::Open {
+                account: AccountId(1),
+            },
+            Fact::Deposit {
+                account: AccountId(1),
+                amount: Money::from_minor(100_000),
+            },
+            Fact::Open {
+                account: AccountId(2),
+            },
+            Fact::Issue {
+                account: AccountId(2),
+                symbol: sym(),
+                quantity: 50,
+            },
+        ] {
+            d.apply(&f);
+        }
+        // Account 2 rests a sell (maker), account 1 buys (taker).
+        d.apply(&Fact::Event {
+            symbol: sym(),
+            event: Event::Trade(trade(1, (5, 2), (6, 1), Side::Buy)),
+        });
+        // notional 10,000; taker (buyer) 20 bps = 20, maker 10 bps = 10.
+        assert_eq!(d.cash[&AccountId(1)], 100_000 - 10_000 - 20);
+        assert_eq!(d.cash[&AccountId(2)], 10_000 - 10);
+        assert_eq!(d.cash[&AccountId(u64::MAX)], 30);
+        assert_eq!(d.holdings[&(AccountId(1), sym())], 10);
+        assert_eq!(d.holdings[&(AccountId(2), sym())], 40);
+        let (cash, shares) = d.totals();
+        assert_eq!(cash, 100_000);
+        assert_eq!(shares[&sym()], 50);
+        let st = &d.stocks[&sym()];
+        assert_eq!((st.stats.trades, st.stats.volume, st.trade_seq), (1, 10, 1));
+        assert_eq!(st.candles.all().len(), 1);
+        assert_eq!(d.new_trades.len(), 1);
+    }
+
+    #[test]
+    fn order_lifecycle_and_late_acceptance() {
+        let mut d = Durable::new(Fees::default(), AccountId(u64::MAX));
+        let req = OrderFact {
+            id: OrderId(7),
+            account: AccountId(1),
+            client_order_id: None,
+            symbol: sym(),
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            quantity: 10,
+            limit_price: Some(Price::from_minor(500)),
+            time_in_force: TimeInForce::Gtc,
+            denied: None,
+            at: Timestamp(1),
+        };
+        // The fill of a resting order can be journaled before its
+        // acceptance (different lanes): the order must still end filled.
+        d.apply(&Fact::Event {
+            symbol: sym(),
+            event: Event::PartiallyFilled {
+                order: OrderId(7),
+                account: AccountId(1),
+                filled: 4,
+                remaining: 6,
+                ts: Timestamp(3),
+            },
+        });
+        d.apply(&Fact::Order(req));
+        d.apply(&Fact::Event {
+            symbol: sym(),
+            event: Event::Accepted {
+                order: OrderId(7),
+                account: AccountId(1),
+                side: Side::Buy,
+                price: Price::from_minor(500),
+                quantity: 10,
+                ts: Timestamp(2),
+            },
+        });
+        let row = &d.orders[&OrderId(7)];
+        assert_eq!(
+            (row.status, row.filled, row.remaining),
+            (Status::PartiallyFilled, 4, 6)
+        );
+        assert_eq!(d.open_orders().len(), 1);
+        d.apply(&Fact::Event {
+            symbol: sym(),
+            event: Event::Filled {
+                order: OrderId(7),
+                account: AccountId(1),
+                ts: Timestamp(4),
+            },
+        });
+        // A late acceptance never reopens a closed order.
+        d.apply(&Fact::Event {
+            symbol: sym(),
+            event: Event::Accepted {
+                order: OrderId(7),
+                account: AccountId(1),
+                side: Side::Buy,
+                price: Price::from_minor(500),
+                quantity: 10,
+                ts: Timestamp(2),
+            },
+        });
+        let row = &d.orders[&OrderId(7)];
+        assert_eq!(
+            (row.status, row.filled, row.remaining),
+            (Status::Filled, 10, 0)
+        );
+        assert!(d.open_orders().is_empty());
+        d.clear_dirty();
+        assert!(
+            d.orders.is_empty(),
+            "closed orders leave memory after a checkpoint"
+        );
+        // Denied requests are recorded with their reason.
+        d.apply(&Fact::Order(OrderFact {
+            id: OrderId(8),
+            denied: Some(RejectReason::InsufficientCash),
+            ..req
+        }));
+        let row = &d.orders[&OrderId(8)];
+        assert_eq!(row.status, Status::Denied);
+        assert_eq!(row.reason.as_deref(), Some("insufficient_cash"));
+        assert_eq!(d.max_order_id, 8);
+    }
+}

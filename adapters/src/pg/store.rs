@@ -1,0 +1,588 @@
+//! SQL of the journal, checkpoints and recovery. Queries are checked at
+//! run time (the workspace builds without a database). Account ids are
+//! unsigned 64-bit; they are stored as the same bits in a `BIGINT` (the fee
+//! account, `u64::MAX`, reads as -1 in SQL).
+
+use std::collections::BTreeMap;
+
+use actors::facts::Fact;
+use engine::{
+    AccountId, Candle, Candles, ClientOrderId, DayStats, Money, OrderId, OrderType, Price, Side,
+    Symbol, TimeInForce, Timestamp, Trade,
+};
+use sqlx::{PgPool, Row};
+
+use super::PgError;
+use super::state::{Durable, OrderRow, Status, StockRow, UserRow};
+
+fn acc(a: AccountId) -> i64 {
+    a.0 as i64
+}
+fn acc_back(v: i64) -> AccountId {
+    AccountId(v as u64)
+}
+fn sym(s: &str) -> Result<Symbol, PgError> {
+    Symbol::new(s).map_err(|e| PgError::Journal(format!("bad symbol in the database: {e}")))
+}
+fn side_str(s: Side) -> &'static str {
+    s.as_str()
+}
+fn side_parse(s: &str) -> Option<Side> {
+    match s {
+        "buy" => Some(Side::Buy),
+        "sell" => Some(Side::Sell),
+        _ => None,
+    }
+}
+fn type_str(t: OrderType) -> &'static str {
+    match t {
+        OrderType::Limit => "limit",
+        OrderType::Market => "market",
+    }
+}
+fn type_parse(s: &str) -> Option<OrderType> {
+    match s {
+        "limit" => Some(OrderType::Limit),
+        "market" => Some(OrderType::Market),
+        _ => None,
+    }
+}
+fn tif_str(t: TimeInForce) -> &'static str {
+    match t {
+        TimeInForce::Gtc => "gtc",
+        TimeInForce::Ioc => "ioc",
+        TimeInForce::Fok => "fok",
+        TimeInForce::Day => "day",
+    }
+}
+fn tif_parse(s: &str) -> Option<TimeInForce> {
+    match s {
+        "gtc" => Some(TimeInForce::Gtc),
+        "ioc" => Some(TimeInForce::Ioc),
+        "fok" => Some(TimeInForce::Fok),
+        "day" => Some(TimeInForce::Day),
+        _ => None,
+    }
+}
+
+/// One multi-row insert of journal rows.
+pub(crate) async fn insert_journal(
+    pool: &PgPool,
+    seqs: &[i64],
+    kinds: &[&str],
+    bodies: &[String],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO journal (seq, kind, fact)
+         SELECT s, k, f::jsonb FROM UNNEST($1::int8[], $2::text[], $3::text[]) AS t(s, k, f)",
+    )
+    .bind(seqs)
+    .bind(kinds)
+    .bind(bodies)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Write what changed since the last checkpoint, and the journal position
+/// it reflects, in one transaction.
+pub async fn checkpoint(pool: &PgPool, d: &mut Durable) -> Result<(), PgError> {
+    let mut tx = pool.begin().await?;
+
+    if !d.dirty_users.is_empty() {
+        let (mut ids, mut names, mut keys, mut at) = (vec![], vec![], vec![], vec![]);
+        for a in &d.dirty_users {
+            if let Some(u) = d.users.get(a) {
+                ids.push(acc(*a));
+                names.push(u.name.clone());
+                keys.push(u.key_hash.clone());
+                at.push(u.created_at.0);
+            }
+        }
+        sqlx::query(
+            "INSERT INTO users (account_id, name, key_hash, created_at)
+             SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[])
+             ON CONFLICT (account_id) DO UPDATE SET name = EXCLUDED.name,
+               key_hash = EXCLUDED.key_hash, created_at = EXCLUDED.created_at",
+        )
+        .bind(&ids)
+        .bind(&names)
+        .bind(&keys)
+        .bind(&at)
+        .execute(&mut *tx)
+        .await?;
+    }
+
+    if !d.dirty_cash.is_empty() {
+        let ids: Vec<i64> = d.dirty_cash.iter().map(|a| acc(*a)).collect();
+        let cash: Vec<i64> = d
+            .dirty_cash
+            .iter()
+            .map(|a| d.cash.get(a).copied().unwrap_or(0))
+            .collect();
+        sqlx::query(
+            "INSERT INTO accounts (account_id, cash) SELECT * FROM UNNEST($1::int8[], $2::int8[])
+             ON CONFLICT (account_id) DO UPDATE SET cash = EXCLUDED.cash",
+        )
+        .bind(&ids)
+        .bind(&cash)
+        .execute(&mut *tx)
+        .await?;
+    }
+
+    if !d.dirty_holdings.is_empty() {
+        let (mut ids, mut syms, mut qty) = (vec![], vec![], vec![]);
+        for k in &d.dirty_holdings {
+            ids.push(acc(k.0));
+            syms.push(k.1.as_str().to_string());
+            qty.push(d.holdings.get(k).copied().unwrap_or(0) as i64);
+        }
+        sqlx::query(
+            "INSERT INTO holdings (account_id, symbol, quantity)
+             SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[])
+             ON CONFLICT (account_id, symbol) DO UPDATE SET quantity = EXCLUDED.quantity",
+        )
+        .bind(&ids)
+        .bind(&syms)
+        .bind(&qty)
+        .execute(&mut *tx)
+        .await?;
+    }
+
+    if !d.dirty_stocks.is_empty() {
+        let mut c: [Vec<i64>; 10] = Default::default();
+        let mut syms = vec![];
+        let mut open: Vec<Option<i64>> = vec![];
+        let mut listed = vec![];
+        for s in &d.dirty_stocks {
+            let Some(r) = d.stocks.get(s) else { continue };
+            syms.push(s.as_str().to_string());
+            let st = &r.stats;
+            open.push(st.open.map(Price::minor));
+            listed.push(r.listed);
+            for (col, v) in c.iter_mut().zip([
+                r.tick.minor(),
+                st.reference.minor(),
+                st.high.minor(),
+                st.low.minor(),
+                st.last.minor(),
+                st.volume as i64,
+                st.trades as i64,
+                st.turnover.minor(),
+                st.last_update.0,
+                r.trade_seq as i64,
+            ]) {
+                col.push(v);
+            }
+        }
+        sqlx::query(
+            "INSERT INTO stocks (symbol, tick, reference, open, high, low, last, volume, trades,
+               turnover, last_update, trade_seq, listed)
+             SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int8[],
+               $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[],
+               $12::int8[], $13::bool[])
+             ON CONFLICT (symbol) DO UPDATE SET tick = EXCLUDED.tick,
+               reference = EXCLUDED.reference, open = EXCLUDED.open, high = EXCLUDED.high,
+               low = EXCLUDED.low, last = EXCLUDED.last, volume = EXCLUDED.volume,
+               trades = EXCLUDED.trades, turnover = EXCLUDED.turnover,
+               last_update = EXCLUDED.last_update, trade_seq = EXCLUDED.trade_seq,
+               listed = EXCLUDED.listed",
+        )
+        .bind(&syms)
+        .bind(&c[0])
+        .bind(&c[1])
+        .bind(&open)
+        .bind(&c[2])
+        .bind(&c[3])
+        .bind(&c[4])
+        .bind(&c[5])
+        .bind(&c[6])
+        .bind(&c[7])
+        .bind(&c[8])
+        .bind(&c[9])
+        .bind(&listed)
+        .execute(&mut *tx)
+        .await?;
+    }
+
+    if !d.dirty_candles.is_empty() {
+        let (mut syms, mut cols) = (vec![], <[Vec<i64>; 6]>::default());
+        let mut trades: Vec<i32> = vec![];
+        for (s, start) in &d.dirty_candles {
+            let Some(k) = d.candle(*s, *start) else {
+                continue;
+            };
+            syms.push(s.as_str().to_string());
+            for (col, v) in cols.iter_mut().zip([
+                k.start.0,
+                k.open.minor(),
+                k.high.minor(),
+                k.low.minor(),
+                k.close.minor(),
+                k.volume as i64,
+            ]) {
+                col.push(v);
+            }
+            trades.push(k.trades as i32);
+        }
+        sqlx::query(
+            "INSERT INTO candles (symbol, start, open, high, low, close, volume, trades)
+             SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int8[],
+               $6::int8[], $7::int8[], $8::int4[])
+             ON CONFLICT (symbol, start) DO UPDATE SET open = EXCLUDED.open,
+               high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
+               volume = EXCLUDED.volume, trades = EXCLUDED.trades",
+        )
+        .bind(&syms)
+        .bind(&cols[0])
+        .bind(&cols[1])
+        .bind(&cols[2])
+        .bind(&cols[3])
+        .bind(&cols[4])
+        .bind(&cols[5])
+        .bind(&trades)
+        .execute(&mut *tx)
+        .await?;
+    }
+
+    if !d.dirty_orders.is_empty() {
+        let mut ids = vec![];
+        let mut accs = vec![];
+        let mut syms = vec![];
+        let mut sides: Vec<Option<&str>> = vec![];
+        let mut types: Vec<Option<&str>> = vec![];
+        let mut tifs: Vec<Option<&str>> = vec![];
+        let mut qty = vec![];
+        let mut limit: Vec<Option<i64>> = vec![];
+        let mut client: Vec<Option<String>> = vec![];
+        let mut status = vec![];
+        let mut filled = vec![];
+        let mut remaining = vec![];
+        let mut reason: Vec<Option<String>> = vec![];
+        let mut created = vec![];
+        let mut updated = vec![];
+        for id in &d.dirty_orders {
+            let Some(o) = d.orders.get(id) else { continue };
+            ids.push(o.id.0 as i64);
+            accs.push(acc(o.account));
+            syms.push(o.symbol.as_str().to_string());
+            sides.push(o.side.map(side_str));
+            types.push(o.order_type.map(type_str));
+            tifs.push(o.time_in_force.map(tif_str));
+            qty.push(o.quantity as i64);
+            limit.push(o.limit_price.map(Price::minor));
+            client.push(o.client_order_id.map(|c| c.as_str().to_string()));
+            status.push(o.status.as_str());
+            filled.push(o.filled as i64);
+            remaining.push(o.remaining as i64);
+            reason.push(o.reason.clone());
+            created.push(o.created_at.0);
+            updated.push(o.updated_at.0);
+        }
+        sqlx::query(
+            "INSERT INTO orders (order_id, account_id, symbol, side, order_type, time_in_force,
+               quantity, limit_price, client_order_id, status, filled, remaining, reason,
+               created_at, updated_at)
+             SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[],
+               $6::text[], $7::int8[], $8::int8[], $9::text[], $10::text[], $11::int8[],
+               $12::int8[], $13::text[], $14::int8[], $15::int8[])
+             ON CONFLICT (order_id) DO UPDATE SET side = EXCLUDED.side,
+               order_type = EXCLUDED.order_type, time_in_force = EXCLUDED.time_in_force,
+               quantity = EXCLUDED.quantity, limit_price = EXCLUDED.limit_price,
+               client_order_id = EXCLUDED.client_order_id, status = EXCLUDED.status,
+               filled = EXCLUDED.filled, remaining = EXCLUDED.remaining,
+               reason = EXCLUDED.reason, updated_at = EXCLUDED.updated_at",
+        )
+        .bind(&ids)
+        .bind(&accs)
+        .bind(&syms)
+        .bind(&sides)
+        .bind(&types)
+        .bind(&tifs)
+        .bind(&qty)
+        .bind(&limit)
+        .bind(&client)
+        .bind(&status)
+        .bind(&filled)
+        .bind(&remaining)
+        .bind(&reason)
+        .bind(&created)
+        .bind(&updated)
+        .execute(&mut *tx)
+        .await?;
+    }
+
+    if !d.new_trades.is_empty() {
+        let mut syms = vec![];
+        let mut cols = <[Vec<i64>; 8]>::default();
+        let mut sides = vec![];
+        for t in &d.new_trades {
+            syms.push(t.symbol.as_str().to_string());
+            for (col, v) in cols.iter_mut().zip([
+                t.seq as i64,
+                t.price.minor(),
+                t.quantity as i64,
+                t.maker_order.0 as i64,
+                acc(t.maker_account),
+                t.taker_order.0 as i64,
+                acc(t.taker_account),
+                t.ts.0,
+            ]) {
+                col.push(v);
+            }
+            sides.push(side_str(t.taker_side));
+        }
+        sqlx::query(
+            "INSERT INTO trades (symbol, seq, price, quantity, maker_order, maker_account,
+               taker_order, taker_account, ts, taker_side)
+             SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int8[],
+               $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::text[])
+             ON CONFLICT (symbol, seq) DO NOTHING",
+        )
+        .bind(&syms)
+        .bind(&cols[0])
+        .bind(&cols[1])
+        .bind(&cols[2])
+        .bind(&cols[3])
+        .bind(&cols[4])
+        .bind(&cols[5])
+        .bind(&cols[6])
+        .bind(&cols[7])
+        .bind(&sides)
+        .execute(&mut *tx)
+        .await?;
+    }
+
+    sqlx::query("UPDATE checkpoint SET seq = $1, taken_at = now()")
+        .bind(d.seq as i64)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    d.clear_dirty();
+    Ok(())
+}
+
+fn order_from_row(r: &sqlx::postgres::PgRow) -> Result<OrderRow, PgError> {
+    let status: String = r.try_get("status")?;
+    let client: Option<String> = r.try_get("client_order_id")?;
+    Ok(OrderRow {
+        id: OrderId(r.try_get::<i64, _>("order_id")? as u64),
+        account: acc_back(r.try_get("account_id")?),
+        symbol: sym(&r.try_get::<String, _>("symbol")?)?,
+        side: r
+            .try_get::<Option<String>, _>("side")?
+            .as_deref()
+            .and_then(side_parse),
+        order_type: r
+            .try_get::<Option<String>, _>("order_type")?
+            .as_deref()
+            .and_then(type_parse),
+        time_in_force: r
+            .try_get::<Option<String>, _>("time_in_force")?
+            .as_deref()
+            .and_then(tif_parse),
+        quantity: r.try_get::<i64, _>("quantity")? as u64,
+        limit_price: r
+            .try_get::<Option<i64>, _>("limit_price")?
+            .map(Price::from_minor),
+        client_order_id: client.as_deref().and_then(|c| ClientOrderId::new(c).ok()),
+        status: Status::parse(&status)
+            .ok_or_else(|| PgError::Journal(format!("unknown order status `{status}`")))?,
+        filled: r.try_get::<i64, _>("filled")? as u64,
+        remaining: r.try_get::<i64, _>("remaining")? as u64,
+        reason: r.try_get("reason")?,
+        created_at: Timestamp(r.try_get("created_at")?),
+        updated_at: Timestamp(r.try_get("updated_at")?),
+    })
+}
+
+macro_rules! order_columns {
+    () => {
+        "order_id, account_id, symbol, side, order_type, time_in_force, quantity, limit_price, \
+         client_order_id, status, filled, remaining, reason, created_at, updated_at"
+    };
+}
+
+/// Recovery: the last checkpoint, then every journal fact after it, folded.
+/// Fails on a gap in the journal's sequence or a fact it cannot read.
+pub async fn load(
+    pool: &PgPool,
+    fees: engine::Fees,
+    fee_account: AccountId,
+) -> Result<Durable, PgError> {
+    let mut d = Durable::new(fees, fee_account);
+    d.seq = sqlx::query_scalar::<_, i64>("SELECT seq FROM checkpoint")
+        .fetch_one(pool)
+        .await? as u64;
+    for r in sqlx::query("SELECT account_id, name, key_hash, created_at FROM users")
+        .fetch_all(pool)
+        .await?
+    {
+        d.users.insert(
+            acc_back(r.try_get("account_id")?),
+            UserRow {
+                name: r.try_get("name")?,
+                key_hash: r.try_get("key_hash")?,
+                created_at: Timestamp(r.try_get("created_at")?),
+            },
+        );
+    }
+    for r in sqlx::query("SELECT account_id, cash FROM accounts")
+        .fetch_all(pool)
+        .await?
+    {
+        d.cash
+            .insert(acc_back(r.try_get("account_id")?), r.try_get("cash")?);
+    }
+    for r in sqlx::query("SELECT account_id, symbol, quantity FROM holdings")
+        .fetch_all(pool)
+        .await?
+    {
+        d.holdings.insert(
+            (
+                acc_back(r.try_get("account_id")?),
+                sym(&r.try_get::<String, _>("symbol")?)?,
+            ),
+            r.try_get::<i64, _>("quantity")? as u64,
+        );
+    }
+    let mut candles: BTreeMap<Symbol, Vec<Candle>> = BTreeMap::new();
+    for r in sqlx::query(
+        "SELECT symbol, start, open, high, low, close, volume, trades FROM candles ORDER BY start",
+    )
+    .fetch_all(pool)
+    .await?
+    {
+        candles
+            .entry(sym(&r.try_get::<String, _>("symbol")?)?)
+            .or_default()
+            .push(Candle {
+                start: Timestamp(r.try_get("start")?),
+                open: Price::from_minor(r.try_get("open")?),
+                high: Price::from_minor(r.try_get("high")?),
+                low: Price::from_minor(r.try_get("low")?),
+                close: Price::from_minor(r.try_get("close")?),
+                volume: r.try_get::<i64, _>("volume")? as u64,
+                trades: r.try_get::<i32, _>("trades")? as u32,
+            });
+    }
+    for r in sqlx::query(
+        "SELECT symbol, tick, reference, open, high, low, last, volume, trades, turnover,
+           last_update, trade_seq, listed FROM stocks",
+    )
+    .fetch_all(pool)
+    .await?
+    {
+        let s = sym(&r.try_get::<String, _>("symbol")?)?;
+        d.stocks.insert(
+            s,
+            StockRow {
+                tick: Price::from_minor(r.try_get("tick")?),
+                stats: DayStats {
+                    reference: Price::from_minor(r.try_get("reference")?),
+                    open: r.try_get::<Option<i64>, _>("open")?.map(Price::from_minor),
+                    high: Price::from_minor(r.try_get("high")?),
+                    low: Price::from_minor(r.try_get("low")?),
+                    last: Price::from_minor(r.try_get("last")?),
+                    volume: r.try_get::<i64, _>("volume")? as u64,
+                    trades: r.try_get::<i64, _>("trades")? as u64,
+                    turnover: Money::from_minor(r.try_get("turnover")?),
+                    last_update: Timestamp(r.try_get("last_update")?),
+                },
+                candles: Candles::restore(candles.remove(&s).unwrap_or_default()),
+                trade_seq: r.try_get::<i64, _>("trade_seq")? as u64,
+                listed: r.try_get("listed")?,
+            },
+        );
+    }
+    for r in sqlx::query(concat!(
+        "SELECT ",
+        order_columns!(),
+        " FROM orders WHERE status IN ('accepted', 'partially_filled')"
+    ))
+    .fetch_all(pool)
+    .await?
+    {
+        let o = order_from_row(&r)?;
+        d.orders.insert(o.id, o);
+    }
+    d.max_order_id = sqlx::query_scalar::<_, Option<i64>>("SELECT max(order_id) FROM orders")
+        .fetch_one(pool)
+        .await?
+        .unwrap_or(0) as u64;
+
+    // Fold the journal after the checkpoint, in chunks.
+    loop {
+        let rows = sqlx::query(
+            "SELECT seq, fact::text AS fact FROM journal WHERE seq > $1 ORDER BY seq LIMIT 10000",
+        )
+        .bind(d.seq as i64)
+        .fetch_all(pool)
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for r in rows {
+            let seq = r.try_get::<i64, _>("seq")? as u64;
+            if seq != d.seq + 1 {
+                return Err(PgError::Journal(format!(
+                    "gap in the journal: {} follows {}",
+                    seq, d.seq
+                )));
+            }
+            let text: String = r.try_get("fact")?;
+            let fact: Fact = serde_json::from_str(&text)
+                .map_err(|e| PgError::Journal(format!("journal entry {seq}: {e}")))?;
+            d.apply(&fact);
+            d.seq = seq;
+        }
+    }
+    Ok(d)
+}
+
+/// Every order of accounts `>= first_account` (the API's users), oldest
+/// first. Call after a checkpoint, so the table is complete.
+pub async fn user_orders(pool: &PgPool, first_account: u64) -> Result<Vec<OrderRow>, PgError> {
+    sqlx::query(concat!(
+        "SELECT ",
+        order_columns!(),
+        " FROM orders WHERE account_id >= $1 ORDER BY order_id"
+    ))
+    .bind(first_account as i64)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(order_from_row)
+    .collect()
+}
+
+/// Every trade with a side in accounts `>= first_account` (below the
+/// house and fee accounts, which read as negative), in execution order.
+pub async fn user_trades(pool: &PgPool, first_account: u64) -> Result<Vec<Trade>, PgError> {
+    let rows = sqlx::query(
+        "SELECT symbol, seq, price, quantity, maker_order, maker_account, taker_order,
+           taker_account, taker_side, ts FROM trades
+         WHERE maker_account >= $1 OR taker_account >= $1 ORDER BY ts, symbol, seq",
+    )
+    .bind(first_account as i64)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let side: String = r.try_get("taker_side")?;
+            Ok(Trade {
+                symbol: sym(&r.try_get::<String, _>("symbol")?)?,
+                seq: r.try_get::<i64, _>("seq")? as u64,
+                price: Price::from_minor(r.try_get("price")?),
+                quantity: r.try_get::<i64, _>("quantity")? as u64,
+                maker_order: OrderId(r.try_get::<i64, _>("maker_order")? as u64),
+                maker_account: acc_back(r.try_get("maker_account")?),
+                taker_order: OrderId(r.try_get::<i64, _>("taker_order")? as u64),
+                taker_account: acc_back(r.try_get("taker_account")?),
+                taker_side: side_parse(&side)
+                    .ok_or_else(|| PgError::Journal(format!("bad side `{side}`")))?,
+                ts: Timestamp(r.try_get("ts")?),
+            })
+        })
+        .collect()
+}
