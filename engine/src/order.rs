@@ -292,6 +292,21 @@ impl Order {
     }
 }
 
+#[cfg(feature = "serde")]
+impl serde::Serialize for ClientOrderId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for ClientOrderId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        ClientOrderId::new(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,20 +411,5 @@ mod tests {
         assert!(ClientOrderId::new("").is_err());
         assert!(ClientOrderId::new("has space").is_err());
         assert!(ClientOrderId::new(&"x".repeat(37)).is_err());
-    }
-}
-
-#[cfg(feature = "serde")]
-impl serde::Serialize for ClientOrderId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-#[cfg(feature = "serde")]
-impl<'de> serde::Deserialize<'de> for ClientOrderId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        ClientOrderId::new(&s).map_err(serde::de::Error::custom)
     }
 }

@@ -181,6 +181,21 @@ impl fmt::Debug for Symbol {
     }
 }
 
+#[cfg(feature = "serde")]
+impl serde::Serialize for Symbol {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Symbol {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Symbol::new(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,20 +231,5 @@ mod tests {
     fn minute_floor_truncates_to_the_minute() {
         let t = Timestamp(Timestamp::NANOS_PER_MINUTE * 3 + 17);
         assert_eq!(t.minute_floor(), Timestamp(Timestamp::NANOS_PER_MINUTE * 3));
-    }
-}
-
-#[cfg(feature = "serde")]
-impl serde::Serialize for Symbol {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-#[cfg(feature = "serde")]
-impl<'de> serde::Deserialize<'de> for Symbol {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Symbol::new(&s).map_err(serde::de::Error::custom)
     }
 }

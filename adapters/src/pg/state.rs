@@ -220,17 +220,14 @@ impl Durable {
     /// Make sure a symbol has a row (symbols from settings are registered
     /// at start with their listing price).
     pub fn ensure_stock(&mut self, symbol: Symbol, tick: Price, reference: Price) {
-        if !self.stocks.contains_key(&symbol) {
-            self.stocks.insert(
-                symbol,
-                StockRow {
-                    tick,
-                    stats: DayStats::new(reference),
-                    candles: Candles::default(),
-                    trade_seq: 0,
-                    listed: false,
-                },
-            );
+        if let std::collections::btree_map::Entry::Vacant(e) = self.stocks.entry(symbol) {
+            e.insert(StockRow {
+                tick,
+                stats: DayStats::new(reference),
+                candles: Candles::default(),
+                trade_seq: 0,
+                listed: false,
+            });
             self.dirty_stocks.insert(symbol);
         }
     }

@@ -218,7 +218,8 @@ async fn every_table_round_trips_through_a_checkpoint(pool: PgPool) {
         holdings,
         [(7, "ACME".into(), 80), (1_000_000_000, "ACME".into(), 20)]
     );
-    let orders: Vec<(i64, String, i64, i64, Option<String>, Option<String>)> = sqlx::query_as(
+    type OrderCols = (i64, String, i64, i64, Option<String>, Option<String>);
+    let orders: Vec<OrderCols> = sqlx::query_as(
         "SELECT order_id, status, filled, remaining, reason, client_order_id FROM orders ORDER BY order_id",
     )
     .fetch_all(&pool)
