@@ -2,6 +2,7 @@
 //! done by the library crates.
 
 mod kafka_cmds;
+mod persist;
 mod serve;
 
 use std::path::PathBuf;
@@ -36,8 +37,14 @@ enum Command {
     /// trade and stream over HTTP (docs at /docs). Settings come from
     /// --config FILE (TOML), then MARKETSIM_* environment variables
     /// (MARKETSIM_LISTEN, MARKETSIM_ADMIN_KEY, MARKETSIM_STARTING_CASH,
-    /// MARKETSIM_TICK_INTERVAL_MS, MARKETSIM_SCENARIO), then flags.
+    /// MARKETSIM_TICK_INTERVAL_MS, MARKETSIM_SCENARIO,
+    /// MARKETSIM_DATABASE_URL, ...), then flags.
+    ///
+    /// With a database URL every fact is journaled in PostgreSQL, orders are
+    /// acknowledged once durable, and a restart restores the market.
     Serve(ServeArgs),
+    /// Apply the PostgreSQL migrations (`serve` also applies them at start).
+    Migrate(MigrateArgs),
     /// Publish the random-walk generator's ticks to a Kafka topic.
     ///
     /// Messages are keyed by symbol; the JSON payload carries a schema
@@ -71,10 +78,22 @@ struct ServeArgs {
     /// the events topic. Unreachable brokers are an error at start.
     #[arg(long)]
     kafka_brokers: Option<String>,
+    /// PostgreSQL URL (e.g. postgres://user@127.0.0.1:5432/marketsim):
+    /// journal, acknowledgement after durability, recovery at start.
+    /// Without it the market lives in memory.
+    #[arg(long)]
+    database_url: Option<String>,
     /// HTTP worker threads (default: the number of cores less one, which
     /// runs the market's actors).
     #[arg(long)]
     threads: Option<usize>,
+}
+
+#[derive(Debug, clap::Args)]
+struct MigrateArgs {
+    /// PostgreSQL URL.
+    #[arg(long, env = "MARKETSIM_DATABASE_URL")]
+    database_url: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -128,6 +147,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Serve(args) => serve_cmd(args),
+        Command::Migrate(args) => migrate_cmd(args),
         Command::Generate(args) => kafka_cmd(kafka_cmds::generate(args)),
         Command::Replay(args) => kafka_cmd(kafka_cmds::replay(args)),
     }
@@ -172,6 +192,9 @@ fn serve_cmd(args: ServeArgs) -> ExitCode {
     if args.kafka_brokers.is_some() {
         settings.kafka_brokers = args.kafka_brokers;
     }
+    if args.database_url.is_some() {
+        settings.database_url = args.database_url;
+    }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let Some(rt) = runtime(args.threads.unwrap_or(cores.saturating_sub(1))) else {
         return ExitCode::FAILURE;
@@ -184,6 +207,22 @@ fn serve_cmd(args: ServeArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: the server panicked: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn migrate_cmd(args: MigrateArgs) -> ExitCode {
+    let Some(rt) = runtime(1) else {
+        return ExitCode::FAILURE;
+    };
+    match rt.block_on(persist::migrate_only(&args.database_url)) {
+        Ok(msg) => {
+            println!("{msg}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }

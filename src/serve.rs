@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use actors::generator::GeneratorArgs;
 use actors::ticker::{TickerConfig, TickerCore};
+use actors::ports::FactJournal;
 use actors::{EventBus, MarketHandle, MatcherPool, PriceWalk};
 use engine::{AccountId, Fees, Gbm, GbmParams, Money, Price, Symbol};
 use serde::Deserialize;
@@ -45,6 +46,12 @@ pub struct Settings {
     pub kafka_group: Option<String>,
     /// Partitions of topics this server creates (default 3).
     pub kafka_partitions: Option<i32>,
+    /// PostgreSQL URL: facts are journaled there, orders are acknowledged
+    /// once durable, and the market is restored from it at start.
+    pub database_url: Option<String>,
+    /// How long a request waits for durability before answering 503
+    /// (default 2000 ms).
+    pub durable_timeout_ms: Option<u64>,
 }
 
 impl Settings {
@@ -88,6 +95,12 @@ impl Settings {
         if let Some(v) = env("KAFKA_BROKERS") {
             s.kafka_brokers = Some(v);
         }
+        if let Some(v) = env("DATABASE_URL") {
+            s.database_url = Some(v);
+        }
+        if let Some(v) = num("DURABLE_TIMEOUT_MS")? {
+            s.durable_timeout_ms = Some(v);
+        }
         Ok(s)
     }
 }
@@ -113,6 +126,8 @@ pub struct Built {
     pub market: MarketHandle,
     pub agents: Option<(simulations::Plan, u64)>,
     pub generator: actors::ActorRef<actors::generator::GeneratorMsg>,
+    /// PostgreSQL, when configured.
+    pub db: Option<sqlx::PgPool>,
 }
 
 /// Build the market and the app from settings.
@@ -172,28 +187,68 @@ pub async fn build(
             })
             .collect(),
     };
+    let mut listings = listings;
+    let db = match &s.database_url {
+        Some(url) => Some(crate::persist::open(url, fees, FEE_ACCOUNT).await?),
+        None => None,
+    };
+    let mut durable = db.as_ref().map(|(_, d)| d);
+    // Symbols listed at run time (admin API) come back from the database.
+    if let Some(d) = durable.as_mut() {
+        for (symbol, st) in &d.stocks {
+            if st.listed && !listings.iter().any(|l| l.0 == *symbol) {
+                listings.push((
+                    *symbol,
+                    st.stats.reference,
+                    st.tick,
+                    GbmParams {
+                        volatility: 0.2,
+                        ..Default::default()
+                    },
+                    0,
+                ));
+            }
+        }
+    }
+    let restored = durable.as_ref().is_some_and(|d| !d.is_empty());
     for (i, (symbol, initial, tick, params, _)) in listings.iter().enumerate() {
-        market
-            .list(TickerCore::new(
-                *symbol,
-                *tick,
-                *initial,
-                TickerConfig {
-                    ticks_update_stats: true,
-                },
-            ))
-            .await
-            .map_err(|e| e.to_string())?;
+        let mut core = TickerCore::new(
+            *symbol,
+            *tick,
+            *initial,
+            TickerConfig {
+                ticks_update_stats: true,
+            },
+        );
+        let mut start = *initial;
+        if let Some(st) = durable.as_ref().and_then(|d| d.stocks.get(symbol)) {
+            core.stats = st.stats;
+            core.candles = st.candles.clone();
+            core.book.resume_trade_seq(st.trade_seq);
+            start = st.stats.last;
+        }
+        market.list(core).await.map_err(|e| e.to_string())?;
         walk.add(
             *symbol,
-            Gbm::new(*initial, *tick, *params).map_err(|e| format!("{symbol}: {e}"))?,
+            Gbm::new(start, *tick, *params).map_err(|e| format!("{symbol}: {e}"))?,
             seed,
             i as u64,
         );
     }
+    if restored {
+        if let Some(d) = durable.as_ref() {
+            crate::persist::restore_accounts(&market, d, api::state::FIRST_USER_ID).await?;
+        }
+    } else if let Some(p) = &plan {
+        // Agents' accounts are opened here (not by the agents' driver) so
+        // that a fresh journal starts with them.
+        simulations::runner::open_accounts(&market, p, &simulations::agents::Agents::new(p, seed))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     // With agents, the runner's account set-up issues the floats (agents
     // first, the rest to the house); without, the house holds each float.
-    if plan.is_none() {
+    if plan.is_none() && !restored {
         let h = market.accounts_of(HOUSE_ACCOUNT);
         let mut cmds = vec![actors::account::AccountCmd::Open(HOUSE_ACCOUNT)];
         cmds.extend(
@@ -207,6 +262,56 @@ pub async fn build(
     }
     let bus = EventBus::new(4_096);
     let clock = api::state::system_clock();
+    let ids = Arc::new(AtomicU64::new(1));
+    let users = Arc::new(api::Users::default());
+    let records = Arc::new(api::records::Records::default());
+    let (journal, pg_pool): (Arc<dyn actors::ports::FactJournal>, _) = match db {
+        Some((pool, mut d)) => {
+            for (symbol, initial, tick, _, _) in &listings {
+                d.ensure_stock(*symbol, *tick, *initial);
+            }
+            let first = if restored {
+                // Make the tables complete (the journal's tail folded in),
+                // then read users' records from them.
+                adapters::pg::checkpoint(&pool, &mut d)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                crate::persist::restore_users(&pool, &d, &users, &records, api::state::FIRST_USER_ID)
+                    .await?;
+                ids.store(d.max_order_id + 1, std::sync::atomic::Ordering::Relaxed);
+                let open: Vec<adapters::pg::OrderRow> =
+                    d.open_orders().into_iter().cloned().collect();
+                let with_agents = plan.is_some();
+                let (facts, placed) = crate::persist::restore_orders(
+                    &market,
+                    &open,
+                    |o| !with_agents || o.account.0 >= api::state::FIRST_USER_ID,
+                    clock(),
+                )
+                .await?;
+                tracing::info!(
+                    users = d.users.len(),
+                    accounts = d.cash.len(),
+                    resting = placed,
+                    journal = d.seq,
+                    "market restored from PostgreSQL"
+                );
+                facts
+            } else {
+                crate::persist::seed_facts(&market).await?
+            };
+            let (j, writer) =
+                adapters::pg::PgJournal::start(pool.clone(), d, adapters::pg::WriterConfig::default());
+            // The writer runs until the process ends; its handle is not kept.
+            drop(writer);
+            let ticket = j.append(first);
+            j.durable(ticket, Duration::from_secs(30))
+                .await
+                .map_err(|e| format!("cannot write the journal: {e}"))?;
+            (Arc::new(j), Some(pool))
+        }
+        None => (Arc::new(actors::memory::NoJournal), None),
+    };
     let kafka = match &s.kafka_brokers {
         Some(b) => Some(kafka_setup(s, b).await?),
         None => None,
@@ -242,10 +347,10 @@ pub async fn build(
     let state = api::AppState::new(api::state::Shared {
         market: market.clone(),
         pool,
-        users: Arc::new(api::Users::default()),
-        records: Arc::new(api::records::Records::default()),
+        users,
+        records,
         bus,
-        ids: Arc::new(AtomicU64::new(1)),
+        ids,
         clock,
         admin_key_hash: s.admin_key.as_deref().map(api::auth::hash_key),
         starting_cash,
@@ -254,7 +359,12 @@ pub async fn build(
         generator: Some(generator.clone()),
         shutdown,
         engine,
+        journal: journal.clone(),
+        durable_timeout: Duration::from_millis(s.durable_timeout_ms.unwrap_or(2_000).max(1)),
     });
+    if pg_pool.is_some() {
+        crate::persist::journal_ticks(&state.bus, journal);
+    }
     if let Some(k) = kafka {
         start_kafka(k, &market, &state.bus, state.shutdown.clone());
     }
@@ -265,6 +375,7 @@ pub async fn build(
         market,
         agents: plan.map(|p| (p, seed)),
         generator,
+        db: pg_pool,
     })
 }
 
@@ -407,8 +518,15 @@ pub async fn run(s: Settings) -> Result<(), String> {
         let hooks = simulations::live::LiveHooks {
             ids: st.ids.clone(),
             clock: st.clock.clone(),
-            on_events: Arc::new(move |evs| api::state::record_events(&st.records, &st.bus, evs)),
+            on_events: Arc::new(move |evs| {
+                api::state::record_events(&st.records, &st.bus, &*st.journal, Vec::new(), evs);
+            }),
             generator: Some(built.generator.clone()),
+            accounts_ready: true,
+            paused: {
+                let st = built.state.clone();
+                Some(Arc::new(move || !st.journal.healthy()))
+            },
         };
         let market = built.market.clone();
         let agents = plan.groups.iter().map(|g| g.count as u64).sum::<u64>();
@@ -422,6 +540,16 @@ pub async fn run(s: Settings) -> Result<(), String> {
             }
         });
         tracing::info!(agents, "background agents trading");
+    }
+    if let Some(db) = &built.db {
+        for (task, detail) in [
+            ("generator", format!("{} ms interval", s.tick_interval_ms.unwrap_or(500))),
+            ("server", format!("http://{local}")),
+        ] {
+            if let Err(e) = adapters::pg::task_status(db, task, "running", &detail).await {
+                tracing::warn!(error = %e, task, "could not record the task");
+            }
+        }
     }
     tracing::info!("marketsim serving on http://{local} (API docs at http://{local}/docs)");
     let signal = async move {
@@ -442,6 +570,17 @@ pub async fn run(s: Settings) -> Result<(), String> {
         () = grace => Ok(()),
     };
     built.generator.stop(None);
+    // What was acknowledged is durable already; wait for the rest (the
+    // agents' and ticks' facts) before the process ends.
+    let last = built.state.journal.append(Vec::new());
+    if let Err(e) = built.state.journal.durable(last, GRACE).await {
+        tracing::warn!(error = %e, "journal not fully written at shutdown");
+    }
+    if let Some(db) = &built.db {
+        for task in ["generator", "server"] {
+            let _ = adapters::pg::task_status(db, task, "stopped", "").await;
+        }
+    }
     built.market.shutdown();
     drop(engine_done);
     result

@@ -26,6 +26,24 @@ pub fn hash_key(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
 
+/// A key hash as 64 lowercase hex digits (how it is stored).
+pub fn hex(hash: &[u8; 32]) -> String {
+    hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The inverse of `hex`.
+pub fn unhex(s: &str) -> Option<[u8; 32]> {
+    let b = s.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
 fn bearer(parts: &Parts) -> Option<&str> {
     let v = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, key) = v.split_once(' ')?;

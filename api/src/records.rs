@@ -74,6 +74,29 @@ pub struct OrderRecord {
     pub updated_at: Timestamp,
 }
 
+impl OrderRecord {
+    /// The request as a journal fact.
+    pub fn fact(&self) -> actors::facts::Fact {
+        actors::facts::Fact::Order(actors::facts::OrderFact {
+            id: self.id,
+            account: self.account,
+            client_order_id: self.client_order_id,
+            symbol: self.symbol,
+            side: self.side,
+            order_type: self.order_type,
+            quantity: self.quantity,
+            limit_price: self.limit_price,
+            time_in_force: self.time_in_force,
+            denied: if self.status == OrderStatus::Denied {
+                self.reason
+            } else {
+                None
+            },
+            at: self.created_at,
+        })
+    }
+}
+
 /// One fill of one user's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fill {
@@ -156,6 +179,32 @@ impl Records {
         g.by_account.entry(r.account).or_default().push(r.id);
         g.orders.insert(r.id, r);
         true
+    }
+
+    /// Rebuild users' records after a restart: their orders as stored, and
+    /// their trades in execution order (which give fills, filled values and
+    /// positions); each order's stored status is kept.
+    pub fn restore(&self, orders: Vec<OrderRecord>, trades: &[(Symbol, Event)]) {
+        let mut finals = Vec::with_capacity(orders.len());
+        for r in orders {
+            self.add_user(r.account);
+            finals.push((r.id, r.status, r.reason, r.updated_at));
+            self.insert(OrderRecord {
+                status: OrderStatus::Accepted,
+                filled: 0,
+                filled_value: Money::ZERO,
+                ..r
+            });
+        }
+        self.apply(trades);
+        let mut g = self.lock();
+        for (id, status, reason, updated_at) in finals {
+            if let Some(r) = g.orders.get_mut(&id) {
+                r.status = status;
+                r.reason = reason;
+                r.updated_at = updated_at;
+            }
+        }
     }
 
     pub fn get(&self, id: OrderId) -> Option<OrderRecord> {

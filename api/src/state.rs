@@ -53,6 +53,10 @@ impl Users {
             .unwrap_or_else(|p| p.into_inner())
             .insert(key_hash, id);
     }
+    /// New ids continue after `id` (users restored at start).
+    pub fn resume_after(&self, id: AccountId) {
+        self.next.fetch_max(id.0 + 1, Ordering::Relaxed);
+    }
     pub fn by_key(&self, hash: &[u8; 32]) -> Option<AccountId> {
         self.keys
             .read()
@@ -118,6 +122,11 @@ pub struct Shared {
     /// order routing is then run there, so its actor round trips stay on
     /// one thread and only the request and its reply cross threads.
     pub engine: Option<tokio::runtime::Handle>,
+    /// Where facts are made durable (PostgreSQL, or nothing in memory mode).
+    pub journal: Arc<dyn actors::ports::FactJournal>,
+    /// How long a request waits for its facts to be durable before it
+    /// answers 503.
+    pub durable_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for Shared {
@@ -167,9 +176,45 @@ impl Shared {
         }
     }
 
-    /// Record routed events for users, count them, and stream them.
-    pub fn publish(&self, events: &[(engine::Symbol, engine::Event)]) {
-        record_events(&self.records, &self.bus, events);
+    /// Journal `facts` then the routed events, record the events for
+    /// users, count them, and stream them. Returns the journal ticket to
+    /// `commit` before acknowledging.
+    pub fn publish(
+        &self,
+        facts: Vec<actors::facts::Fact>,
+        events: &[(engine::Symbol, engine::Event)],
+    ) -> u64 {
+        record_events(&self.records, &self.bus, &*self.journal, facts, events)
+    }
+
+    /// Wait until everything up to `ticket` is durable: 503 if the store
+    /// does not confirm within `durable_timeout`.
+    pub async fn commit(&self, ticket: u64) -> Result<(), crate::ApiError> {
+        self.journal
+            .durable(ticket, self.durable_timeout)
+            .await
+            .map_err(|e| {
+                metrics::counter!("marketsim_unavailable_total", "cause" => "persistence")
+                    .increment(1);
+                crate::ApiError::Unavailable(format!(
+                    "{e}: the request was applied in memory and will be stored when the \
+                     database is back; check its state before retrying"
+                ))
+            })
+    }
+
+    /// Refuse new trading while the journal cannot write (503).
+    pub fn writable(&self) -> Result<(), crate::ApiError> {
+        if self.journal.healthy() {
+            Ok(())
+        } else {
+            metrics::counter!("marketsim_unavailable_total", "cause" => "persistence").increment(1);
+            Err(crate::ApiError::Unavailable(
+                "the database is unavailable: trading is paused until it is back; nothing was \
+                 changed"
+                    .into(),
+            ))
+        }
     }
 }
 
@@ -188,10 +233,14 @@ pub fn system_clock() -> Arc<dyn Fn() -> Timestamp + Send + Sync> {
 pub fn record_events(
     records: &Records,
     bus: &EventBus,
+    journal: &dyn actors::ports::FactJournal,
+    mut facts: Vec<actors::facts::Fact>,
     events: &[(engine::Symbol, engine::Event)],
-) {
+) -> u64 {
+    facts.extend(actors::facts::events(events));
+    let ticket = journal.append(facts);
     if events.is_empty() {
-        return;
+        return ticket;
     }
     records.apply(events);
     let trades = events
@@ -210,4 +259,5 @@ pub fn record_events(
             })
             .collect(),
     );
+    ticket
 }

@@ -29,6 +29,23 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
+    pub const ALL: [RejectReason; 11] = [
+        RejectReason::InsufficientCash,
+        RejectReason::InsufficientHoldings,
+        RejectReason::UnknownSymbol,
+        RejectReason::UnknownAccount,
+        RejectReason::UnknownOrder,
+        RejectReason::DuplicateOrderId,
+        RejectReason::OffTickGrid,
+        RejectReason::NonPositivePrice,
+        RejectReason::ZeroQuantity,
+        RejectReason::MissingPrice,
+        RejectReason::Overflow,
+    ];
+    /// The inverse of `as_str`.
+    pub fn parse(s: &str) -> Option<RejectReason> {
+        RejectReason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
     pub const fn as_str(self) -> &'static str {
         match self {
             RejectReason::InsufficientCash => "insufficient_cash",

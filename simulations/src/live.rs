@@ -34,6 +34,12 @@ pub struct LiveHooks {
     pub on_events: EventHook,
     /// Where shocks go.
     pub generator: Option<ActorRef<GeneratorMsg>>,
+    /// The agents' accounts are already open (opened by the host, or
+    /// restored): `run_live` does not open them.
+    pub accounts_ready: bool,
+    /// While this returns true the agents sit out (e.g. the journal cannot
+    /// write): nothing is routed.
+    pub paused: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
 }
 
 impl std::fmt::Debug for LiveHooks {
@@ -51,7 +57,9 @@ pub async fn run_live(
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), RunError> {
     let mut agents = Agents::new(&plan, seed);
-    crate::runner::open_accounts(&market, &plan, &agents).await?;
+    if !hooks.accounts_ready {
+        crate::runner::open_accounts(&market, &plan, &agents).await?;
+    }
     let dir = market.directory();
     let mut calendar: BinaryHeap<Reverse<(u64, u32)>> =
         agents.schedule().into_iter().map(Reverse).collect();
@@ -64,6 +72,9 @@ pub async fn run_live(
         tokio::select! {
             _ = &mut stop => return Ok(()),
             _ = tick.tick() => {}
+        }
+        if hooks.paused.as_ref().is_some_and(|p| p()) {
+            continue;
         }
         step += 1;
         let ts = (hooks.clock)();

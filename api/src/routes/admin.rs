@@ -29,6 +29,7 @@ pub async fn list_stock(
     _: Admin,
     Json(b): Json<NewStock>,
 ) -> Result<(StatusCode, axum::Json<Stock>), ApiError> {
+    st.writable()?;
     let s = engine::Symbol::new(&b.symbol)
         .map_err(|e| ApiError::Unprocessable(format!("`symbol`: {e}")))?;
     if st.market.directory().ticker(s).is_some() {
@@ -75,6 +76,22 @@ pub async fn list_stock(
         .apply(actors::account::AccountCmd::Issue(st.house, s, b.float))
         .await?
         .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let ticket = st.publish(
+        vec![
+            actors::facts::Fact::Listed {
+                symbol: s,
+                tick,
+                price: initial,
+            },
+            actors::facts::Fact::Issue {
+                account: st.house,
+                symbol: s,
+                quantity: b.float,
+            },
+        ],
+        &[],
+    );
+    st.commit(ticket).await?;
     if let Some(g) = &st.generator {
         let stream = st.market.directory().tickers().len() as u64;
         let _ = g.cast(actors::generator::GeneratorMsg::Add {
@@ -121,7 +138,17 @@ pub async fn set_price(
     }
     // The generator applies it asynchronously; apply here too so the
     // answer shows it (a repeated tick of the same price changes nothing).
-    t.tick(p, st.now())?;
+    let now = st.now();
+    t.tick(p, now)?;
+    let ticket = st.publish(
+        vec![actors::facts::Fact::Tick {
+            symbol: s,
+            price: p,
+            ts: now,
+        }],
+        &[],
+    );
+    st.commit(ticket).await?;
     Ok(axum::Json(stock(&t.snapshot().await?)))
 }
 

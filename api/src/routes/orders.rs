@@ -83,6 +83,7 @@ pub async fn place(
             return Ok((StatusCode::OK, axum::Json(OrderDto::from(&r))).into_response());
         }
     }
+    st.writable()?;
     let symbol =
         Symbol::new(&body.symbol).map_err(|e| ApiError::Unprocessable(format!("`symbol`: {e}")))?;
     let (order_type, limit_price) = match (body.order_type, body.limit_price.as_deref()) {
@@ -161,16 +162,20 @@ pub async fn place(
             if !st.records.insert(record.clone()) {
                 return replay(&st, account, client_order_id);
             }
+            let ticket = st.publish(vec![record.fact()], &[]);
+            st.commit(ticket).await?;
             return Err(denied(&record, format!("{}: {e}", reject_text(reason))));
         }
     };
+    let fact = record.fact();
     if !st.records.insert(record) {
         return replay(&st, account, client_order_id);
     }
     let routed = st
         .route(account, now, vec![actors::Command::Place(order)])
         .await?;
-    st.publish(&routed.events);
+    let ticket = st.publish(vec![fact], &routed.events);
+    st.commit(ticket).await?;
     let r = st
         .records
         .get(id)
@@ -383,6 +388,7 @@ pub async fn cancel(
     Path(id): Path<u64>,
 ) -> Result<axum::Json<OrderDto>, ApiError> {
     let r = owned(&st, account, id)?;
+    st.writable()?;
     if !r.status.is_open() {
         return Err(ApiError::Conflict(format!(
             "order {id} is {} and cannot be cancelled",
@@ -400,7 +406,8 @@ pub async fn cancel(
             }],
         )
         .await?;
-    st.publish(&routed.events);
+    let ticket = st.publish(Vec::new(), &routed.events);
+    st.commit(ticket).await?;
     if !routed.refused.is_empty() {
         let now = owned(&st, account, id)?;
         return Err(ApiError::Conflict(format!(

@@ -31,6 +31,7 @@ pub async fn register(
             "`name` must be 1 to 64 characters".into(),
         ));
     }
+    st.writable()?;
     let (key, hash) = new_key()?;
     let id = st.users.next_id();
     let h = st.market.own_actor(id).await?;
@@ -47,6 +48,23 @@ pub async fn register(
             created_at: now,
         },
     );
+    let ticket = st.publish(
+        vec![
+            actors::facts::Fact::User {
+                account: id,
+                name: name.clone(),
+                key_hash: crate::auth::hex(&hash),
+                at: now,
+            },
+            actors::facts::Fact::Open { account: id },
+            actors::facts::Fact::Deposit {
+                account: id,
+                amount: st.starting_cash,
+            },
+        ],
+        &[],
+    );
+    st.commit(ticket).await?;
     metrics::counter!("marketsim_users_total").increment(1);
     Ok((
         StatusCode::CREATED,

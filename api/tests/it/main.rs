@@ -73,6 +73,8 @@ impl App {
             generator: None,
             shutdown: tokio::sync::watch::channel(false).1,
             engine: None,
+            journal: Arc::new(actors::memory::NoJournal),
+            durable_timeout: std::time::Duration::from_millis(200),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -164,7 +166,7 @@ impl App {
             .submit(HOUSE, self.state.now(), vec![Command::Place(o)])
             .await
             .unwrap();
-        self.state.publish(&r.events);
+        self.state.publish(Vec::new(), &r.events);
     }
 }
 
