@@ -18,7 +18,11 @@ use engine::{
 use sqlx::PgPool;
 
 /// Connect, migrate and load the folded state. Errors say what to check.
-pub async fn open(url: &str, fees: Fees, fee_account: AccountId) -> Result<(PgPool, Durable), String> {
+pub async fn open(
+    url: &str,
+    fees: Fees,
+    fee_account: AccountId,
+) -> Result<(PgPool, Durable), String> {
     let pool = pg::connect(url, 4, Duration::from_secs(5))
         .await
         .map_err(|e| format!("cannot connect to PostgreSQL at {}: {e}", redact(url)))?;
@@ -39,7 +43,10 @@ pub async fn migrate_only(url: &str) -> Result<String, String> {
         .fetch_one(&pool)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(format!("{}: schema up to date ({n} migrations applied)", redact(url)))
+    Ok(format!(
+        "{}: schema up to date ({n} migrations applied)",
+        redact(url)
+    ))
 }
 
 /// A URL without its password, for messages.
@@ -168,28 +175,26 @@ pub async fn restore_orders(
     };
     for o in open {
         let order = match (o.side, o.limit_price, dir.ticker(o.symbol)) {
-            (Some(side), Some(price), Some(t)) if keep(o) && o.remaining > 0 => {
-                engine::Order::new(
-                    OrderRequest {
-                        id: o.id,
-                        account: o.account,
-                        symbol: o.symbol,
-                        side,
-                        order_type: OrderType::Limit,
-                        quantity: o.remaining,
-                        limit_price: Some(price),
-                        collar: None,
-                        time_in_force: match o.time_in_force {
-                            Some(TimeInForce::Day) => TimeInForce::Day,
-                            _ => TimeInForce::Gtc,
-                        },
-                        client_order_id: o.client_order_id,
-                        ts,
+            (Some(side), Some(price), Some(t)) if keep(o) && o.remaining > 0 => engine::Order::new(
+                OrderRequest {
+                    id: o.id,
+                    account: o.account,
+                    symbol: o.symbol,
+                    side,
+                    order_type: OrderType::Limit,
+                    quantity: o.remaining,
+                    limit_price: Some(price),
+                    collar: None,
+                    time_in_force: match o.time_in_force {
+                        Some(TimeInForce::Day) => TimeInForce::Day,
+                        _ => TimeInForce::Gtc,
                     },
-                    t.tick_size(),
-                )
-                .ok()
-            }
+                    client_order_id: o.client_order_id,
+                    ts,
+                },
+                t.tick_size(),
+            )
+            .ok(),
             _ => None,
         };
         match order {
@@ -203,7 +208,11 @@ pub async fn restore_orders(
         .map_err(|e| e.to_string())?;
     for (symbol, e) in routed.events {
         if let Event::Rejected { reason, order, .. } = e {
-            tracing::warn!(order = order.0, reason = reason.as_str(), "a restored order was refused");
+            tracing::warn!(
+                order = order.0,
+                reason = reason.as_str(),
+                "a restored order was refused"
+            );
         }
         if !matches!(e, Event::Accepted { .. }) {
             facts.push(Fact::Event { symbol, event: e });

@@ -9,8 +9,8 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use actors::generator::GeneratorArgs;
-use actors::ticker::{TickerConfig, TickerCore};
 use actors::ports::FactJournal;
+use actors::ticker::{TickerConfig, TickerCore};
 use actors::{EventBus, MarketHandle, MatcherPool, PriceWalk};
 use engine::{AccountId, Fees, Gbm, GbmParams, Money, Price, Symbol};
 use serde::Deserialize;
@@ -276,8 +276,14 @@ pub async fn build(
                 adapters::pg::checkpoint(&pool, &mut d)
                     .await
                     .map_err(|e| e.to_string())?;
-                crate::persist::restore_users(&pool, &d, &users, &records, api::state::FIRST_USER_ID)
-                    .await?;
+                crate::persist::restore_users(
+                    &pool,
+                    &d,
+                    &users,
+                    &records,
+                    api::state::FIRST_USER_ID,
+                )
+                .await?;
                 ids.store(d.max_order_id + 1, std::sync::atomic::Ordering::Relaxed);
                 let open: Vec<adapters::pg::OrderRow> =
                     d.open_orders().into_iter().cloned().collect();
@@ -300,8 +306,11 @@ pub async fn build(
             } else {
                 crate::persist::seed_facts(&market).await?
             };
-            let (j, writer) =
-                adapters::pg::PgJournal::start(pool.clone(), d, adapters::pg::WriterConfig::default());
+            let (j, writer) = adapters::pg::PgJournal::start(
+                pool.clone(),
+                d,
+                adapters::pg::WriterConfig::default(),
+            );
             // The writer runs until the process ends; its handle is not kept.
             drop(writer);
             let ticket = j.append(first);
@@ -543,7 +552,10 @@ pub async fn run(s: Settings) -> Result<(), String> {
     }
     if let Some(db) = &built.db {
         for (task, detail) in [
-            ("generator", format!("{} ms interval", s.tick_interval_ms.unwrap_or(500))),
+            (
+                "generator",
+                format!("{} ms interval", s.tick_interval_ms.unwrap_or(500)),
+            ),
             ("server", format!("http://{local}")),
         ] {
             if let Err(e) = adapters::pg::task_status(db, task, "running", &detail).await {

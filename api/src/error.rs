@@ -53,7 +53,8 @@ pub enum ApiError {
         detail: String,
         order: serde_json::Value,
     },
-    #[error("the market is temporarily unavailable; retry shortly")]
+    /// 503: the detail says what is unavailable and what to do.
+    #[error("{0}")]
     Unavailable(String),
     #[error("internal error")]
     Internal(String),
@@ -97,7 +98,8 @@ impl ApiError {
 
 impl From<actors::ActorError> for ApiError {
     fn from(e: actors::ActorError) -> Self {
-        ApiError::Unavailable(e.to_string())
+        tracing::warn!(error = %e, "actor call failed");
+        ApiError::Unavailable("the market is temporarily unavailable; retry shortly".into())
     }
 }
 
@@ -105,7 +107,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let detail = match &self {
-            ApiError::Unavailable(inner) | ApiError::Internal(inner) => {
+            ApiError::Unavailable(inner) => {
+                tracing::warn!(error = %inner, "request refused: unavailable");
+                inner.clone()
+            }
+            ApiError::Internal(inner) => {
                 tracing::error!(error = %inner, "request failed");
                 self.to_string()
             }

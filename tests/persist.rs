@@ -1,0 +1,365 @@
+//! `marketsim serve --database-url` as a child process against the real
+//! PostgreSQL server of `DATABASE_URL` (each test its own fresh database):
+//! a SIGKILL mid-load loses nothing acknowledged; a database outage gives
+//! 503s, no crash, and recovery without a restart.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Proxy, fresh_database, register, start_serve};
+use serde_json::{Value, json};
+
+fn live() -> String {
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/simulations/scenarios/live.toml"
+    )
+    .to_string()
+}
+
+/// An order as acknowledged to a client: (key, order body).
+type Acked = Arc<Mutex<Vec<(String, Value)>>>;
+
+async fn load(http: reqwest::Client, base: String, key: String, worker: u64, acked: Acked) {
+    for i in 0u64.. {
+        let body = match i % 4 {
+            // Fills against the market makers.
+            0 => json!({"symbol": "ACME", "side": "buy", "type": "market", "quantity": 1 + worker}),
+            // Rests far below the market.
+            1 | 2 => json!({"symbol": "GLOBEX", "side": "buy", "type": "limit",
+                            "quantity": 5 + i % 7, "limit_price": format!("{}.00", 10 + worker)}),
+            // Denied: far more than the cash.
+            _ => json!({"symbol": "UMBRELLA", "side": "buy", "type": "limit",
+                        "quantity": 10_000_000, "limit_price": "250.00"}),
+        };
+        let r = http
+            .post(format!("{base}/v1/orders"))
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+            .await;
+        let Ok(r) = r else { return };
+        let status = r.status().as_u16();
+        let Ok(v) = r.json::<Value>().await else {
+            return;
+        };
+        match status {
+            201 => acked.lock().unwrap().push((key.clone(), v)),
+            422 => acked
+                .lock()
+                .unwrap()
+                .push((key.clone(), v["order"].clone())),
+            _ => {}
+        }
+        // Cancel every fourth resting order.
+        if i % 8 == 2 {
+            let last = acked.lock().unwrap().last().cloned();
+            if let Some((k, o)) = last.filter(|(_, o)| o["status"] == "accepted") {
+                let r = http
+                    .delete(format!("{base}/v1/orders/{}", o["id"]))
+                    .bearer_auth(&k)
+                    .send()
+                    .await;
+                let Ok(r) = r else { return };
+                if r.status() == 200 {
+                    if let Ok(v) = r.json::<Value>().await {
+                        let mut a = acked.lock().unwrap();
+                        if let Some(e) = a.iter_mut().find(|(_, x)| x["id"] == v["id"]) {
+                            e.1 = v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn sums(url: &str) -> (i64, i64, BTreeMap<String, i64>, BTreeMap<String, i64>) {
+    let db = sqlx::PgPool::connect(url).await.unwrap();
+    let cash: i64 = sqlx::query_scalar("SELECT sum(cash)::int8 FROM accounts")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    let deposits: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum((fact->'deposit'->>'amount')::int8), 0)::int8 FROM journal WHERE kind = 'deposit'",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let shares: Vec<(String, i64)> =
+        sqlx::query_as("SELECT symbol, sum(quantity)::int8 FROM holdings GROUP BY symbol")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    let issued: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT fact->'issue'->>'symbol', sum((fact->'issue'->>'quantity')::int8)::int8
+         FROM journal WHERE kind = 'issue' GROUP BY 1",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    (
+        cash,
+        deposits,
+        shares.into_iter().collect(),
+        issued.into_iter().collect(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_load_loses_nothing_acknowledged() {
+    let url = fresh_database("sigkill").await;
+    let scenario = live();
+    let args = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--scenario",
+        &scenario,
+        "--database-url",
+        &url,
+    ];
+    let (mut child, base) = start_serve(&args, &[("MARKETSIM_TICK_INTERVAL_MS", "100")]);
+    let http = reqwest::Client::new();
+    let acked: Acked = Arc::default();
+    let mut keys = Vec::new();
+    for w in 0..6 {
+        keys.push(register(&http, &base, &format!("u{w}")).await);
+    }
+    // Let the market makers quote before the load starts.
+    common::market_buy_until_filled(&http, &base, &keys[0], "ACME", 1, Duration::from_secs(20))
+        .await;
+    let tasks: Vec<_> = keys
+        .iter()
+        .enumerate()
+        .map(|(w, k)| {
+            tokio::spawn(load(
+                http.clone(),
+                base.clone(),
+                k.clone(),
+                w as u64,
+                acked.clone(),
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() > 50, "only {} orders acknowledged", acked.len());
+
+    let (mut child, base) = start_serve(&args, &[("MARKETSIM_TICK_INTERVAL_MS", "100")]);
+    let (cash, deposits, shares, issued) = sums(&url).await;
+    assert_eq!(cash, deposits, "cash is conserved across the crash");
+    assert_eq!(shares, issued, "shares are conserved across the crash");
+
+    let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
+    let mut resting: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for (key, o) in &acked {
+        let now: Value = http
+            .get(format!("{base}/v1/orders/{}", o["id"]))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let before = o["status"].as_str().unwrap();
+        let after = now["status"]
+            .as_str()
+            .unwrap_or_else(|| panic!("order {o} lost: {now}"));
+        *by_status.entry(before.to_string()).or_default() += 1;
+        if before == "accepted" {
+            // A resting order may have filled since it was acknowledged.
+            assert!(
+                ["accepted", "partially_filled", "filled", "cancelled"].contains(&after),
+                "{o} came back as {now}"
+            );
+        } else {
+            assert_eq!(before, after, "{o} came back as {now}");
+            assert_eq!(o["filled_quantity"], now["filled_quantity"], "{o} vs {now}");
+        }
+        if after == "accepted" || after == "partially_filled" {
+            *resting
+                .entry((
+                    now["symbol"].as_str().unwrap().into(),
+                    now["limit_price"].as_str().unwrap().into(),
+                ))
+                .or_default() += now["remaining_quantity"].as_u64().unwrap();
+        }
+    }
+    for s in ["filled", "accepted", "denied"] {
+        assert!(
+            by_status.get(s).copied().unwrap_or(0) > 0,
+            "no {s} orders in {by_status:?}"
+        );
+    }
+    // Resting orders are back in their books.
+    for ((symbol, price), qty) in &resting {
+        let book: Value = http
+            .get(format!("{base}/v1/stocks/{symbol}/book?depth=100"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let at: u64 = book["bids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["price"] == price.as_str())
+            .map(|l| l["quantity"].as_u64().unwrap())
+            .sum();
+        assert!(
+            at >= *qty,
+            "{symbol} @ {price}: {at} in the book, {qty} restored"
+        );
+    }
+    // Users' cash as the API reports it matches the database.
+    let db = sqlx::PgPool::connect(&url).await.unwrap();
+    for key in &keys {
+        let a: Value = http
+            .get(format!("{base}/v1/account"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let stored: i64 = sqlx::query_scalar("SELECT cash FROM accounts WHERE account_id = $1")
+            .bind(a["user_id"].as_i64().unwrap())
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        let shown: f64 = a["cash"].as_str().unwrap().parse().unwrap();
+        assert_eq!((shown * 100.0).round() as i64, stored, "{a}");
+    }
+    // And the restarted market trades on.
+    common::market_buy_until_filled(&http, &base, &keys[1], "ACME", 1, Duration::from_secs(20))
+        .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_outage_gives_503_and_recovers_by_itself() {
+    let url = fresh_database("outage").await;
+    let pg: std::net::SocketAddr = "127.0.0.1:5432".parse().unwrap();
+    let proxy = Proxy::start(pg).await;
+    let via_proxy = url.replace("127.0.0.1:5432", &proxy.addr.to_string());
+    assert_ne!(via_proxy, url, "DATABASE_URL must use 127.0.0.1:5432");
+    let args = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        &via_proxy,
+    ];
+    let (mut child, base) = start_serve(
+        &args,
+        &[
+            ("MARKETSIM_TICK_INTERVAL_MS", "100"),
+            ("MARKETSIM_DURABLE_TIMEOUT_MS", "500"),
+        ],
+    );
+    let http = reqwest::Client::new();
+    let key = register(&http, &base, "ann").await;
+    let order = |price: &str| {
+        http.post(format!("{base}/v1/orders"))
+            .bearer_auth(&key)
+            .json(&json!({"symbol": "ACME", "side": "buy", "type": "limit", "quantity": 3, "limit_price": price}))
+            .send()
+    };
+    let before: Value = order("50.00").await.unwrap().json().await.unwrap();
+    assert_eq!(before["status"], "accepted");
+
+    proxy.cut();
+    // The writer notices at its next write (ticks arrive every 100 ms).
+    let started = Instant::now();
+    let problem = loop {
+        let r = order("51.00").await.unwrap();
+        if r.status() == 503 {
+            assert_eq!(
+                r.headers()["content-type"].to_str().unwrap(),
+                "application/problem+json"
+            );
+            break r.json::<Value>().await.unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no 503 while the database is down"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(problem["status"], 503);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("database"),
+        "{problem}"
+    );
+    // Reads still answer, and so does a new registration's refusal.
+    let acc = http
+        .get(format!("{base}/v1/account"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acc.status(), 200);
+    let r = http
+        .post(format!("{base}/v1/users"))
+        .json(&json!({"name": "bob"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(child.try_wait().unwrap().is_none(), "the server died");
+
+    proxy.restore();
+    let started = Instant::now();
+    let after = loop {
+        let r = order("52.00").await.unwrap();
+        if r.status() == 201 {
+            break r.json::<Value>().await.unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "trading did not resume after the database came back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(after["status"], "accepted");
+
+    // Everything acknowledged is durable: a hard restart straight on the
+    // database still has both orders.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let direct = ["serve", "--listen", "127.0.0.1:0", "--database-url", &url];
+    let (mut child, base) = start_serve(&direct, &[]);
+    let mine: Value = http
+        .get(format!("{base}/v1/orders"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&Value> = mine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| &o["id"])
+        .collect();
+    assert!(ids.contains(&&before["id"]), "{mine}");
+    assert!(ids.contains(&&after["id"]), "{mine}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
