@@ -83,6 +83,10 @@ struct ServeArgs {
     /// Without it the market lives in memory.
     #[arg(long)]
     database_url: Option<String>,
+    /// Redis URL (e.g. redis://127.0.0.1:6379): latest quotes, minute
+    /// price history, read caches and pub/sub. Trading never depends on it.
+    #[arg(long)]
+    redis_url: Option<String>,
     /// HTTP worker threads (default: the number of cores less one, which
     /// runs the market's actors).
     #[arg(long)]
@@ -194,6 +198,9 @@ fn serve_cmd(args: ServeArgs) -> ExitCode {
     }
     if args.database_url.is_some() {
         settings.database_url = args.database_url;
+    }
+    if args.redis_url.is_some() {
+        settings.redis_url = args.redis_url;
     }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let Some(rt) = runtime(args.threads.unwrap_or(cores.saturating_sub(1))) else {

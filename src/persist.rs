@@ -309,6 +309,83 @@ pub fn journal_ticks(bus: &actors::EventBus, journal: Arc<dyn FactJournal>) {
     });
 }
 
+/// Keep Redis current from the bus: quotes, minute history (carried
+/// forward every minute even without updates), pub/sub. Best effort: while
+/// Redis is down the mirror keeps folding and writes again once it is back.
+pub async fn mirror_to_redis(
+    bus: &actors::EventBus,
+    dir: Arc<actors::Directory>,
+    redis: Arc<adapters::redis::RedisStore>,
+    clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+) {
+    let mut rx = bus.subscribe();
+    let mut mirror = adapters::redis::MarketMirror::default();
+    // Histories start at start-up with the current prices.
+    let now = clock();
+    let mut start = Vec::new();
+    for t in dir.tickers() {
+        if let Ok(snap) = t.snapshot().await {
+            start.push(actors::MarketEvent::Tick {
+                symbol: snap.symbol,
+                price: snap.stats.last,
+                ts: now,
+            });
+        }
+    }
+    tokio::spawn(async move {
+        let quotes = |batch: Vec<actors::MarketEvent>| {
+            let dir = dir.clone();
+            async move {
+                let mut q = std::collections::BTreeMap::new();
+                for e in &batch {
+                    let s = match e {
+                        actors::MarketEvent::Tick { symbol, .. }
+                        | actors::MarketEvent::Order { symbol, .. } => *symbol,
+                        actors::MarketEvent::Candle { symbol, .. } => *symbol,
+                    };
+                    if q.contains_key(&s) {
+                        continue;
+                    }
+                    if let Some(Ok(snap)) = match dir.ticker(s) {
+                        Some(t) => Some(t.snapshot().await),
+                        None => None,
+                    } {
+                        q.insert(s, (snap.bid.map(|l| l.price), snap.ask.map(|l| l.price)));
+                    }
+                }
+                (batch, q)
+            }
+        };
+        let (b, q) = quotes(start).await;
+        mirror.apply(&redis, &b, &q).await;
+        let mut minute = tokio::time::interval(Duration::from_secs(60));
+        minute.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                m = rx.recv() => match m {
+                    Ok(batch) => {
+                        let (b, q) = quotes(batch.to_vec()).await;
+                        mirror.apply(&redis, &b, &q).await;
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(batches = n, "Redis mirror lagged; batches skipped");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+                _ = minute.tick() => {
+                    for s in mirror.extend_to(clock()) {
+                        if let Some(h) = mirror.history(s) {
+                            if redis.put_history(s, h).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

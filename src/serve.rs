@@ -52,6 +52,13 @@ pub struct Settings {
     /// How long a request waits for durability before answering 503
     /// (default 2000 ms).
     pub durable_timeout_ms: Option<u64>,
+    /// Redis URL: latest quotes, minute price history, read caches and
+    /// pub/sub of ticks and trades.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel (default `marketsim`).
+    pub redis_prefix: Option<String>,
+    /// Time to live of cached reads (`GET /v1/stocks`, movers; default 1000 ms).
+    pub cache_ttl_ms: Option<u64>,
 }
 
 impl Settings {
@@ -100,6 +107,15 @@ impl Settings {
         }
         if let Some(v) = num("DURABLE_TIMEOUT_MS")? {
             s.durable_timeout_ms = Some(v);
+        }
+        if let Some(v) = env("REDIS_URL") {
+            s.redis_url = Some(v);
+        }
+        if let Some(v) = env("REDIS_PREFIX") {
+            s.redis_prefix = Some(v);
+        }
+        if let Some(v) = num("CACHE_TTL_MS")? {
+            s.cache_ttl_ms = Some(v);
         }
         Ok(s)
     }
@@ -265,6 +281,20 @@ pub async fn build(
     let ids = Arc::new(AtomicU64::new(1));
     let users = Arc::new(api::Users::default());
     let records = Arc::new(api::records::Records::default());
+    let redis = match &s.redis_url {
+        Some(url) => {
+            let r = adapters::redis::RedisStore::new(
+                url,
+                s.redis_prefix.as_deref().unwrap_or("marketsim"),
+            )
+            .map_err(|e| format!("redis_url: {e}"))?;
+            if let Err(e) = r.ping().await {
+                tracing::warn!(error = %e, "Redis does not answer yet; reads use engine state until it does");
+            }
+            Some(Arc::new(r))
+        }
+        None => None,
+    };
     let (journal, pg_pool): (Arc<dyn actors::ports::FactJournal>, _) = match db {
         Some((pool, mut d)) => {
             for (symbol, initial, tick, _, _) in &listings {
@@ -370,7 +400,15 @@ pub async fn build(
         engine,
         journal: journal.clone(),
         durable_timeout: Duration::from_millis(s.durable_timeout_ms.unwrap_or(2_000).max(1)),
+        cache: redis
+            .clone()
+            .map(|r| r as Arc<dyn actors::ports::ReadCache>),
+        cache_ttl: Duration::from_millis(s.cache_ttl_ms.unwrap_or(1_000).max(1)),
     });
+    if let Some(r) = redis {
+        crate::persist::mirror_to_redis(&state.bus, market.directory(), r, state.clock.clone())
+            .await;
+    }
     if pg_pool.is_some() {
         crate::persist::journal_ticks(&state.bus, journal);
     }

@@ -363,3 +363,107 @@ async fn database_outage_gives_503_and_recovers_by_itself() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_leaves_trading_alone_and_recovers() {
+    let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let proxy = Proxy::start("127.0.0.1:6379".parse().unwrap()).await;
+    let prefix = format!("marketsim-test:serve:{}", std::process::id());
+    let via_proxy = format!("redis://{}", proxy.addr);
+    let args = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--redis-url",
+        &via_proxy,
+    ];
+    let (mut child, base) = start_serve(
+        &args,
+        &[
+            ("MARKETSIM_TICK_INTERVAL_MS", "100"),
+            ("MARKETSIM_REDIS_PREFIX", &prefix),
+            ("MARKETSIM_CACHE_TTL_MS", "60000"),
+        ],
+    );
+    let direct = redis::Client::open(redis_url).unwrap();
+    let mut r = direct.get_multiplexed_async_connection().await.unwrap();
+    let http = reqwest::Client::new();
+    let stocks = || async {
+        let r = http.get(format!("{base}/v1/stocks")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()
+    };
+    let first = stocks().await;
+    let cached: Option<String> =
+        redis::AsyncCommands::get(&mut r, format!("{prefix}:cache:stocks:100:0"))
+            .await
+            .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&cached.expect("GET /v1/stocks was not cached")).unwrap(),
+        first
+    );
+    let quote_ts = |mut r: redis::aio::MultiplexedConnection| {
+        let key = format!("{prefix}:quote:ACME");
+        async move {
+            redis::AsyncCommands::hget::<_, _, Option<i64>>(&mut r, key, "ts")
+                .await
+                .unwrap()
+        }
+    };
+    assert!(quote_ts(r.clone()).await.is_some(), "no quote in Redis");
+    let key = register(&http, &base, "ann").await;
+
+    proxy.cut();
+    let t = Instant::now();
+    let during = stocks().await;
+    assert_eq!(during["total"], first["total"]);
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "a read waited {:?} on Redis",
+        t.elapsed()
+    );
+    let o = http
+        .post(format!("{base}/v1/orders"))
+        .bearer_auth(&key)
+        .json(&json!({"symbol": "ACME", "side": "buy", "type": "limit", "quantity": 1, "limit_price": "50.00"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(o.status(), 201, "trading depends on Redis");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("marketsim_redis_errors_total"),
+        "{metrics}"
+    );
+    let stale = quote_ts(r.clone()).await;
+
+    proxy.restore();
+    let t = Instant::now();
+    loop {
+        if quote_ts(r.clone()).await > stale {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "the Redis mirror did not resume"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(child.try_wait().unwrap().is_none());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let keys: Vec<String> = redis::AsyncCommands::keys(&mut r, format!("{prefix}:*"))
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        let _: () = redis::AsyncCommands::del(&mut r, keys).await.unwrap();
+    }
+}

@@ -82,3 +82,18 @@ pub trait FactJournal: Send + Sync + std::fmt::Debug {
     /// False while writes are failing: new trading is refused meanwhile.
     fn healthy(&self) -> bool;
 }
+
+/// A short-lived cache of rendered reads (e.g. `GET /v1/stocks`), shared by
+/// every API process of a market.
+#[async_trait]
+pub trait ReadCache: Send + Sync + std::fmt::Debug {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, PortError>;
+    async fn put(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: std::time::Duration,
+    ) -> Result<(), PortError>;
+    /// Drop every cached read (something they show has changed).
+    async fn invalidate(&self) -> Result<(), PortError>;
+}

@@ -6,3 +6,4 @@
 pub mod csv;
 pub mod kafka;
 pub mod pg;
+pub mod redis;

@@ -127,6 +127,9 @@ pub struct Shared {
     /// How long a request waits for its facts to be durable before it
     /// answers 503.
     pub durable_timeout: std::time::Duration,
+    /// A shared cache of market-wide reads (Redis), with its time to live.
+    pub cache: Option<Arc<dyn actors::ports::ReadCache>>,
+    pub cache_ttl: std::time::Duration,
 }
 
 impl std::fmt::Debug for Shared {
@@ -201,6 +204,40 @@ impl Shared {
                      database is back; check its state before retrying"
                 ))
             })
+    }
+
+    /// A JSON read through the shared cache: a hit is served as stored; a
+    /// miss (or Redis down) is computed from engine state and stored.
+    pub async fn cached<T, F>(
+        &self,
+        key: &str,
+        compute: F,
+    ) -> Result<axum::response::Response, crate::ApiError>
+    where
+        T: serde::Serialize,
+        F: std::future::Future<Output = Result<T, crate::ApiError>>,
+    {
+        use axum::response::IntoResponse;
+        let json = |body: Vec<u8>| {
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response()
+        };
+        if let Some(c) = &self.cache {
+            if let Ok(Some(hit)) = c.get(key).await {
+                metrics::counter!("marketsim_cache_total", "result" => "hit").increment(1);
+                return Ok(json(hit));
+            }
+        }
+        let body = serde_json::to_vec(&compute.await?)
+            .map_err(|e| crate::ApiError::Internal(e.to_string()))?;
+        if let Some(c) = &self.cache {
+            metrics::counter!("marketsim_cache_total", "result" => "miss").increment(1);
+            let _ = c.put(key, body.clone(), self.cache_ttl).await;
+        }
+        Ok(json(body))
     }
 
     /// Refuse new trading while the journal cannot write (503).

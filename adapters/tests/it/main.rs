@@ -1,3 +1,4 @@
-//! Adapter tests against real peers: rdkafka's mock cluster, PostgreSQL.
+//! Adapter tests against real peers: rdkafka's mock cluster, PostgreSQL, Redis.
 mod kafka;
 mod pg;
+mod redis;

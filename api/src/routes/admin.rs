@@ -92,6 +92,10 @@ pub async fn list_stock(
         &[],
     );
     st.commit(ticket).await?;
+    if let Some(c) = &st.cache {
+        // The listing changed: cached lists and movers are stale.
+        let _ = c.invalidate().await;
+    }
     if let Some(g) = &st.generator {
         let stream = st.market.directory().tickers().len() as u64;
         let _ = g.cast(actors::generator::GeneratorMsg::Add {

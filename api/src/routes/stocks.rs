@@ -79,16 +79,19 @@ pub fn page_bounds(
 pub async fn list(
     State(st): State<AppState>,
     Query(p): Query<Paging>,
-) -> Result<axum::Json<Page<Stock>>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let (limit, offset) = page_bounds(p.limit, p.offset)?;
-    let all: Vec<Stock> = snapshots(&st).await?.iter().map(stock).collect();
-    let total = all.len();
-    Ok(axum::Json(Page {
-        items: all.into_iter().skip(offset).take(limit).collect(),
-        total,
-        limit,
-        offset,
-    }))
+    st.cached(&format!("stocks:{limit}:{offset}"), async {
+        let all: Vec<Stock> = snapshots(&st).await?.iter().map(stock).collect();
+        let total = all.len();
+        Ok(Page {
+            items: all.into_iter().skip(offset).take(limit).collect(),
+            total,
+            limit,
+            offset,
+        })
+    })
+    .await
 }
 
 /// One symbol.
@@ -233,26 +236,29 @@ pub struct MoversQuery {
 pub async fn movers(
     State(st): State<AppState>,
     Query(q): Query<MoversQuery>,
-) -> Result<axum::Json<Movers>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let n = q.limit.unwrap_or(5);
     if !(1..=100).contains(&n) {
         return Err(ApiError::BadRequest(
             "`limit` must be between 1 and 100".into(),
         ));
     }
-    let stats: Vec<(Symbol, engine::DayStats)> = snapshots(&st)
-        .await?
-        .iter()
-        .map(|s| (s.symbol, s.stats))
-        .collect();
-    let (up, down) = engine::stats::movers(&stats, n);
-    let m = |(s, d): (Symbol, engine::DayStats)| Mover {
-        symbol: s.to_string(),
-        last: d.last.to_string(),
-        change_pct: pct(d.change_bps()),
-    };
-    Ok(axum::Json(Movers {
-        gainers: up.into_iter().map(m).collect(),
-        losers: down.into_iter().map(m).collect(),
-    }))
+    st.cached(&format!("movers:{n}"), async {
+        let stats: Vec<(Symbol, engine::DayStats)> = snapshots(&st)
+            .await?
+            .iter()
+            .map(|s| (s.symbol, s.stats))
+            .collect();
+        let (up, down) = engine::stats::movers(&stats, n);
+        let m = |(s, d): (Symbol, engine::DayStats)| Mover {
+            symbol: s.to_string(),
+            last: d.last.to_string(),
+            change_pct: pct(d.change_bps()),
+        };
+        Ok(Movers {
+            gainers: up.into_iter().map(m).collect(),
+            losers: down.into_iter().map(m).collect(),
+        })
+    })
+    .await
 }

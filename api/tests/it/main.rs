@@ -75,6 +75,8 @@ impl App {
             engine: None,
             journal: Arc::new(actors::memory::NoJournal),
             durable_timeout: std::time::Duration::from_millis(200),
+            cache: None,
+            cache_ttl: std::time::Duration::from_millis(500),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

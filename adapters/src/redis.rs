@@ -1,0 +1,324 @@
+//! Redis: the latest quote per symbol (a hash), each symbol's minute price
+//! history (one JSON document), short-TTL read caches, and pub/sub of
+//! ticks and trades. Every key is under a configurable prefix.
+//!
+//! Redis is never in the way of trading: calls time out fast, and after a
+//! failure Redis is skipped for a second (a warning is logged once, and
+//! `marketsim_redis_errors_total` counts failures and skipped calls) so
+//! readers fall back to engine state at once. The connection manager
+//! reconnects by itself; the first call that succeeds logs the recovery.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use actors::MarketEvent;
+use actors::ports::{CachedQuote, PortError, QuoteCache, ReadCache};
+use async_trait::async_trait;
+use engine::{Event, MinuteHistory, Price, Symbol, Timestamp};
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+/// How long Redis is skipped after a failure.
+const BACKOFF: Duration = Duration::from_secs(1);
+
+/// A Redis connection with a key prefix and a circuit breaker.
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    epoch: Instant,
+    /// Milliseconds since `epoch` before which calls are skipped.
+    skip_until: AtomicU64,
+    down: AtomicBool,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> PortError {
+    PortError {
+        port: "redis",
+        message: e.to_string(),
+    }
+}
+
+impl RedisStore {
+    /// A store on `url` (not connected yet: Redis may come up later). Fails
+    /// only on a malformed URL.
+    pub fn new(url: &str, prefix: &str) -> Result<RedisStore, PortError> {
+        let client = redis::Client::open(url).map_err(err)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_millis(250)))
+            .set_response_timeout(Some(Duration::from_millis(250)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(err)?;
+        Ok(RedisStore {
+            conn,
+            prefix: prefix.trim_end_matches(':').to_string(),
+            epoch: Instant::now(),
+            skip_until: AtomicU64::new(0),
+            down: AtomicBool::new(false),
+        })
+    }
+
+    /// `prefix:part`.
+    pub fn key(&self, part: &str) -> String {
+        format!("{}:{part}", self.prefix)
+    }
+
+    /// Run one call unless Redis is being skipped; trip the breaker on
+    /// failure.
+    async fn call<T, F, Fut>(&self, f: F) -> Result<T, PortError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        if now < self.skip_until.load(Ordering::Relaxed) {
+            metrics::counter!("marketsim_redis_errors_total", "kind" => "skipped").increment(1);
+            return Err(err("Redis is unavailable (retrying shortly)"));
+        }
+        match f(self.conn.clone()).await {
+            Ok(v) => {
+                if self.down.swap(false, Ordering::Relaxed) {
+                    tracing::info!("Redis answers again");
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                metrics::counter!("marketsim_redis_errors_total", "kind" => "failed").increment(1);
+                self.skip_until
+                    .store(now + BACKOFF.as_millis() as u64, Ordering::Relaxed);
+                if !self.down.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "Redis failed: reads fall back to the engine, trading is unaffected");
+                }
+                Err(err(e))
+            }
+        }
+    }
+
+    /// Check the connection (at start: a clear message, never fatal).
+    pub async fn ping(&self) -> Result<(), PortError> {
+        self.call(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
+            .await
+            .map(|_| ())
+    }
+
+    /// Write a symbol's minute history document.
+    pub async fn put_history(&self, symbol: Symbol, h: &MinuteHistory) -> Result<(), PortError> {
+        let key = self.key(&format!("history:{symbol}"));
+        let doc = history_json(h);
+        self.call(|mut c| async move { c.set::<_, _, ()>(key, doc).await })
+            .await
+    }
+
+    /// A symbol's minute history document, as stored.
+    pub async fn history(&self, symbol: Symbol) -> Result<Option<String>, PortError> {
+        let key = self.key(&format!("history:{symbol}"));
+        self.call(|mut c| async move { c.get::<_, Option<String>>(key).await })
+            .await
+    }
+
+    /// Publish a JSON message on `prefix:channel`.
+    pub async fn publish(&self, channel: &str, message: String) -> Result<(), PortError> {
+        let ch = self.key(channel);
+        self.call(|mut c| async move { c.publish::<_, _, ()>(ch, message).await })
+            .await
+    }
+}
+
+/// `{"time": ["090000", ...], "price": ["100.50", ...]}`: one entry per
+/// minute, prices as exact decimal strings (as everywhere in the API).
+pub fn history_json(h: &MinuteHistory) -> String {
+    serde_json::json!({
+        "time": h.times(),
+        "price": h.prices().iter().map(Price::to_string).collect::<Vec<_>>(),
+    })
+    .to_string()
+}
+
+#[async_trait]
+impl QuoteCache for RedisStore {
+    async fn put(&self, symbol: Symbol, q: CachedQuote) -> Result<(), PortError> {
+        let key = self.key(&format!("quote:{symbol}"));
+        let fields = vec![
+            ("last", q.last.to_string()),
+            ("bid", q.bid.map(|p| p.to_string()).unwrap_or_default()),
+            ("ask", q.ask.map(|p| p.to_string()).unwrap_or_default()),
+            ("ts", q.ts.0.to_string()),
+        ];
+        self.call(|mut c| async move { c.hset_multiple::<_, _, _, ()>(key, &fields).await })
+            .await
+    }
+
+    async fn get(&self, symbol: Symbol) -> Result<Option<CachedQuote>, PortError> {
+        let key = self.key(&format!("quote:{symbol}"));
+        let m: BTreeMap<String, String> = self
+            .call(|mut c| async move { c.hgetall(key).await })
+            .await?;
+        let price = |f: &str| m.get(f).and_then(|v| v.parse::<Price>().ok());
+        let Some(last) = price("last") else {
+            return Ok(None);
+        };
+        Ok(Some(CachedQuote {
+            last,
+            bid: price("bid"),
+            ask: price("ask"),
+            ts: Timestamp(m.get("ts").and_then(|v| v.parse().ok()).unwrap_or(0)),
+        }))
+    }
+}
+
+#[async_trait]
+impl ReadCache for RedisStore {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, PortError> {
+        let key = self.key(&format!("cache:{key}"));
+        self.call(|mut c| async move { c.get::<_, Option<Vec<u8>>>(key).await })
+            .await
+    }
+
+    async fn put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), PortError> {
+        let key = self.key(&format!("cache:{key}"));
+        let ms = ttl.as_millis().max(1) as u64;
+        self.call(|mut c| async move {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("PX")
+                .arg(ms)
+                .query_async::<()>(&mut c)
+                .await
+        })
+        .await
+    }
+
+    async fn invalidate(&self) -> Result<(), PortError> {
+        let pattern = self.key("cache:*");
+        self.call(|mut c| async move {
+            let keys: Vec<String> = {
+                let mut it = c.scan_match::<_, String>(pattern).await?;
+                let mut v = Vec::new();
+                while let Some(k) = futures::StreamExt::next(&mut it).await {
+                    v.push(k?);
+                }
+                v
+            };
+            if !keys.is_empty() {
+                c.del::<_, ()>(keys).await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Keeps Redis current from the market's events: quotes, minute history,
+/// and pub/sub of ticks (`prefix:ticks`) and trades (`prefix:trades`).
+#[derive(Debug, Default)]
+pub struct MarketMirror {
+    history: BTreeMap<Symbol, MinuteHistory>,
+    /// Updates refused because they went back to an earlier minute.
+    pub out_of_order: u64,
+}
+
+/// A price update of one batch, per symbol: the last price and its time.
+type Latest = BTreeMap<Symbol, (Price, Timestamp)>;
+
+impl MarketMirror {
+    /// Fold a batch into the in-memory histories; returns each changed
+    /// symbol's latest price and the messages to publish.
+    pub fn fold(&mut self, batch: &[MarketEvent]) -> (Latest, Vec<(&'static str, String)>) {
+        let mut latest = Latest::new();
+        let mut out = Vec::new();
+        for e in batch {
+            let (symbol, price, ts) = match *e {
+                MarketEvent::Tick { symbol, price, ts } => {
+                    out.push((
+                        "ticks",
+                        serde_json::json!({"symbol": symbol.as_str(), "price": price.to_string(), "ts": ts.0})
+                            .to_string(),
+                    ));
+                    (symbol, price, ts)
+                }
+                MarketEvent::Order {
+                    symbol,
+                    event: Event::Trade(t),
+                } => {
+                    out.push((
+                        "trades",
+                        serde_json::json!({"symbol": symbol.as_str(), "seq": t.seq,
+                            "price": t.price.to_string(), "quantity": t.quantity,
+                            "taker_side": t.taker_side.as_str(), "ts": t.ts.0})
+                        .to_string(),
+                    ));
+                    (symbol, t.price, t.ts)
+                }
+                _ => continue,
+            };
+            if self.record(symbol, ts, price) {
+                latest.insert(symbol, (price, ts));
+            }
+        }
+        (latest, out)
+    }
+
+    /// Record one price; false (and counted) when it goes back in time.
+    pub fn record(&mut self, symbol: Symbol, ts: Timestamp, price: Price) -> bool {
+        match self.history.entry(symbol).or_default().record(ts, price) {
+            Ok(()) => true,
+            Err(e) => {
+                self.out_of_order += 1;
+                tracing::debug!(%symbol, ?e, "minute history: an update for an earlier minute was refused");
+                false
+            }
+        }
+    }
+
+    /// Carry every history forward to `now`'s minute.
+    pub fn extend_to(&mut self, now: Timestamp) -> Vec<Symbol> {
+        self.history
+            .iter_mut()
+            .map(|(s, h)| {
+                h.extend_to(now);
+                *s
+            })
+            .collect()
+    }
+
+    pub fn history(&self, symbol: Symbol) -> Option<&MinuteHistory> {
+        self.history.get(&symbol)
+    }
+
+    /// Fold a batch and write what changed to Redis (best effort).
+    pub async fn apply(
+        &mut self,
+        redis: &RedisStore,
+        batch: &[MarketEvent],
+        quotes: &BTreeMap<Symbol, (Option<Price>, Option<Price>)>,
+    ) {
+        let (latest, messages) = self.fold(batch);
+        for (channel, m) in messages {
+            if redis.publish(channel, m).await.is_err() {
+                return;
+            }
+        }
+        for (symbol, (last, ts)) in latest {
+            let (bid, ask) = quotes.get(&symbol).copied().unwrap_or((None, None));
+            let q = CachedQuote { last, bid, ask, ts };
+            if QuoteCache::put(redis, symbol, q).await.is_err() {
+                return;
+            }
+            if let Some(h) = self.history.get(&symbol) {
+                if redis.put_history(symbol, h).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
