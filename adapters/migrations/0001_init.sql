@@ -6,7 +6,7 @@
 CREATE TABLE journal (
     seq         BIGINT PRIMARY KEY,
     kind        TEXT NOT NULL,
-    fact        JSONB NOT NULL,
+    fact        JSON NOT NULL,
     recorded_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 

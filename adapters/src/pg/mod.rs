@@ -23,7 +23,7 @@ use sqlx::postgres::PgPoolOptions;
 use tokio::sync::{mpsc, watch};
 
 pub use state::{Durable, OrderRow, Status, StockRow, UserRow};
-pub use store::{checkpoint, load, user_orders, user_trades};
+pub use store::{checkpoint, load, user_orders, user_trades, write_checkpoint};
 
 /// Most facts written in one insert.
 pub const MAX_BATCH: usize = 20_000;
@@ -174,6 +174,11 @@ async fn run(
     mut state: Durable,
     config: WriterConfig,
 ) -> Durable {
+    // Checkpoints are written by their own task, in order, retried until
+    // they succeed: journal writes (and so acknowledgements) never wait on
+    // them.
+    let (cp_tx, cp_rx) = mpsc::unbounded_channel::<Durable>();
+    let checkpoints = tokio::spawn(checkpointer(pool.clone(), cp_rx, config));
     let mut last_checkpoint = Instant::now();
     let mut kinds: Vec<&'static str> = Vec::new();
     let mut bodies: Vec<String> = Vec::new();
@@ -182,7 +187,7 @@ async fn run(
         let next = tokio::select! {
             m = rx.recv() => m,
             () = tokio::time::sleep(config.checkpoint_every) => {
-                maybe_checkpoint(&pool, &mut state, &mut last_checkpoint, config, &healthy).await;
+                checkpoint_if_due(&mut state, &mut last_checkpoint, config, &cp_tx);
                 continue;
             }
         };
@@ -224,47 +229,54 @@ async fn run(
         if !healthy.swap(true, Ordering::Relaxed) {
             tracing::info!("PostgreSQL writes succeed again: trading resumes");
         }
+        let _ = durable.send(ticket);
         metrics::histogram!("marketsim_persistence_batch_seconds")
             .record(started.elapsed().as_secs_f64());
         metrics::counter!("marketsim_persistence_facts_total").increment(facts.len() as u64);
+        metrics::gauge!("marketsim_persistence_lag_facts").set(0.0);
         for f in &facts {
             state.apply(f);
         }
         state.seq += facts.len() as u64;
-        let _ = durable.send(ticket);
-        metrics::gauge!("marketsim_persistence_lag_facts").set(0.0);
-        if last_checkpoint.elapsed() >= config.checkpoint_every {
-            maybe_checkpoint(&pool, &mut state, &mut last_checkpoint, config, &healthy).await;
-        }
+        checkpoint_if_due(&mut state, &mut last_checkpoint, config, &cp_tx);
     }
-    // Every handle is gone: leave a checkpoint so the next start has no
-    // journal to fold (best effort; the journal alone is enough).
+    // Every handle is gone: a last checkpoint, so the next start has no
+    // journal to fold (the journal alone would be enough).
     if state.is_dirty() {
-        if let Err(e) = store::checkpoint(&pool, &mut state).await {
-            tracing::warn!(error = %e, "final checkpoint failed; recovery will fold the journal");
-        }
+        let _ = cp_tx.send(state.take_dirty());
     }
+    drop(cp_tx);
+    let _ = checkpoints.await;
     state
 }
 
-async fn maybe_checkpoint(
-    pool: &PgPool,
+fn checkpoint_if_due(
     state: &mut Durable,
     last: &mut Instant,
     config: WriterConfig,
-    healthy: &AtomicBool,
+    cp: &mpsc::UnboundedSender<Durable>,
 ) {
-    if !state.is_dirty() || last.elapsed() < config.checkpoint_every {
-        return;
+    if state.is_dirty() && last.elapsed() >= config.checkpoint_every {
+        let _ = cp.send(state.take_dirty());
+        *last = Instant::now();
     }
-    match store::checkpoint(pool, state).await {
-        Ok(()) => *last = Instant::now(),
-        Err(e) => {
-            if healthy.load(Ordering::Relaxed) {
-                tracing::warn!(error = %e, "checkpoint failed; will retry");
+}
+
+async fn checkpointer(
+    pool: PgPool,
+    mut rx: mpsc::UnboundedReceiver<Durable>,
+    config: WriterConfig,
+) {
+    while let Some(snap) = rx.recv().await {
+        let mut backoff = Duration::from_millis(100);
+        let mut warned = false;
+        while let Err(e) = store::write_checkpoint(&pool, &snap).await {
+            if !warned {
+                tracing::warn!(error = %e, "checkpoint failed; retrying (the journal has everything)");
+                warned = true;
             }
-            // Try again after another interval, not on every batch.
-            *last = Instant::now();
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(config.max_backoff.max(Duration::from_millis(100)));
         }
     }
 }

@@ -478,19 +478,53 @@ impl Durable {
             .or_else(|| s.candles.all().into_iter().rev().find(|c| c.start == start))
     }
 
-    /// After a checkpoint: forget what was written, keep open orders.
-    pub(crate) fn clear_dirty(&mut self) {
-        self.dirty_users.clear();
-        self.dirty_cash.clear();
-        self.dirty_holdings.clear();
-        self.dirty_stocks.clear();
-        self.dirty_candles.clear();
-        self.new_trades.clear();
-        for id in self.dirty_orders.drain() {
-            if self.orders.get(&id).is_some_and(|o| !o.status.is_open()) {
-                self.orders.remove(&id);
+    /// Move what changed since the last checkpoint into a snapshot (a
+    /// `Durable` holding only those rows, with everything marked dirty) for
+    /// a checkpoint to write; closed orders leave memory here.
+    pub fn take_dirty(&mut self) -> Durable {
+        let mut snap = Durable::new(self.fees, self.fee_account);
+        snap.seq = self.seq;
+        snap.max_order_id = self.max_order_id;
+        for a in &self.dirty_users {
+            if let Some(u) = self.users.get(a) {
+                snap.users.insert(*a, u.clone());
             }
         }
+        snap.dirty_users = std::mem::take(&mut self.dirty_users);
+        for a in &self.dirty_cash {
+            snap.cash.insert(*a, self.cash.get(a).copied().unwrap_or(0));
+        }
+        snap.dirty_cash = std::mem::take(&mut self.dirty_cash);
+        for k in &self.dirty_holdings {
+            snap.holdings
+                .insert(*k, self.holdings.get(k).copied().unwrap_or(0));
+        }
+        snap.dirty_holdings = std::mem::take(&mut self.dirty_holdings);
+        snap.dirty_stocks = std::mem::take(&mut self.dirty_stocks);
+        snap.dirty_candles = std::mem::take(&mut self.dirty_candles);
+        for sym in snap
+            .dirty_stocks
+            .iter()
+            .chain(snap.dirty_candles.iter().map(|(s, _)| s))
+        {
+            if let Some(r) = self.stocks.get(sym) {
+                snap.stocks.entry(*sym).or_insert_with(|| r.clone());
+            }
+        }
+        for id in self.dirty_orders.drain() {
+            let closed = self.orders.get(&id).is_some_and(|o| !o.status.is_open());
+            let row = if closed {
+                self.orders.remove(&id)
+            } else {
+                self.orders.get(&id).cloned()
+            };
+            if let Some(row) = row {
+                snap.orders.insert(id, row);
+                snap.dirty_orders.insert(id);
+            }
+        }
+        snap.new_trades = std::mem::take(&mut self.new_trades);
+        snap
     }
 
     /// Sum of all cash (fee account included) and of each symbol's shares:
@@ -644,11 +678,13 @@ mod tests {
             (Status::Filled, 10, 0)
         );
         assert!(d.open_orders().is_empty());
-        d.clear_dirty();
+        let snap = d.take_dirty();
         assert!(
             d.orders.is_empty(),
             "closed orders leave memory after a checkpoint"
         );
+        assert_eq!(snap.orders.len(), 1, "and go to the checkpoint");
+        assert!(!d.is_dirty());
         // Denied requests are recorded with their reason.
         d.apply(&Fact::Order(OrderFact {
             id: OrderId(8),

@@ -74,7 +74,7 @@ pub(crate) async fn insert_journal(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO journal (seq, kind, fact)
-         SELECT s, k, f::jsonb FROM UNNEST($1::int8[], $2::text[], $3::text[]) AS t(s, k, f)",
+         SELECT s, k, f::json FROM UNNEST($1::int8[], $2::text[], $3::text[]) AS t(s, k, f)",
     )
     .bind(seqs)
     .bind(kinds)
@@ -85,8 +85,15 @@ pub(crate) async fn insert_journal(
 }
 
 /// Write what changed since the last checkpoint, and the journal position
-/// it reflects, in one transaction.
+/// it reflects, in one transaction. What was taken is gone from `d` even if
+/// the write fails (the journal still has it).
 pub async fn checkpoint(pool: &PgPool, d: &mut Durable) -> Result<(), PgError> {
+    let snap = d.take_dirty();
+    write_checkpoint(pool, &snap).await
+}
+
+/// Write a snapshot from `Durable::take_dirty` in one transaction.
+pub async fn write_checkpoint(pool: &PgPool, d: &Durable) -> Result<(), PgError> {
     let mut tx = pool.begin().await?;
 
     if !d.dirty_users.is_empty() {
@@ -358,7 +365,6 @@ pub async fn checkpoint(pool: &PgPool, d: &mut Durable) -> Result<(), PgError> {
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    d.clear_dirty();
     Ok(())
 }
 
