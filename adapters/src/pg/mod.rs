@@ -177,7 +177,9 @@ async fn run(
     // Checkpoints are written by their own task, in order, retried until
     // they succeed: journal writes (and so acknowledgements) never wait on
     // them.
-    let (cp_tx, cp_rx) = mpsc::unbounded_channel::<Durable>();
+    // At most one snapshot waits while another is written; until there is
+    // room, changes keep accumulating (and coalescing) in `state`.
+    let (cp_tx, cp_rx) = mpsc::channel::<Durable>(1);
     let checkpoints = tokio::spawn(checkpointer(pool.clone(), cp_rx, config));
     let mut last_checkpoint = Instant::now();
     let mut kinds: Vec<&'static str> = Vec::new();
@@ -243,7 +245,7 @@ async fn run(
     // Every handle is gone: a last checkpoint, so the next start has no
     // journal to fold (the journal alone would be enough).
     if state.is_dirty() {
-        let _ = cp_tx.send(state.take_dirty());
+        let _ = cp_tx.send(state.take_dirty()).await;
     }
     drop(cp_tx);
     let _ = checkpoints.await;
@@ -254,23 +256,28 @@ fn checkpoint_if_due(
     state: &mut Durable,
     last: &mut Instant,
     config: WriterConfig,
-    cp: &mpsc::UnboundedSender<Durable>,
+    cp: &mpsc::Sender<Durable>,
 ) {
     if state.is_dirty() && last.elapsed() >= config.checkpoint_every {
-        let _ = cp.send(state.take_dirty());
-        *last = Instant::now();
+        if let Ok(permit) = cp.try_reserve() {
+            permit.send(state.take_dirty());
+            *last = Instant::now();
+        }
     }
 }
 
-async fn checkpointer(
-    pool: PgPool,
-    mut rx: mpsc::UnboundedReceiver<Durable>,
-    config: WriterConfig,
-) {
+async fn checkpointer(pool: PgPool, mut rx: mpsc::Receiver<Durable>, config: WriterConfig) {
     while let Some(snap) = rx.recv().await {
         let mut backoff = Duration::from_millis(100);
         let mut warned = false;
         while let Err(e) = store::write_checkpoint(&pool, &snap).await {
+            if let PgError::Sql(sqlx::Error::Database(db)) = &e {
+                // Refused by the database itself (a constraint): retrying
+                // cannot help. The journal keeps the facts; say so loudly.
+                metrics::counter!("marketsim_persistence_errors_total").increment(1);
+                tracing::error!(error = %db, seq = snap.seq, "checkpoint refused by PostgreSQL; skipped");
+                break;
+            }
             if !warned {
                 tracing::warn!(error = %e, "checkpoint failed; retrying (the journal has everything)");
                 warned = true;

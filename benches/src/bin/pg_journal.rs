@@ -69,6 +69,29 @@ fn order_facts(sym: Symbol, n: u64) -> Vec<Fact> {
     ]
 }
 
+fn setup(syms: &[Symbol]) -> Vec<Fact> {
+    let mut v = Vec::new();
+    for a in 0..2_000u64 {
+        let account = AccountId(a);
+        v.push(Fact::Open { account });
+        if a >= 1_000 {
+            v.push(Fact::Deposit {
+                account,
+                amount: engine::Money::from_major(100_000_000),
+            });
+        } else {
+            for s in syms {
+                v.push(Fact::Issue {
+                    account,
+                    symbol: *s,
+                    quantity: 10_000_000,
+                });
+            }
+        }
+    }
+    v
+}
+
 fn main() {
     let args: Vec<u64> = std::env::args()
         .skip(1)
@@ -135,6 +158,10 @@ async fn run(url: String, facts: u64, producers: u64, ackers: u64) {
     let pool = fresh(&url).await;
     let (j, w) = PgJournal::start(pool.clone(), state(), WriterConfig::default());
     let j = Arc::new(j);
+    // The accounts the orders trade between: cash for the buyers, shares
+    // for the sellers (so the folded state stays valid, as in a market).
+    let t = j.append(setup(&syms));
+    j.durable(t, Duration::from_secs(60)).await.expect("setup");
     let orders = facts / 4;
     let started = Instant::now();
     let tasks: Vec<_> = (0..producers)
@@ -168,7 +195,7 @@ async fn run(url: String, facts: u64, producers: u64, ackers: u64) {
         .await
         .expect("durable");
     let secs = started.elapsed().as_secs_f64();
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM journal")
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM journal WHERE kind <> 'open' AND kind <> 'deposit' AND kind <> 'issue'")
         .fetch_one(&pool)
         .await
         .expect("count");
@@ -193,6 +220,8 @@ async fn run(url: String, facts: u64, producers: u64, ackers: u64) {
     let pool = fresh(&url).await;
     let (j, w) = PgJournal::start(pool.clone(), state(), WriterConfig::default());
     let j = Arc::new(j);
+    let t = j.append(setup(&syms));
+    j.durable(t, Duration::from_secs(60)).await.expect("setup");
     let run_for = Duration::from_secs(10);
     let started = Instant::now();
     let tasks: Vec<_> = (0..ackers)
