@@ -87,8 +87,8 @@ CREATE TABLE trades (
     ts            BIGINT NOT NULL,
     PRIMARY KEY (symbol, seq)
 );
-CREATE INDEX trades_by_maker ON trades (maker_account);
-CREATE INDEX trades_by_taker ON trades (taker_account);
+-- No indexes by account: trades are written far more than read by account
+-- (only at recovery, for users' fills), and every index slows checkpoints.
 
 CREATE TABLE candles (
     symbol TEXT NOT NULL,
