@@ -410,7 +410,12 @@ async fn redis_outage_leaves_trading_alone_and_recovers() {
                 .unwrap()
         }
     };
-    assert!(quote_ts(r.clone()).await.is_some(), "no quote in Redis");
+    // The mirror writes quotes in the background, at the next tick.
+    let t = Instant::now();
+    while quote_ts(r.clone()).await.is_none() {
+        assert!(t.elapsed() < Duration::from_secs(15), "no quote in Redis");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let key = register(&http, &base, "ann").await;
 
     proxy.cut();
