@@ -3,6 +3,7 @@
 
 mod kafka_cmds;
 mod persist;
+mod relay;
 mod serve;
 
 use std::path::PathBuf;
@@ -45,6 +46,11 @@ enum Command {
     Serve(ServeArgs),
     /// Apply the PostgreSQL migrations (`serve` also applies them at start).
     Migrate(MigrateArgs),
+    /// Stream a market's ticks and trades from Redis as server-sent events.
+    ///
+    /// Another API process for the market that a `serve --redis-url`
+    /// publishes: `GET /v1/stream` gives `tick` and `trade` events.
+    Relay(RelayArgs),
     /// Publish the random-walk generator's ticks to a Kafka topic.
     ///
     /// Messages are keyed by symbol; the JSON payload carries a schema
@@ -91,6 +97,19 @@ struct ServeArgs {
     /// runs the market's actors).
     #[arg(long)]
     threads: Option<usize>,
+}
+
+#[derive(Debug, clap::Args)]
+struct RelayArgs {
+    /// Redis URL of the market's `serve --redis-url`.
+    #[arg(long, env = "MARKETSIM_REDIS_URL")]
+    redis_url: String,
+    /// Key prefix of that market (its `redis_prefix`).
+    #[arg(long, env = "MARKETSIM_REDIS_PREFIX", default_value = "marketsim")]
+    redis_prefix: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    listen: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -152,6 +171,24 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Serve(args) => serve_cmd(args),
         Command::Migrate(args) => migrate_cmd(args),
+        Command::Relay(args) => {
+            let Some(rt) = runtime(1) else {
+                return ExitCode::FAILURE;
+            };
+            match rt.block_on(async move {
+                tokio::spawn(relay::run(args.redis_url, args.redis_prefix, args.listen)).await
+            }) {
+                Ok(Ok(())) => ExitCode::SUCCESS,
+                Ok(Err(e)) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("error: the relay panicked: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Generate(args) => kafka_cmd(kafka_cmds::generate(args)),
         Command::Replay(args) => kafka_cmd(kafka_cmds::replay(args)),
     }

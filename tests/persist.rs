@@ -1,7 +1,8 @@
 //! `marketsim serve --database-url` as a child process against the real
 //! PostgreSQL server of `DATABASE_URL` (each test its own fresh database):
 //! a SIGKILL mid-load loses nothing acknowledged; a database outage gives
-//! 503s, no crash, and recovery without a restart.
+//! 503s, no crash, and recovery without a restart. With Redis: an outage
+//! leaves trading alone; a relay process streams the same market.
 
 mod common;
 
@@ -471,4 +472,69 @@ async fn redis_outage_leaves_trading_alone_and_recovers() {
     if !keys.is_empty() {
         let _: () = redis::AsyncCommands::del(&mut r, keys).await.unwrap();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_process_streams_the_same_market_from_redis() {
+    use futures::StreamExt;
+    let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let prefix = format!("marketsim-test:relay:{}", std::process::id());
+    let env = [
+        ("MARKETSIM_TICK_INTERVAL_MS", "100"),
+        ("MARKETSIM_REDIS_PREFIX", prefix.as_str()),
+    ];
+    let (mut market, _) = start_serve(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--redis-url",
+            &redis_url,
+        ],
+        &env,
+    );
+    let (mut relay, relay_base) = start_serve(
+        &[
+            "relay",
+            "--listen",
+            "127.0.0.1:0",
+            "--redis-url",
+            &redis_url,
+        ],
+        &env,
+    );
+    let http = reqwest::Client::new();
+    let mut stream = http
+        .get(format!("{relay_base}/v1/stream"))
+        .send()
+        .await
+        .unwrap()
+        .bytes_stream();
+    // The market's generator ticks every 100 ms; the relay passes them on.
+    let mut text = String::new();
+    let t = Instant::now();
+    while !text.contains("event: tick") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("no tick from the relay within 10 s")
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        assert!(t.elapsed() < Duration::from_secs(20));
+    }
+    let data = text
+        .lines()
+        .skip_while(|l| *l != "event: tick")
+        .find_map(|l| l.strip_prefix("data: "))
+        .unwrap();
+    let tick: Value = serde_json::from_str(data).unwrap();
+    assert!(
+        ["ACME", "GLOBEX", "INITECH", "UMBRELLA", "HOOLI"]
+            .contains(&tick["symbol"].as_str().unwrap()),
+        "{tick}"
+    );
+    market.kill().unwrap();
+    relay.kill().unwrap();
+    market.wait().unwrap();
+    relay.wait().unwrap();
 }

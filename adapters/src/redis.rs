@@ -322,3 +322,50 @@ impl MarketMirror {
         }
     }
 }
+
+/// Relay the market's ticks and trades from Redis pub/sub
+/// (`prefix:ticks`, `prefix:trades`) into `tx` as `(kind, json)` with kind
+/// `tick` or `trade`, reconnecting (with backoff) whenever Redis goes away,
+/// until `tx` has no receivers left... or forever when nobody drops it.
+pub async fn relay(
+    url: String,
+    prefix: String,
+    tx: tokio::sync::broadcast::Sender<(&'static str, String)>,
+) {
+    let prefix = prefix.trim_end_matches(':').to_string();
+    let (ticks, trades) = (format!("{prefix}:ticks"), format!("{prefix}:trades"));
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let attempt = async {
+            let client = redis::Client::open(url.as_str())?;
+            let mut sub = client.get_async_pubsub().await?;
+            sub.subscribe(&ticks).await?;
+            sub.subscribe(&trades).await?;
+            Ok::<_, redis::RedisError>(sub)
+        };
+        match attempt.await {
+            Ok(mut sub) => {
+                tracing::info!(%prefix, "relaying ticks and trades from Redis");
+                backoff = Duration::from_millis(100);
+                let mut stream = sub.on_message();
+                while let Some(msg) = futures::StreamExt::next(&mut stream).await {
+                    let kind = if msg.get_channel_name() == ticks {
+                        "tick"
+                    } else {
+                        "trade"
+                    };
+                    if let Ok(payload) = msg.get_payload::<String>() {
+                        let _ = tx.send((kind, payload));
+                    }
+                }
+                tracing::warn!("Redis subscription ended; reconnecting");
+            }
+            Err(e) => {
+                metrics::counter!("marketsim_redis_errors_total", "kind" => "failed").increment(1);
+                tracing::warn!(error = %e, "cannot subscribe on Redis; retrying");
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
