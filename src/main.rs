@@ -171,33 +171,25 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Serve(args) => serve_cmd(args),
         Command::Migrate(args) => migrate_cmd(args),
-        Command::Relay(args) => {
-            let Some(rt) = runtime(1) else {
-                return ExitCode::FAILURE;
-            };
-            match rt.block_on(async move {
-                tokio::spawn(relay::run(args.redis_url, args.redis_prefix, args.listen)).await
-            }) {
-                Ok(Ok(())) => ExitCode::SUCCESS,
-                Ok(Err(e)) => {
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
-                }
-                Err(e) => {
-                    eprintln!("error: the relay panicked: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Command::Generate(args) => kafka_cmd(kafka_cmds::generate(args)),
-        Command::Replay(args) => kafka_cmd(kafka_cmds::replay(args)),
+        Command::Relay(args) => run_task(
+            1,
+            "the relay",
+            relay::run(args.redis_url, args.redis_prefix, args.listen),
+        ),
+        Command::Generate(args) => run_task(2, "generate", kafka_cmds::generate(args)),
+        Command::Replay(args) => run_task(2, "replay", kafka_cmds::replay(args)),
     }
 }
 
-fn kafka_cmd(
+/// Run `work` as a task on a runtime of `threads` workers (actor and IO
+/// round trips are far cheaper between tasks than from `block_on`); its
+/// error, or its panic, is reported and exits 1.
+fn run_task(
+    threads: usize,
+    what: &str,
     work: impl std::future::Future<Output = Result<(), String>> + Send + 'static,
 ) -> ExitCode {
-    let Some(rt) = runtime(2) else {
+    let Some(rt) = runtime(threads) else {
         return ExitCode::FAILURE;
     };
     match rt.block_on(async move { tokio::spawn(work).await }) {
@@ -207,7 +199,7 @@ fn kafka_cmd(
             ExitCode::FAILURE
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {what} panicked: {e}");
             ExitCode::FAILURE
         }
     }
@@ -240,36 +232,18 @@ fn serve_cmd(args: ServeArgs) -> ExitCode {
         settings.redis_url = args.redis_url;
     }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let Some(rt) = runtime(args.threads.unwrap_or(cores.saturating_sub(1))) else {
-        return ExitCode::FAILURE;
-    };
-    match rt.block_on(async move { tokio::spawn(serve::run(settings)).await }) {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(e)) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-        Err(e) => {
-            eprintln!("error: the server panicked: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    run_task(
+        args.threads.unwrap_or(cores.saturating_sub(1)),
+        "the server",
+        serve::run(settings),
+    )
 }
 
 fn migrate_cmd(args: MigrateArgs) -> ExitCode {
-    let Some(rt) = runtime(1) else {
-        return ExitCode::FAILURE;
-    };
-    match rt.block_on(persist::migrate_only(&args.database_url)) {
-        Ok(msg) => {
-            println!("{msg}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    run_task(1, "migrate", async move {
+        println!("{}", persist::migrate_only(&args.database_url).await?);
+        Ok(())
+    })
 }
 
 fn run(args: RunArgs) -> ExitCode {

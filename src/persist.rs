@@ -102,13 +102,9 @@ pub async fn seed_facts(market: &MarketHandle) -> Result<Vec<Fact>, String> {
     Ok(facts)
 }
 
-/// Put restored cash and holdings into the account actors; users (ids from
-/// `first_user`) get an actor of their own, as at registration.
-pub async fn restore_accounts(
-    market: &MarketHandle,
-    d: &Durable,
-    first_user: u64,
-) -> Result<(), String> {
+/// Put restored cash and holdings into the account actors; registered
+/// users get an actor of their own, as at registration.
+pub async fn restore_accounts(market: &MarketHandle, d: &Durable) -> Result<(), String> {
     let fee = market.fee_account();
     let mut per_account: std::collections::BTreeMap<AccountId, Vec<AccountCmd>> =
         std::collections::BTreeMap::new();
@@ -131,7 +127,7 @@ pub async fn restore_accounts(
     }
     let mut batches: Vec<(actors::AccountHandle, Vec<AccountCmd>)> = Vec::new();
     for (id, cmds) in per_account {
-        let h = if id.0 >= first_user && id != fee && id.0 < u64::MAX - 16 {
+        let h = if d.users.contains_key(&id) {
             market.own_actor(id).await.map_err(|e| e.to_string())?
         } else {
             market.accounts_of(id)
@@ -284,29 +280,23 @@ pub async fn restore_users(
 /// Journal every reference tick the bus carries (best effort: a lagging
 /// subscriber skips ticks, which only costs price history).
 pub fn journal_ticks(bus: &actors::EventBus, journal: Arc<dyn FactJournal>) {
-    let mut rx = bus.subscribe();
-    tokio::spawn(async move {
-        loop {
-            match rx.recv().await {
-                Ok(batch) => {
-                    let facts: Vec<Fact> = batch
-                        .iter()
-                        .filter_map(|e| match *e {
-                            actors::MarketEvent::Tick { symbol, price, ts } => {
-                                Some(Fact::Tick { symbol, price, ts })
-                            }
-                            _ => None,
-                        })
-                        .collect();
-                    journal.append(facts);
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(batches = n, "tick journal lagged; ticks skipped");
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-            }
-        }
-    });
+    let rx = bus.subscribe();
+    tokio::spawn(actors::bus::follow(
+        rx,
+        "tick journal",
+        async move |batch| {
+            let facts: Vec<Fact> = batch
+                .iter()
+                .filter_map(|e| match *e {
+                    actors::MarketEvent::Tick { symbol, price, ts } => {
+                        Some(Fact::Tick { symbol, price, ts })
+                    }
+                    _ => None,
+                })
+                .collect();
+            journal.append(facts);
+        },
+    ));
 }
 
 /// Keep Redis current from the bus: quotes, minute history (carried
@@ -338,19 +328,19 @@ pub async fn mirror_to_redis(
             async move {
                 let mut q = std::collections::BTreeMap::new();
                 for e in &batch {
-                    let s = match e {
-                        actors::MarketEvent::Tick { symbol, .. }
-                        | actors::MarketEvent::Order { symbol, .. } => *symbol,
-                        actors::MarketEvent::Candle { symbol, .. } => *symbol,
-                    };
-                    if q.contains_key(&s) {
+                    let (actors::MarketEvent::Tick { symbol, .. }
+                    | actors::MarketEvent::Order { symbol, .. }
+                    | actors::MarketEvent::Candle { symbol, .. }) = e;
+                    if q.contains_key(symbol) {
                         continue;
                     }
-                    if let Some(Ok(snap)) = match dir.ticker(s) {
-                        Some(t) => Some(t.snapshot().await),
-                        None => None,
-                    } {
-                        q.insert(s, (snap.bid.map(|l| l.price), snap.ask.map(|l| l.price)));
+                    if let Some(t) = dir.ticker(*symbol) {
+                        if let Ok(snap) = t.snapshot().await {
+                            q.insert(
+                                *symbol,
+                                (snap.bid.map(|l| l.price), snap.ask.map(|l| l.price)),
+                            );
+                        }
                     }
                 }
                 (batch, q)

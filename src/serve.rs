@@ -208,9 +208,9 @@ pub async fn build(
         Some(url) => Some(crate::persist::open(url, fees, FEE_ACCOUNT).await?),
         None => None,
     };
-    let mut durable = db.as_ref().map(|(_, d)| d);
+    let durable = db.as_ref().map(|(_, d)| d);
     // Symbols listed at run time (admin API) come back from the database.
-    if let Some(d) = durable.as_mut() {
+    if let Some(d) = durable {
         for (symbol, st) in &d.stocks {
             if st.listed && !listings.iter().any(|l| l.0 == *symbol) {
                 listings.push((
@@ -226,7 +226,7 @@ pub async fn build(
             }
         }
     }
-    let restored = durable.as_ref().is_some_and(|d| !d.is_empty());
+    let restored = durable.is_some_and(|d| !d.is_empty());
     for (i, (symbol, initial, tick, params, _)) in listings.iter().enumerate() {
         let mut core = TickerCore::new(
             *symbol,
@@ -237,7 +237,7 @@ pub async fn build(
             },
         );
         let mut start = *initial;
-        if let Some(st) = durable.as_ref().and_then(|d| d.stocks.get(symbol)) {
+        if let Some(st) = durable.and_then(|d| d.stocks.get(symbol)) {
             core.stats = st.stats;
             core.candles = st.candles.clone();
             core.book.resume_trade_seq(st.trade_seq);
@@ -251,10 +251,8 @@ pub async fn build(
             i as u64,
         );
     }
-    if restored {
-        if let Some(d) = durable.as_ref() {
-            crate::persist::restore_accounts(&market, d, api::state::FIRST_USER_ID).await?;
-        }
+    if let Some(d) = durable.filter(|_| restored) {
+        crate::persist::restore_accounts(&market, d).await?;
     } else if let Some(p) = &plan {
         // Agents' accounts are opened here (not by the agents' driver) so
         // that a fresh journal starts with them.
@@ -490,24 +488,18 @@ fn start_kafka(
             Err(e) => tracing::error!(error = %e, "tick consumer failed"),
         }
     });
-    let mut rx = bus.subscribe();
+    let rx = bus.subscribe();
     let events = k.events;
-    tokio::spawn(async move {
-        use actors::ports::EventSink;
-        loop {
-            match rx.recv().await {
-                Ok(batch) => {
-                    if let Err(e) = events.write(&batch).await {
-                        tracing::warn!(error = %e, "events topic refused a batch");
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(batches = n, "events forwarder lagged; batches skipped");
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+    tokio::spawn(actors::bus::follow(
+        rx,
+        "events forwarder",
+        async move |batch| {
+            use actors::ports::EventSink;
+            if let Err(e) = events.write(&batch).await {
+                tracing::warn!(error = %e, "events topic refused a batch");
             }
-        }
-    });
+        },
+    ));
 }
 
 /// Resolves on SIGINT or SIGTERM.

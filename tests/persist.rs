@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Proxy, fresh_database, register, start_serve};
+use common::{Proxy, fresh_database, get_json, register, start_serve};
 use serde_json::{Value, json};
 
 fn live() -> String {
@@ -163,15 +163,7 @@ async fn sigkill_mid_load_loses_nothing_acknowledged() {
     let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
     let mut resting: BTreeMap<(String, String), u64> = BTreeMap::new();
     for (key, o) in &acked {
-        let now: Value = http
-            .get(format!("{base}/v1/orders/{}", o["id"]))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let now: Value = get_json(&http, &format!("{base}/v1/orders/{}", o["id"]), Some(key)).await;
         let before = o["status"].as_str().unwrap();
         let after = now["status"]
             .as_str()
@@ -204,14 +196,12 @@ async fn sigkill_mid_load_loses_nothing_acknowledged() {
     }
     // Resting orders are back in their books.
     for ((symbol, price), qty) in &resting {
-        let book: Value = http
-            .get(format!("{base}/v1/stocks/{symbol}/book?depth=100"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let book: Value = get_json(
+            &http,
+            &format!("{base}/v1/stocks/{symbol}/book?depth=100"),
+            None,
+        )
+        .await;
         let at: u64 = book["bids"]
             .as_array()
             .unwrap()
@@ -227,22 +217,14 @@ async fn sigkill_mid_load_loses_nothing_acknowledged() {
     // Users' cash as the API reports it matches the database.
     let db = sqlx::PgPool::connect(&url).await.unwrap();
     for key in &keys {
-        let a: Value = http
-            .get(format!("{base}/v1/account"))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let a: Value = get_json(&http, &format!("{base}/v1/account"), Some(key)).await;
         let stored: i64 = sqlx::query_scalar("SELECT cash FROM accounts WHERE account_id = $1")
             .bind(a["user_id"].as_i64().unwrap())
             .fetch_one(&db)
             .await
             .unwrap();
-        let shown: f64 = a["cash"].as_str().unwrap().parse().unwrap();
-        assert_eq!((shown * 100.0).round() as i64, stored, "{a}");
+        let shown: engine::Money = a["cash"].as_str().unwrap().parse().unwrap();
+        assert_eq!(shown.minor(), stored, "{a}");
     }
     // And the restarted market trades on.
     common::market_buy_until_filled(&http, &base, &keys[1], "ACME", 1, Duration::from_secs(20))
@@ -344,15 +326,7 @@ async fn database_outage_gives_503_and_recovers_by_itself() {
     child.wait().unwrap();
     let direct = ["serve", "--listen", "127.0.0.1:0", "--database-url", &url];
     let (mut child, base) = start_serve(&direct, &[]);
-    let mine: Value = http
-        .get(format!("{base}/v1/orders"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mine: Value = get_json(&http, &format!("{base}/v1/orders"), Some(&key)).await;
     let ids: Vec<&Value> = mine["items"]
         .as_array()
         .unwrap()

@@ -50,6 +50,24 @@ impl EventBus {
     }
 }
 
+/// Hand every batch `rx` receives to `f` until the bus closes; a lag (the
+/// subscriber fell behind and batches were dropped) is logged as `what`.
+pub async fn follow(
+    mut rx: broadcast::Receiver<Arc<Vec<MarketEvent>>>,
+    what: &str,
+    mut f: impl AsyncFnMut(Arc<Vec<MarketEvent>>),
+) {
+    loop {
+        match rx.recv().await {
+            Ok(batch) => f(batch).await,
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(batches = n, "{what} lagged; batches skipped");
+            }
+            Err(broadcast::error::RecvError::Closed) => break,
+        }
+    }
+}
+
 impl Default for EventBus {
     fn default() -> Self {
         EventBus::new(1_024)

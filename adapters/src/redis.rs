@@ -124,13 +124,6 @@ impl RedisStore {
         self.call(|mut c| async move { c.get::<_, Option<String>>(key).await })
             .await
     }
-
-    /// Publish a JSON message on `prefix:channel`.
-    pub async fn publish(&self, channel: &str, message: String) -> Result<(), PortError> {
-        let ch = self.key(channel);
-        self.call(|mut c| async move { c.publish::<_, _, ()>(ch, message).await })
-            .await
-    }
 }
 
 /// `{"time": ["090000", ...], "price": ["100.50", ...]}`: one entry per
@@ -143,16 +136,21 @@ pub fn history_json(h: &MinuteHistory) -> String {
     .to_string()
 }
 
+/// A quote as the fields of its hash (absent sides are empty strings).
+fn quote_fields(q: &CachedQuote) -> [(&'static str, String); 4] {
+    [
+        ("last", q.last.to_string()),
+        ("bid", q.bid.map(|p| p.to_string()).unwrap_or_default()),
+        ("ask", q.ask.map(|p| p.to_string()).unwrap_or_default()),
+        ("ts", q.ts.0.to_string()),
+    ]
+}
+
 #[async_trait]
 impl QuoteCache for RedisStore {
     async fn put(&self, symbol: Symbol, q: CachedQuote) -> Result<(), PortError> {
         let key = self.key(&format!("quote:{symbol}"));
-        let fields = vec![
-            ("last", q.last.to_string()),
-            ("bid", q.bid.map(|p| p.to_string()).unwrap_or_default()),
-            ("ask", q.ask.map(|p| p.to_string()).unwrap_or_default()),
-            ("ts", q.ts.0.to_string()),
-        ];
+        let fields = quote_fields(&q);
         self.call(|mut c| async move { c.hset_multiple::<_, _, _, ()>(key, &fields).await })
             .await
     }
@@ -295,7 +293,9 @@ impl MarketMirror {
         self.history.get(&symbol)
     }
 
-    /// Fold a batch and write what changed to Redis (best effort).
+    /// Fold a batch and write what changed to Redis in one pipelined
+    /// round trip: the pub/sub messages, then each changed symbol's quote
+    /// and history (best effort).
     pub async fn apply(
         &mut self,
         redis: &RedisStore,
@@ -303,30 +303,33 @@ impl MarketMirror {
         quotes: &BTreeMap<Symbol, (Option<Price>, Option<Price>)>,
     ) {
         let (latest, messages) = self.fold(batch);
+        if latest.is_empty() && messages.is_empty() {
+            return;
+        }
+        let mut pipe = redis::pipe();
         for (channel, m) in messages {
-            if redis.publish(channel, m).await.is_err() {
-                return;
-            }
+            pipe.publish(redis.key(channel), m).ignore();
         }
         for (symbol, (last, ts)) in latest {
             let (bid, ask) = quotes.get(&symbol).copied().unwrap_or((None, None));
             let q = CachedQuote { last, bid, ask, ts };
-            if QuoteCache::put(redis, symbol, q).await.is_err() {
-                return;
-            }
+            pipe.hset_multiple(redis.key(&format!("quote:{symbol}")), &quote_fields(&q))
+                .ignore();
             if let Some(h) = self.history.get(&symbol) {
-                if redis.put_history(symbol, h).await.is_err() {
-                    return;
-                }
+                pipe.set(redis.key(&format!("history:{symbol}")), history_json(h))
+                    .ignore();
             }
         }
+        let _ = redis
+            .call(|mut c| async move { pipe.query_async::<()>(&mut c).await })
+            .await;
     }
 }
 
 /// Relay the market's ticks and trades from Redis pub/sub
 /// (`prefix:ticks`, `prefix:trades`) into `tx` as `(kind, json)` with kind
-/// `tick` or `trade`, reconnecting (with backoff) whenever Redis goes away,
-/// until `tx` has no receivers left... or forever when nobody drops it.
+/// `tick` or `trade`, reconnecting (with backoff) whenever Redis goes away.
+/// Runs until its task is dropped.
 pub async fn relay(
     url: String,
     prefix: String,

@@ -16,8 +16,7 @@ pub fn new_key() -> Result<(String, [u8; 32]), ApiError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
         .map_err(|e| ApiError::Internal(format!("no randomness for an API key: {e}")))?;
-    let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let key = format!("msk_{key}");
+    let key = format!("msk_{}", hex(&bytes));
     let hash = hash_key(&key);
     Ok((key, hash))
 }

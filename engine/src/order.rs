@@ -38,6 +38,17 @@ impl TimeInForce {
             TimeInForce::Day => "day",
         }
     }
+    /// The inverse of `as_str`.
+    pub fn parse(s: &str) -> Option<TimeInForce> {
+        [
+            TimeInForce::Gtc,
+            TimeInForce::Ioc,
+            TimeInForce::Fok,
+            TimeInForce::Day,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
     /// Whether an unfilled remainder may rest on the book.
     pub const fn rests(self) -> bool {
         matches!(self, TimeInForce::Gtc | TimeInForce::Day)
@@ -62,6 +73,12 @@ impl OrderType {
             OrderType::Market => "market",
             OrderType::Limit => "limit",
         }
+    }
+    /// The inverse of `as_str`.
+    pub fn parse(s: &str) -> Option<OrderType> {
+        [OrderType::Market, OrderType::Limit]
+            .into_iter()
+            .find(|t| t.as_str() == s)
     }
 }
 

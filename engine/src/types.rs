@@ -112,6 +112,12 @@ impl Side {
             Side::Sell => "sell",
         }
     }
+    /// The inverse of `as_str`.
+    pub fn parse(s: &str) -> Option<Side> {
+        [Side::Buy, Side::Sell]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
 }
 
 /// Why a string is not a symbol.

@@ -32,6 +32,15 @@ pub fn start_serve(args: &[&str], envs: &[(&str, &str)]) -> (Child, String) {
     (child, base)
 }
 
+/// GET `url` (as the user with `key`, if any) and parse the JSON body.
+pub async fn get_json(http: &reqwest::Client, url: &str, key: Option<&str>) -> serde_json::Value {
+    let mut req = http.get(url);
+    if let Some(k) = key {
+        req = req.bearer_auth(k);
+    }
+    req.send().await.unwrap().json().await.unwrap()
+}
+
 /// Register a user on `base`; returns its API key.
 pub async fn register(http: &reqwest::Client, base: &str, name: &str) -> String {
     let u: serde_json::Value = http

@@ -24,47 +24,6 @@ fn acc_back(v: i64) -> AccountId {
 fn sym(s: &str) -> Result<Symbol, PgError> {
     Symbol::new(s).map_err(|e| PgError::Journal(format!("bad symbol in the database: {e}")))
 }
-fn side_str(s: Side) -> &'static str {
-    s.as_str()
-}
-fn side_parse(s: &str) -> Option<Side> {
-    match s {
-        "buy" => Some(Side::Buy),
-        "sell" => Some(Side::Sell),
-        _ => None,
-    }
-}
-fn type_str(t: OrderType) -> &'static str {
-    match t {
-        OrderType::Limit => "limit",
-        OrderType::Market => "market",
-    }
-}
-fn type_parse(s: &str) -> Option<OrderType> {
-    match s {
-        "limit" => Some(OrderType::Limit),
-        "market" => Some(OrderType::Market),
-        _ => None,
-    }
-}
-fn tif_str(t: TimeInForce) -> &'static str {
-    match t {
-        TimeInForce::Gtc => "gtc",
-        TimeInForce::Ioc => "ioc",
-        TimeInForce::Fok => "fok",
-        TimeInForce::Day => "day",
-    }
-}
-fn tif_parse(s: &str) -> Option<TimeInForce> {
-    match s {
-        "gtc" => Some(TimeInForce::Gtc),
-        "ioc" => Some(TimeInForce::Ioc),
-        "fok" => Some(TimeInForce::Fok),
-        "day" => Some(TimeInForce::Day),
-        _ => None,
-    }
-}
-
 /// One multi-row insert of journal rows.
 pub(crate) async fn insert_journal(
     pool: &PgPool,
@@ -273,9 +232,9 @@ pub async fn write_checkpoint(pool: &PgPool, d: &Durable) -> Result<(), PgError>
             ids.push(o.id.0 as i64);
             accs.push(acc(o.account));
             syms.push(o.symbol.as_str().to_string());
-            sides.push(o.side.map(side_str));
-            types.push(o.order_type.map(type_str));
-            tifs.push(o.time_in_force.map(tif_str));
+            sides.push(o.side.map(Side::as_str));
+            types.push(o.order_type.map(OrderType::as_str));
+            tifs.push(o.time_in_force.map(TimeInForce::as_str));
             qty.push(o.quantity as i64);
             limit.push(o.limit_price.map(Price::minor));
             client.push(o.client_order_id.map(|c| c.as_str().to_string()));
@@ -337,7 +296,7 @@ pub async fn write_checkpoint(pool: &PgPool, d: &Durable) -> Result<(), PgError>
             ]) {
                 col.push(v);
             }
-            sides.push(side_str(t.taker_side));
+            sides.push(t.taker_side.as_str());
         }
         sqlx::query(
             "INSERT INTO trades (symbol, seq, price, quantity, maker_order, maker_account,
@@ -378,15 +337,15 @@ fn order_from_row(r: &sqlx::postgres::PgRow) -> Result<OrderRow, PgError> {
         side: r
             .try_get::<Option<String>, _>("side")?
             .as_deref()
-            .and_then(side_parse),
+            .and_then(Side::parse),
         order_type: r
             .try_get::<Option<String>, _>("order_type")?
             .as_deref()
-            .and_then(type_parse),
+            .and_then(OrderType::parse),
         time_in_force: r
             .try_get::<Option<String>, _>("time_in_force")?
             .as_deref()
-            .and_then(tif_parse),
+            .and_then(TimeInForce::parse),
         quantity: r.try_get::<i64, _>("quantity")? as u64,
         limit_price: r
             .try_get::<Option<i64>, _>("limit_price")?
@@ -585,7 +544,7 @@ pub async fn user_trades(pool: &PgPool, first_account: u64) -> Result<Vec<Trade>
                 maker_account: acc_back(r.try_get("maker_account")?),
                 taker_order: OrderId(r.try_get::<i64, _>("taker_order")? as u64),
                 taker_account: acc_back(r.try_get("taker_account")?),
-                taker_side: side_parse(&side)
+                taker_side: Side::parse(&side)
                     .ok_or_else(|| PgError::Journal(format!("bad side `{side}`")))?,
                 ts: Timestamp(r.try_get("ts")?),
             })
