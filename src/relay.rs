@@ -1,57 +1,63 @@
 //! `marketsim relay`: another API process streaming the same market. It
-//! subscribes to the ticks and trades a `serve --redis-url` publishes and
-//! serves them as server-sent events on `GET /v1/stream` (events `tick` and
-//! `trade`, the same JSON as on the Redis channels), so streaming clients
-//! can be spread over any number of processes.
+//! subscribes to the ticks and trades a `serve --redis-url` publishes
+//! (`adapters::redis::relay`, reconnecting by itself) and serves them with
+//! `api::relay::router`, so streaming clients can be spread over any number
+//! of processes.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use axum::Router;
-use axum::extract::State;
-use axum::response::Sse;
-use axum::response::sse::{Event, KeepAlive};
-use axum::routing::get;
-use futures::StreamExt;
+use anyhow::Context;
 use tokio::sync::broadcast;
-use tokio_stream::wrappers::BroadcastStream;
 
-type Feed = broadcast::Sender<(&'static str, String)>;
-
-async fn stream(
-    State(feed): State<Feed>,
-) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
-    let events = BroadcastStream::new(feed.subscribe()).map(|m| {
-        Ok(match m {
-            Ok((kind, json)) => Event::default().event(kind).data(json),
-            Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
-                Event::default().event("lagged").data(n.to_string())
-            }
-        })
-    });
-    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+/// Arguments of `marketsim relay`.
+#[derive(Debug, clap::Args)]
+pub struct RelayArgs {
+    /// Redis URL of the market's `serve --redis-url`.
+    #[arg(long, env = "MARKETSIM_REDIS_URL", hide_env_values = true)]
+    pub redis_url: String,
+    /// Key prefix of that market (its `redis_prefix`).
+    #[arg(long, env = "MARKETSIM_REDIS_PREFIX", default_value = "marketsim")]
+    pub redis_prefix: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub listen: SocketAddr,
 }
 
-/// Run the relay until SIGINT/SIGTERM.
-pub async fn run(redis_url: String, prefix: String, listen: String) -> Result<(), String> {
-    let addr: SocketAddr = listen
-        .parse()
-        .map_err(|_| format!("listen: `{listen}` is not an address like 127.0.0.1:8081"))?;
-    redis::Client::open(redis_url.as_str()).map_err(|e| format!("redis_url: {e}"))?;
-    let (tx, _) = broadcast::channel(4_096);
-    tokio::spawn(adapters::redis::relay(redis_url, prefix, tx.clone()));
-    let app = Router::new()
-        .route("/v1/stream", get(stream))
-        .route("/health", get(|| async { "ok" }))
-        .with_state(tx);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!("marketsim relay serving on http://{local} (GET /v1/stream)");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(crate::serve::shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+/// A relay bound to its port, ready to run.
+#[derive(Debug)]
+pub struct Relay {
+    listener: tokio::net::TcpListener,
+    feed: api::relay::Feed,
+}
+
+impl Relay {
+    /// Bind the listener and start following Redis.
+    pub async fn build(args: RelayArgs) -> anyhow::Result<Relay> {
+        adapters::redis::check_url(&args.redis_url)?;
+        let (feed, _) = broadcast::channel(4_096);
+        tokio::spawn(adapters::redis::relay(
+            args.redis_url,
+            args.redis_prefix,
+            feed.clone(),
+        ));
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        Ok(Relay { listener, feed })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map_or(0, |a| a.port())
+    }
+
+    /// Serve until `shutdown` resolves.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let local = self.listener.local_addr()?;
+        tracing::info!("marketsim relay serving on http://{local} (GET /v1/stream)");
+        api::serve(self.listener, api::relay::router(self.feed), shutdown).await?;
+        Ok(())
+    }
 }

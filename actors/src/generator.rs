@@ -1,110 +1,22 @@
-//! `MarketGenerator`: the random-walk price source.
-//!
-//! `PriceWalk` is the pure part: one GBM model and one ChaCha stream per
-//! symbol, stepped by the simulation kernel per step. `MarketGenerator` is
-//! the live actor: on a wall-clock interval it steps the walk and publishes
-//! the ticks to a tick sink and/or straight to the tickers.
+//! `MarketGenerator`: the live random-walk price source. On a wall-clock
+//! interval it steps a `PriceWalk` and publishes the ticks to a tick sink
+//! and/or straight to the tickers. Callers hold a `GeneratorHandle`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::{Gbm, GbmParams, Price, Symbol, Timestamp};
+use engine::{Gbm, Price, Symbol};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
+use crate::ActorError;
+use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::ports::TickSink;
+use crate::walk::PriceWalk;
 
-/// A reference-price tick.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PriceTick {
-    pub symbol: Symbol,
-    pub price: Price,
-    pub ts: Timestamp,
-    /// Per-symbol sequence number, from 1; consumers drop duplicates by it.
-    pub seq: u64,
-}
-
-#[derive(Clone, Debug)]
-struct Walker {
-    model: Gbm,
-    rng: ChaCha8Rng,
-    seq: u64,
-}
-
-/// A GBM walk per symbol, each with its own seeded stream.
-#[derive(Clone, Debug, Default)]
-pub struct PriceWalk {
-    walkers: BTreeMap<Symbol, Walker>,
-}
-
-impl PriceWalk {
-    /// Add a symbol. Its stream is `stream` of the ChaCha generator seeded
-    /// with `seed`, so adding symbols never changes another's path.
-    pub fn add(&mut self, symbol: Symbol, model: Gbm, seed: u64, stream: u64) {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(stream);
-        self.walkers.insert(symbol, Walker { model, rng, seq: 0 });
-    }
-    pub fn price(&self, symbol: Symbol) -> Option<Price> {
-        self.walkers.get(&symbol).map(|w| w.model.price())
-    }
-    pub fn params(&self, symbol: Symbol) -> Option<GbmParams> {
-        self.walkers.get(&symbol).map(|w| w.model.params())
-    }
-    pub fn symbols(&self) -> impl Iterator<Item = Symbol> + '_ {
-        self.walkers.keys().copied()
-    }
-    pub fn len(&self) -> usize {
-        self.walkers.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.walkers.is_empty()
-    }
-    /// Advance every symbol by `dt_secs` of trading time.
-    pub fn step(&mut self, dt_secs: f64, ts: Timestamp, out: &mut Vec<PriceTick>) {
-        for (s, w) in self.walkers.iter_mut() {
-            let price = w.model.step(dt_secs, &mut w.rng);
-            w.seq += 1;
-            out.push(PriceTick {
-                symbol: *s,
-                price,
-                ts,
-                seq: w.seq,
-            });
-        }
-    }
-    /// Set a symbol's price (admin or replay); returns the tick.
-    pub fn set(&mut self, symbol: Symbol, price: Price, ts: Timestamp) -> Option<PriceTick> {
-        let w = self.walkers.get_mut(&symbol)?;
-        w.model.set_price(price);
-        w.seq += 1;
-        Some(PriceTick {
-            symbol,
-            price: w.model.price(),
-            ts,
-            seq: w.seq,
-        })
-    }
-    /// Shock a symbol by a log-return (the random-ticker agent's jump).
-    pub fn shock(&mut self, symbol: Symbol, log_ret: f64, ts: Timestamp) -> Option<PriceTick> {
-        let w = self.walkers.get_mut(&symbol)?;
-        let price = w.model.jump_by(log_ret);
-        w.seq += 1;
-        Some(PriceTick {
-            symbol,
-            price,
-            ts,
-            seq: w.seq,
-        })
-    }
-}
-
-/// Messages of the live generator.
+/// Messages of the live generator (sent through `GeneratorHandle`).
 #[derive(Debug)]
-pub enum GeneratorMsg {
+pub(crate) enum GeneratorMsg {
     Step,
     Pause,
     Resume,
@@ -136,8 +48,8 @@ pub struct GeneratorArgs {
     pub directory: Option<Arc<Directory>>,
     /// Ticks are also published here (for streaming clients), if set.
     pub bus: Option<crate::bus::EventBus>,
-    /// Wall clock, injected (nanoseconds since the epoch).
-    pub clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    /// Wall clock, injected.
+    pub clock: Clock,
 }
 
 impl std::fmt::Debug for GeneratorArgs {
@@ -149,22 +61,70 @@ impl std::fmt::Debug for GeneratorArgs {
 }
 
 #[derive(Debug)]
-pub struct GeneratorState {
+pub(crate) struct GeneratorState {
     args: GeneratorArgs,
     paused: bool,
     timer: tokio::task::JoinHandle<()>,
 }
 
-/// Start a live generator.
-pub async fn spawn(args: GeneratorArgs) -> Result<ActorRef<GeneratorMsg>, ractor::SpawnErr> {
-    Actor::spawn(None, MarketGenerator, args)
-        .await
-        .map(|(a, _)| a)
+/// The typed face of a running generator. Every method is a cast: the
+/// generator applies it on its next turn.
+#[derive(Clone, Debug)]
+pub struct GeneratorHandle {
+    actor: ActorRef<GeneratorMsg>,
+}
+
+impl GeneratorHandle {
+    /// Start a live generator.
+    pub async fn spawn(args: GeneratorArgs) -> Result<GeneratorHandle, ActorError> {
+        Actor::spawn(None, MarketGenerator, args)
+            .await
+            .map(|(actor, _)| GeneratorHandle { actor })
+            .map_err(|_| ActorError::Unavailable("generator"))
+    }
+    fn cast(&self, msg: GeneratorMsg) -> Result<(), ActorError> {
+        self.actor
+            .cast(msg)
+            .map_err(|_| ActorError::Unavailable("generator"))
+    }
+    /// Stop stepping the walk (prices set by hand still apply).
+    pub fn pause(&self) -> Result<(), ActorError> {
+        self.cast(GeneratorMsg::Pause)
+    }
+    pub fn resume(&self) -> Result<(), ActorError> {
+        self.cast(GeneratorMsg::Resume)
+    }
+    /// Move a symbol's walk to `price` (and publish the tick).
+    pub fn set_price(&self, symbol: Symbol, price: Price) -> Result<(), ActorError> {
+        self.cast(GeneratorMsg::SetPrice { symbol, price })
+    }
+    /// Move a symbol by a log-return (a news jump).
+    pub fn shock(&self, symbol: Symbol, log_ret: f64) -> Result<(), ActorError> {
+        self.cast(GeneratorMsg::Shock { symbol, log_ret })
+    }
+    /// Start walking a newly listed symbol on its own stream.
+    pub fn add(
+        &self,
+        symbol: Symbol,
+        model: Gbm,
+        seed: u64,
+        stream: u64,
+    ) -> Result<(), ActorError> {
+        self.cast(GeneratorMsg::Add {
+            symbol,
+            model,
+            seed,
+            stream,
+        })
+    }
+    pub fn stop(&self) {
+        self.actor.stop(None);
+    }
 }
 
 /// The live generator behaviour.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct MarketGenerator;
+pub(crate) struct MarketGenerator;
 
 impl Actor for MarketGenerator {
     type Msg = GeneratorMsg;
@@ -199,7 +159,7 @@ impl Actor for MarketGenerator {
         msg: GeneratorMsg,
         st: &mut GeneratorState,
     ) -> Result<(), ActorProcessingErr> {
-        let ts = (st.args.clock)();
+        let ts = st.args.clock.now();
         let mut ticks = Vec::new();
         match msg {
             GeneratorMsg::Step if !st.paused => {
@@ -251,67 +211,5 @@ impl Actor for MarketGenerator {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn walk() -> PriceWalk {
-        let mut w = PriceWalk::default();
-        for (i, s) in ["AAA", "BBB"].iter().enumerate() {
-            let gbm = Gbm::new(
-                Price::from_minor(10_000),
-                Price::from_minor(1),
-                GbmParams {
-                    volatility: 0.4,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-            w.add(Symbol::new(s).unwrap(), gbm, 9, i as u64);
-        }
-        w
-    }
-
-    #[test]
-    fn each_symbol_has_its_own_stream_and_sequence() {
-        let mut w = walk();
-        let mut out = Vec::new();
-        for k in 0..100 {
-            w.step(60.0, Timestamp(k), &mut out);
-        }
-        let a: Vec<Price> = out
-            .iter()
-            .filter(|t| t.symbol.as_str() == "AAA")
-            .map(|t| t.price)
-            .collect();
-        let b: Vec<Price> = out
-            .iter()
-            .filter(|t| t.symbol.as_str() == "BBB")
-            .map(|t| t.price)
-            .collect();
-        assert_ne!(a, b);
-        assert_eq!(
-            out.iter()
-                .filter(|t| t.symbol.as_str() == "AAA")
-                .map(|t| t.seq)
-                .collect::<Vec<_>>(),
-            (1..=100).collect::<Vec<_>>()
-        );
-    }
-
-    #[test]
-    fn the_same_seed_gives_the_same_ticks() {
-        let run = || {
-            let mut w = walk();
-            let mut out = Vec::new();
-            w.step(1.0, Timestamp(0), &mut out);
-            w.shock(Symbol::new("AAA").unwrap(), 0.1, Timestamp(1));
-            w.step(1.0, Timestamp(2), &mut out);
-            out
-        };
-        assert_eq!(run(), run());
     }
 }

@@ -10,7 +10,8 @@
 //! stretch of the day costs next to nothing.
 //!
 //! Determinism: the same population, scenario and seed give the same event
-//! log (and `RunStats::log_hash`) on any number of worker threads, because
+//! log (which `Observer`s see in order; `simulations` hashes it) on any
+//! number of worker threads, because
 //! every decision uses per-agent or per-symbol seeded streams and every
 //! reply is consumed in a fixed order.
 
@@ -19,16 +20,16 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
 
 use engine::{
-    AccountId, Event, Order, OrderError, OrderId, OrderRequest, OrderType, Price, RejectReason,
-    Side, Symbol, TimeInForce, Timestamp,
+    AccountId, Event, Order, OrderError, OrderId, OrderRequest, OrderType, Price, Side, Symbol,
+    TimeInForce, Timestamp,
 };
 
 use crate::ActorError;
 use crate::bus::{EventBus, MarketEvent};
 use crate::directory::Directory;
-use crate::generator::{PriceTick, PriceWalk};
 use crate::matcher::{Command, route, settle};
 use crate::ticker::TickerSnapshot;
+use crate::walk::{PriceTick, PriceWalk};
 
 /// Clock and seed of a run.
 #[derive(Clone, Copy, Debug)]
@@ -156,128 +157,6 @@ pub struct RunStats {
     pub events: u64,
     pub ticks: u64,
     pub shocks: u64,
-    /// FNV-1a 64 over the canonical encoding of every tick and event.
-    pub log_hash: u64,
-}
-
-/// FNV-1a, 64 bit: stable across platforms and Rust versions.
-#[derive(Clone, Copy, Debug)]
-pub struct LogHasher(u64);
-
-impl Default for LogHasher {
-    fn default() -> Self {
-        LogHasher(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl LogHasher {
-    pub fn bytes(&mut self, b: &[u8]) {
-        for x in b {
-            self.0 ^= u64::from(*x);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    pub fn u64(&mut self, v: u64) {
-        self.bytes(&v.to_le_bytes());
-    }
-    pub fn i64(&mut self, v: i64) {
-        self.bytes(&v.to_le_bytes());
-    }
-    pub fn finish(&self) -> u64 {
-        self.0
-    }
-    pub fn tick(&mut self, t: &PriceTick) {
-        self.bytes(b"T");
-        self.bytes(t.symbol.as_str().as_bytes());
-        self.i64(t.price.minor());
-        self.i64(t.ts.nanos());
-    }
-    pub fn event(&mut self, s: Symbol, e: &Event) {
-        self.bytes(s.as_str().as_bytes());
-        match *e {
-            Event::Accepted {
-                order,
-                account,
-                side,
-                price,
-                quantity,
-                ts,
-            } => {
-                self.bytes(b"A");
-                self.u64(order.0);
-                self.u64(account.0);
-                self.bytes(&[side as u8]);
-                self.i64(price.minor());
-                self.u64(quantity);
-                self.i64(ts.nanos());
-            }
-            Event::Rejected {
-                order,
-                account,
-                reason,
-                ts,
-            } => {
-                self.bytes(b"R");
-                self.u64(order.0);
-                self.u64(account.0);
-                self.bytes(reason.as_str().as_bytes());
-                self.i64(ts.nanos());
-            }
-            Event::Trade(t) => {
-                self.bytes(b"X");
-                self.u64(t.seq);
-                self.i64(t.price.minor());
-                self.u64(t.quantity);
-                self.u64(t.maker_order.0);
-                self.u64(t.taker_order.0);
-                self.i64(t.ts.nanos());
-            }
-            Event::PartiallyFilled {
-                order,
-                filled,
-                remaining,
-                ..
-            } => {
-                self.bytes(b"P");
-                self.u64(order.0);
-                self.u64(filled);
-                self.u64(remaining);
-            }
-            Event::Filled { order, .. } => {
-                self.bytes(b"F");
-                self.u64(order.0);
-            }
-            Event::Cancelled {
-                order,
-                remaining,
-                reason,
-                ..
-            } => {
-                self.bytes(b"C");
-                self.u64(order.0);
-                self.u64(remaining);
-                self.bytes(reason.as_str().as_bytes());
-            }
-            Event::Expired {
-                order, remaining, ..
-            } => {
-                self.bytes(b"E");
-                self.u64(order.0);
-                self.u64(remaining);
-            }
-            Event::Replaced {
-                order,
-                price,
-                remaining,
-                ..
-            } => {
-                self.bytes(b"M");
-                self.u64(order.0);
-                self.i64(price.minor());
-                self.u64(remaining);
-            }
-        }
-    }
 }
 
 /// SplitMix64: the per-step shuffle key of an agent.
@@ -286,16 +165,6 @@ fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
-}
-
-fn order_reject(e: &OrderError) -> RejectReason {
-    match e {
-        OrderError::ZeroQuantity => RejectReason::ZeroQuantity,
-        OrderError::MissingLimitPrice | OrderError::MissingCollar => RejectReason::MissingPrice,
-        OrderError::NonPositivePrice(_) => RejectReason::NonPositivePrice,
-        OrderError::OffTickGrid { .. } => RejectReason::OffTickGrid,
-        OrderError::InvalidClientOrderId(_) => RejectReason::MissingPrice,
-    }
 }
 
 /// The kernel: a directory of live actors, the price walk and a clock.
@@ -344,7 +213,6 @@ impl Kernel {
         obs: &mut O,
     ) -> Result<RunStats, ActorError> {
         let mut stats = RunStats::default();
-        let mut hash = LogHasher::default();
         let mut market: BTreeMap<Symbol, TickerSnapshot> = BTreeMap::new();
         for t in self.dir.tickers() {
             market.insert(t.symbol(), t.snapshot().await?);
@@ -434,7 +302,6 @@ impl Kernel {
                     if let Some(m) = market.get_mut(&t.symbol) {
                         m.reference = t.price;
                     }
-                    hash.tick(t);
                 }
                 stats.ticks += ticks.len() as u64;
                 if !ticks.is_empty() {
@@ -478,7 +345,7 @@ impl Kernel {
                                     Event::Rejected {
                                         order: id,
                                         account,
-                                        reason: order_reject(&e),
+                                        reason: e.reason(),
                                         ts,
                                     },
                                 )),
@@ -509,7 +376,7 @@ impl Kernel {
                     }
                     events.extend(routed.events);
                 }
-                self.absorb(&events, pop, obs, &mut stats, &mut hash);
+                self.absorb(&events, pop, obs, &mut stats);
                 obs.on_progress(step, total);
                 step += 1;
             }
@@ -528,7 +395,7 @@ impl Kernel {
                 events.extend(evs.into_iter().map(|e| (t.symbol(), e)));
             }
             settle(&self.dir, &events)?;
-            self.absorb(&events, pop, obs, &mut stats, &mut hash);
+            self.absorb(&events, pop, obs, &mut stats);
             for t in self.dir.tickers() {
                 market.insert(t.symbol(), t.snapshot().await?);
             }
@@ -537,7 +404,6 @@ impl Kernel {
         for h in self.dir.account_actors() {
             h.settle_wait(Vec::new()).await?;
         }
-        stats.log_hash = hash.finish();
         Ok(stats)
     }
 
@@ -547,13 +413,11 @@ impl Kernel {
         pop: &mut P,
         obs: &mut O,
         stats: &mut RunStats,
-        hash: &mut LogHasher,
     ) {
         if events.is_empty() {
             return;
         }
         for (s, e) in events {
-            hash.event(*s, e);
             match e {
                 Event::Rejected { .. } => stats.denied += 1,
                 Event::Trade(t) => {

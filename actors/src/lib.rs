@@ -13,10 +13,12 @@
 
 pub mod account;
 pub mod bus;
+pub mod clock;
 pub mod directory;
 pub mod facts;
 pub mod generator;
 pub mod kernel;
+pub mod listing;
 pub mod market;
 pub mod matcher;
 pub mod memory;
@@ -24,17 +26,21 @@ pub mod ports;
 pub mod recovery;
 pub mod supervisor;
 pub mod ticker;
+pub mod walk;
 
 pub use account::{AccountActor, AccountHandle, AccountMsg};
 pub use bus::{EventBus, MarketEvent};
+pub use clock::Clock;
 pub use directory::Directory;
-pub use generator::{PriceTick, PriceWalk};
+pub use generator::GeneratorHandle;
 pub use kernel::{Action, Kernel, KernelConfig, Population, RunStats, WakeCtx};
+pub use listing::Listing;
 pub use market::{MarketError, MarketHandle};
 pub use matcher::{Command, MatcherPool, PlaceError};
 pub use ractor::ActorRef;
 pub use supervisor::Supervisor;
 pub use ticker::{TickerActor, TickerConfig, TickerHandle, TickerMsg, TickerSnapshot};
+pub use walk::{PriceTick, PriceWalk};
 
 /// Errors talking to an actor.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

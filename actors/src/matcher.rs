@@ -231,14 +231,6 @@ fn reject(o: &Order, reason: RejectReason, ts: Timestamp) -> Event {
     }
 }
 
-/// An order request as a client sends it: the matcher validates it and, for
-/// a market order without a collar, sets one `collar_bps` through the
-/// symbol's current price.
-#[derive(Clone, Copy, Debug)]
-pub struct PlaceRequest {
-    pub request: engine::OrderRequest,
-}
-
 /// Why a request never became an order.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlaceError {
@@ -248,6 +240,18 @@ pub enum PlaceError {
     Invalid(#[from] engine::OrderError),
     #[error(transparent)]
     Actor(#[from] ActorError),
+}
+
+impl PlaceError {
+    /// The reason a denial records, or `None` when the market failed (an
+    /// actor error is not the order's fault and is not a denial).
+    pub fn reason(&self) -> Option<engine::RejectReason> {
+        match self {
+            PlaceError::UnknownSymbol(_) => Some(engine::RejectReason::UnknownSymbol),
+            PlaceError::Invalid(e) => Some(e.reason()),
+            PlaceError::Actor(_) => None,
+        }
+    }
 }
 
 /// Validate a request against its symbol: tick grid, quantity, and a collar
@@ -284,25 +288,18 @@ pub async fn validate(
 pub struct MatcherPool {
     lanes: std::sync::Arc<[tokio::sync::Mutex<()>]>,
     dir: std::sync::Arc<Directory>,
-    collar_bps: u32,
 }
 
 impl MatcherPool {
-    /// A pool of `size` lanes over `dir`; market orders get a collar of
-    /// `collar_bps` through the current price.
-    pub async fn start(
-        dir: std::sync::Arc<Directory>,
-        size: usize,
-        collar_bps: u32,
-    ) -> Result<MatcherPool, ActorError> {
+    /// A pool of `size` lanes over `dir`.
+    pub fn new(dir: std::sync::Arc<Directory>, size: usize) -> MatcherPool {
         let lanes: Vec<tokio::sync::Mutex<()>> = (0..size.max(1))
             .map(|_| tokio::sync::Mutex::new(()))
             .collect();
-        Ok(MatcherPool {
+        MatcherPool {
             lanes: lanes.into(),
             dir,
-            collar_bps,
-        })
+        }
     }
 
     /// Route commands of one account, in order after its earlier ones.
@@ -315,14 +312,5 @@ impl MatcherPool {
         let lane = &self.lanes[(account.0 % self.lanes.len() as u64) as usize];
         let _turn = lane.lock().await;
         route(&self.dir, ts, cmds).await
-    }
-
-    /// Validate and place one order request.
-    pub async fn place(&self, req: engine::OrderRequest) -> Result<(Order, Routed), PlaceError> {
-        let order = validate(&self.dir, req, self.collar_bps).await?;
-        let routed = self
-            .submit(order.account(), req.ts, vec![Command::Place(order)])
-            .await?;
-        Ok((order, routed))
     }
 }

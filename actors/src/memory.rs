@@ -1,18 +1,12 @@
-//! In-memory implementations of every port.
-
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+//! In-memory implementations of the ports the market needs without
+//! services: no journal (memory mode) and an in-process tick channel.
 
 use async_trait::async_trait;
-use engine::Symbol;
 use tokio::sync::mpsc;
 
-use crate::bus::MarketEvent;
 use crate::facts::Fact;
-use crate::generator::PriceTick;
-use crate::ports::{
-    CachedQuote, EventSink, FactJournal, PortError, QuoteCache, StateStore, TickSink, TickSource,
-};
+use crate::ports::{FactJournal, PortError, TickSink, TickSource};
+use crate::walk::PriceTick;
 
 /// No journal: the market's state lives in its actors only (memory mode).
 #[derive(Debug, Default)]
@@ -28,32 +22,6 @@ impl FactJournal for NoJournal {
     }
     fn healthy(&self) -> bool {
         true
-    }
-}
-
-/// Keeps every event in order.
-#[derive(Debug, Default)]
-pub struct MemoryEventSink {
-    events: Mutex<Vec<MarketEvent>>,
-}
-
-impl MemoryEventSink {
-    pub fn events(&self) -> Vec<MarketEvent> {
-        self.events
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-}
-
-#[async_trait]
-impl EventSink for MemoryEventSink {
-    async fn write(&self, batch: &[MarketEvent]) -> Result<(), PortError> {
-        self.events
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(batch);
-        Ok(())
     }
 }
 
@@ -97,60 +65,10 @@ impl TickSource for ChannelTickSource {
     }
 }
 
-/// Quotes in a map.
-#[derive(Debug, Default)]
-pub struct MemoryQuoteCache {
-    quotes: Mutex<BTreeMap<Symbol, CachedQuote>>,
-}
-
-#[async_trait]
-impl QuoteCache for MemoryQuoteCache {
-    async fn put(&self, symbol: Symbol, quote: CachedQuote) -> Result<(), PortError> {
-        self.quotes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(symbol, quote);
-        Ok(())
-    }
-    async fn get(&self, symbol: Symbol) -> Result<Option<CachedQuote>, PortError> {
-        Ok(self
-            .quotes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&symbol)
-            .copied())
-    }
-}
-
-/// Snapshots in a map.
-#[derive(Debug, Default)]
-pub struct MemoryStateStore {
-    blobs: Mutex<HashMap<String, Vec<u8>>>,
-}
-
-#[async_trait]
-impl StateStore for MemoryStateStore {
-    async fn save(&self, key: &str, bytes: Vec<u8>) -> Result<(), PortError> {
-        self.blobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.to_string(), bytes);
-        Ok(())
-    }
-    async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, PortError> {
-        Ok(self
-            .blobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .cloned())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use engine::{Price, Timestamp};
+    use engine::{Price, Symbol, Timestamp};
 
     #[tokio::test]
     async fn ticks_pass_through_the_channel_in_order() {
@@ -170,23 +88,5 @@ mod tests {
             got.extend(b.into_iter().map(|t| t.seq));
         }
         assert_eq!(got, [1, 2, 3]);
-    }
-
-    #[tokio::test]
-    async fn quotes_and_snapshots_round_trip() {
-        let c = MemoryQuoteCache::default();
-        let sym = Symbol::new("A").unwrap();
-        let q = CachedQuote {
-            last: Price::from_minor(5),
-            bid: None,
-            ask: None,
-            ts: Timestamp(0),
-        };
-        c.put(sym, q).await.unwrap();
-        assert_eq!(c.get(sym).await.unwrap(), Some(q));
-        let s = MemoryStateStore::default();
-        s.save("k", vec![1, 2]).await.unwrap();
-        assert_eq!(s.load("k").await.unwrap(), Some(vec![1, 2]));
-        assert_eq!(s.load("other").await.unwrap(), None);
     }
 }

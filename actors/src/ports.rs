@@ -9,7 +9,7 @@ use engine::{Price, Symbol, Timestamp};
 
 use crate::bus::MarketEvent;
 use crate::facts::Fact;
-use crate::generator::PriceTick;
+use crate::walk::PriceTick;
 
 /// A port failure (the service is down, a write was refused, ...).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,13 +59,6 @@ pub struct CachedQuote {
 pub trait QuoteCache: Send + Sync {
     async fn put(&self, symbol: Symbol, quote: CachedQuote) -> Result<(), PortError>;
     async fn get(&self, symbol: Symbol) -> Result<Option<CachedQuote>, PortError>;
-}
-
-/// Named snapshots of state (accounts, books) for restore at start.
-#[async_trait]
-pub trait StateStore: Send + Sync {
-    async fn save(&self, key: &str, bytes: Vec<u8>) -> Result<(), PortError>;
-    async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, PortError>;
 }
 
 /// The durable journal of facts (PostgreSQL, or nothing in memory mode).

@@ -326,6 +326,93 @@ impl MarketMirror {
     }
 }
 
+/// Keep Redis current from the market's bus: quotes, minute history
+/// (carried forward every minute even without updates) and pub/sub. Best
+/// effort: while Redis is down the mirror keeps folding and writes again
+/// once it is back. Spawns the mirror task on the current runtime; it runs
+/// until the bus closes.
+pub async fn spawn_mirror(
+    bus: &actors::EventBus,
+    dir: std::sync::Arc<actors::Directory>,
+    redis: std::sync::Arc<RedisStore>,
+    clock: actors::Clock,
+) {
+    let mut rx = bus.subscribe();
+    let mut mirror = MarketMirror::default();
+    // Histories start at start-up with the current prices.
+    let now = clock.now();
+    let mut start = Vec::new();
+    for t in dir.tickers() {
+        if let Ok(snap) = t.snapshot().await {
+            start.push(MarketEvent::Tick {
+                symbol: snap.symbol,
+                price: snap.stats.last,
+                ts: now,
+            });
+        }
+    }
+    tokio::spawn(async move {
+        let quotes = |batch: Vec<MarketEvent>| {
+            let dir = dir.clone();
+            async move {
+                let mut q = BTreeMap::new();
+                for e in &batch {
+                    let (MarketEvent::Tick { symbol, .. }
+                    | MarketEvent::Order { symbol, .. }
+                    | MarketEvent::Candle { symbol, .. }) = e;
+                    if q.contains_key(symbol) {
+                        continue;
+                    }
+                    if let Some(t) = dir.ticker(*symbol) {
+                        if let Ok(snap) = t.snapshot().await {
+                            q.insert(
+                                *symbol,
+                                (snap.bid.map(|l| l.price), snap.ask.map(|l| l.price)),
+                            );
+                        }
+                    }
+                }
+                (batch, q)
+            }
+        };
+        let (b, q) = quotes(start).await;
+        mirror.apply(&redis, &b, &q).await;
+        let mut minute = tokio::time::interval(Duration::from_secs(60));
+        minute.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                m = rx.recv() => match m {
+                    Ok(batch) => {
+                        let (b, q) = quotes(batch.to_vec()).await;
+                        mirror.apply(&redis, &b, &q).await;
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(batches = n, "Redis mirror lagged; batches skipped");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+                _ = minute.tick() => {
+                    for s in mirror.extend_to(clock.now()) {
+                        if let Some(h) = mirror.history(s) {
+                            if redis.put_history(s, h).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Check that `url` is a Redis URL this client can use (no connection).
+pub fn check_url(url: &str) -> Result<(), PortError> {
+    redis::Client::open(url).map(drop).map_err(|e| PortError {
+        port: "redis",
+        message: format!("redis_url: {e}"),
+    })
+}
+
 /// Relay the market's ticks and trades from Redis pub/sub
 /// (`prefix:ticks`, `prefix:trades`) into `tx` as `(kind, json)` with kind
 /// `tick` or `trade`, reconnecting (with backoff) whenever Redis goes away.

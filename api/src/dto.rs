@@ -328,7 +328,7 @@ pub struct NewStock {
     pub tick_size: Option<String>,
     /// Shares issued into the house account.
     pub float: u64,
-    /// Annualised volatility of its random walk (default 0.2).
+    /// Annualised volatility of its random walk (default 0.2, as for every listing).
     pub volatility: Option<f64>,
 }
 

@@ -9,49 +9,10 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use engine::{
-    AccountId, ClientOrderId, Event, Money, OrderId, OrderType, Price, RejectReason, Side, Symbol,
-    TimeInForce, Timestamp,
+    AccountId, ClientOrderId, Event, Money, OrderId, OrderStatus, OrderType, Price, RejectReason,
+    Side, Symbol, TimeInForce, Timestamp,
 };
 use rustc_hash::FxHashMap;
-
-/// An order's status as the API reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum OrderStatus {
-    /// Accepted and working (resting, or about to match).
-    Accepted,
-    PartiallyFilled,
-    Filled,
-    Cancelled,
-    Expired,
-    Denied,
-}
-
-impl OrderStatus {
-    pub const ALL: [OrderStatus; 6] = [
-        OrderStatus::Accepted,
-        OrderStatus::PartiallyFilled,
-        OrderStatus::Filled,
-        OrderStatus::Cancelled,
-        OrderStatus::Expired,
-        OrderStatus::Denied,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::Accepted => "accepted",
-            OrderStatus::PartiallyFilled => "partially_filled",
-            OrderStatus::Filled => "filled",
-            OrderStatus::Cancelled => "cancelled",
-            OrderStatus::Expired => "expired",
-            OrderStatus::Denied => "denied",
-        }
-    }
-    pub fn parse(s: &str) -> Option<OrderStatus> {
-        OrderStatus::ALL.into_iter().find(|x| x.as_str() == s)
-    }
-    pub fn is_open(self) -> bool {
-        matches!(self, OrderStatus::Accepted | OrderStatus::PartiallyFilled)
-    }
-}
 
 /// One order as the API keeps it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -260,11 +221,7 @@ impl Records {
                         if let Some(r) = g.orders.get_mut(&order) {
                             r.filled += t.quantity;
                             r.filled_value = Money::from_minor(r.filled_value.minor() + value);
-                            r.status = if r.filled >= r.quantity {
-                                OrderStatus::Filled
-                            } else {
-                                OrderStatus::PartiallyFilled
-                            };
+                            r.status = r.status.after_fill(r.filled, r.quantity);
                             r.updated_at = ts;
                         }
                         g.fills.entry(account).or_default().push(Fill {
@@ -301,16 +258,11 @@ impl Records {
                         }
                     }
                 }
-                Event::Cancelled { order, .. } => set_status(&mut g, order, ts, |r| {
-                    if r.status.is_open() {
-                        r.status = OrderStatus::Cancelled;
-                    }
-                }),
-                Event::Expired { order, .. } => {
-                    set_status(&mut g, order, ts, |r| r.status = OrderStatus::Expired)
+                Event::Cancelled { order, .. } | Event::Expired { order, .. } => {
+                    set_status(&mut g, order, ts, |r| r.status = r.status.after(e))
                 }
                 Event::Rejected { order, reason, .. } => set_status(&mut g, order, ts, |r| {
-                    r.status = OrderStatus::Denied;
+                    r.status = r.status.after(e);
                     r.reason = Some(reason);
                 }),
                 Event::Replaced {

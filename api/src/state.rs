@@ -3,9 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use actors::ActorRef;
-use actors::generator::GeneratorMsg;
-use actors::{EventBus, MarketHandle, MatcherPool};
+use actors::{Clock, EventBus, GeneratorHandle, MarketHandle, MatcherPool};
 use engine::{AccountId, Money, Timestamp};
 use rustc_hash::FxHashMap;
 
@@ -106,15 +104,15 @@ pub struct Shared {
     pub bus: EventBus,
     /// Order ids, shared with every other order source of this market.
     pub ids: Arc<AtomicU64>,
-    /// Wall clock (nanoseconds since the epoch), injectable for tests.
-    pub clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    /// Wall clock, injectable for tests.
+    pub clock: Clock,
     pub admin_key_hash: Option<[u8; 32]>,
     pub starting_cash: Money,
     /// Market orders may trade at most this far (bps) through the price.
     pub collar_bps: u32,
     /// The account that receives a new listing's float.
     pub house: AccountId,
-    pub generator: Option<ActorRef<GeneratorMsg>>,
+    pub generator: Option<GeneratorHandle>,
     /// Turns true when the server begins shutting down: long-lived streams
     /// end so that graceful shutdown can finish.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
@@ -149,8 +147,35 @@ impl std::fmt::Debug for AppState {
 }
 
 impl Shared {
+    /// State for `market` with every other part at its default: no users
+    /// yet, memory mode (no journal, no cache), the system clock, no admin
+    /// key, no generator, 100,000.00 starting cash, a 500 bps collar.
+    /// Callers override fields with struct-update syntax.
+    pub fn new(market: MarketHandle, pool: MatcherPool) -> Shared {
+        Shared {
+            market,
+            pool,
+            users: Arc::new(Users::default()),
+            records: Arc::new(Records::default()),
+            bus: EventBus::new(4_096),
+            ids: Arc::new(AtomicU64::new(1)),
+            clock: Clock::system(),
+            admin_key_hash: None,
+            starting_cash: Money::from_major(100_000),
+            collar_bps: 500,
+            house: AccountId::HOUSE,
+            generator: None,
+            shutdown: tokio::sync::watch::channel(false).1,
+            engine: None,
+            journal: Arc::new(actors::memory::NoJournal),
+            durable_timeout: std::time::Duration::from_secs(2),
+            cache: None,
+            cache_ttl: std::time::Duration::from_secs(1),
+        }
+    }
+
     pub fn now(&self) -> Timestamp {
-        (self.clock)()
+        self.clock.now()
     }
     pub fn next_order_id(&self) -> engine::OrderId {
         engine::OrderId(self.ids.fetch_add(1, Ordering::Relaxed))
@@ -253,16 +278,6 @@ impl Shared {
             ))
         }
     }
-}
-
-/// The system clock as a `Timestamp`.
-pub fn system_clock() -> Arc<dyn Fn() -> Timestamp + Send + Sync> {
-    Arc::new(|| {
-        let d = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        Timestamp(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-    })
 }
 
 /// What every order source does with its routed events: update users'

@@ -25,11 +25,12 @@ pub enum RejectReason {
     NonPositivePrice,
     ZeroQuantity,
     MissingPrice,
+    InvalidClientOrderId,
     Overflow,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 11] = [
+    pub const ALL: [RejectReason; 12] = [
         RejectReason::InsufficientCash,
         RejectReason::InsufficientHoldings,
         RejectReason::UnknownSymbol,
@@ -40,6 +41,7 @@ impl RejectReason {
         RejectReason::NonPositivePrice,
         RejectReason::ZeroQuantity,
         RejectReason::MissingPrice,
+        RejectReason::InvalidClientOrderId,
         RejectReason::Overflow,
     ];
     /// The inverse of `as_str`.
@@ -58,6 +60,7 @@ impl RejectReason {
             RejectReason::NonPositivePrice => "non_positive_price",
             RejectReason::ZeroQuantity => "zero_quantity",
             RejectReason::MissingPrice => "missing_price",
+            RejectReason::InvalidClientOrderId => "invalid_client_order_id",
             RejectReason::Overflow => "overflow",
         }
     }

@@ -16,6 +16,7 @@ pub mod money;
 pub mod order;
 pub mod price;
 pub mod stats;
+pub mod status;
 pub mod time;
 pub mod types;
 
@@ -27,4 +28,5 @@ pub use money::{Money, ParseAmountError, Price};
 pub use order::{ClientOrderId, Order, OrderError, OrderRequest, OrderType, TimeInForce};
 pub use price::{Gbm, GbmParams};
 pub use stats::{Candle, Candles, DayStats, MinuteHistory};
+pub use status::OrderStatus;
 pub use types::{AccountId, OrderId, Quantity, Side, Symbol, Timestamp};

@@ -138,6 +138,21 @@ pub enum OrderError {
     InvalidClientOrderId(String),
 }
 
+impl OrderError {
+    /// The reason a denial carries for this error: the one mapping from
+    /// validation errors to `RejectReason`.
+    pub fn reason(&self) -> crate::RejectReason {
+        use crate::RejectReason as R;
+        match self {
+            OrderError::ZeroQuantity => R::ZeroQuantity,
+            OrderError::MissingLimitPrice | OrderError::MissingCollar => R::MissingPrice,
+            OrderError::NonPositivePrice(_) => R::NonPositivePrice,
+            OrderError::OffTickGrid { .. } => R::OffTickGrid,
+            OrderError::InvalidClientOrderId(_) => R::InvalidClientOrderId,
+        }
+    }
+}
+
 /// An order request before validation.
 #[derive(Clone, Copy, Debug)]
 pub struct OrderRequest {

@@ -43,6 +43,14 @@ impl Timestamp {
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct AccountId(pub u64);
 
+impl AccountId {
+    /// The account fees are paid into.
+    pub const FEES: AccountId = AccountId(u64::MAX);
+    /// The market's own account: it holds the floats of listed symbols
+    /// that no agent was given.
+    pub const HOUSE: AccountId = AccountId(u64::MAX - 1);
+}
+
 impl fmt::Display for AccountId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)

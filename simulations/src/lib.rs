@@ -7,6 +7,7 @@
 
 pub mod agents;
 pub mod live;
+pub mod log_hash;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -1,8 +1,8 @@
 //! Background agents for a live market: the scenario's population trading
 //! in wall-clock time against the same actors the HTTP API uses.
 //!
-//! Every `step_ms` of wall time the due agents wake (in the kernel's seeded
-//! shuffle order), read fresh snapshots, and their orders go through the
+//! Every `step_ms` of wall time the due agents wake (in wake-up order, ties
+//! by agent index), read fresh snapshots, and their orders go through the
 //! matcher's routing. Prices come from the live generator, so a
 //! random-ticker agent's jump is sent to it as a shock.
 
@@ -12,10 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use actors::generator::GeneratorMsg;
 use actors::kernel::{Action, Population, WakeCtx};
-use actors::{ActorRef, Command, MarketHandle, TickerSnapshot};
-use engine::{Event, OrderId, Symbol, Timestamp};
+use actors::{Clock, Command, GeneratorHandle, MarketHandle, TickerSnapshot};
+use engine::{Event, OrderId, Symbol};
 
 use crate::agents::Agents;
 use crate::runner::RunError;
@@ -29,11 +28,11 @@ pub struct LiveHooks {
     /// Order ids, shared with every other order source.
     pub ids: Arc<AtomicU64>,
     /// Wall clock.
-    pub clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    pub clock: Clock,
     /// Routed events (for records, streaming, metrics).
     pub on_events: EventHook,
     /// Where shocks go.
-    pub generator: Option<ActorRef<GeneratorMsg>>,
+    pub generator: Option<GeneratorHandle>,
     /// The agents' accounts are already open (opened by the host, or
     /// restored): `run_live` does not open them.
     pub accounts_ready: bool,
@@ -77,7 +76,7 @@ pub async fn run_live(
             continue;
         }
         step += 1;
-        let ts = (hooks.clock)();
+        let ts = hooks.clock.now();
         let mut due = Vec::new();
         while let Some(Reverse((s, a))) = calendar.peek().copied() {
             if s > step {
@@ -126,7 +125,7 @@ pub async fn run_live(
                 }),
                 Action::Shock { symbol, log_ret } => {
                     if let Some(g) = &hooks.generator {
-                        let _ = g.cast(GeneratorMsg::Shock { symbol, log_ret });
+                        let _ = g.shock(symbol, log_ret);
                     }
                 }
             }
@@ -134,7 +133,7 @@ pub async fn run_live(
         if cmds.is_empty() {
             continue;
         }
-        let routed = actors::matcher::route(&dir, ts, cmds).await?;
+        let routed = market.submit(ts, cmds).await?;
         for (s, e) in &routed.events {
             agents.on_event(*s, e);
         }

@@ -318,6 +318,6 @@ pub fn write_chart(
 }
 
 /// The report as pretty JSON.
-pub fn to_json(r: &Report) -> Result<String, String> {
-    serde_json::to_string_pretty(r).map_err(|e| e.to_string())
+pub fn to_json(r: &Report) -> Result<String, serde_json::Error> {
+    serde_json::to_string_pretty(r)
 }

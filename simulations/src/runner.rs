@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 
 use actors::account::{AccountCmd, Totals as LedgerTotals};
 use actors::kernel::{KernelConfig, Observer, RunStats};
-use actors::ticker::{TickerConfig, TickerCore};
+
+use crate::log_hash::LogHasher;
+use actors::ticker::TickerConfig;
 use actors::{Kernel, MarketHandle, PriceWalk, TickerSnapshot};
-use engine::{AccountId, DayStats, Event, Fees, Gbm, Money, Price, Symbol, Timestamp};
+use engine::{AccountId, DayStats, Event, Fees, Money, Price, Symbol, Timestamp};
 use indicatif::{ProgressBar, ProgressStyle};
 use thiserror::Error;
 
@@ -22,11 +24,6 @@ use crate::report::{
 };
 use crate::scenario::Plan;
 use crate::time::rfc3339;
-
-/// The fee account of simulated markets.
-pub const FEE_ACCOUNT: AccountId = AccountId(u64::MAX);
-/// The house account: holds the float agents do not start with.
-pub const HOUSE_ACCOUNT: AccountId = AccountId(u64::MAX - 1);
 
 #[derive(Debug, Error)]
 pub enum RunError {
@@ -71,6 +68,7 @@ pub struct Outcome {
 }
 
 struct RunObserver {
+    hash: LogHasher,
     trades: Option<csv::Writer<BufWriter<File>>>,
     write_error: Option<String>,
     days: Vec<BTreeMap<Symbol, DayStats>>,
@@ -81,7 +79,15 @@ struct RunObserver {
 }
 
 impl Observer for RunObserver {
+    fn on_ticks(&mut self, ticks: &[actors::PriceTick]) {
+        for t in ticks {
+            self.hash.tick(t);
+        }
+    }
     fn on_events(&mut self, _ts: Timestamp, events: &[(Symbol, Event)]) {
+        for (s, e) in events {
+            self.hash.event(*s, e);
+        }
         let Some(w) = self.trades.as_mut() else {
             return;
         };
@@ -166,7 +172,7 @@ pub async fn open_accounts(
             }
         }
     }
-    push(HOUSE_ACCOUNT, AccountCmd::Open(HOUSE_ACCOUNT));
+    push(AccountId::HOUSE, AccountCmd::Open(AccountId::HOUSE));
     for l in &plan.symbols {
         let given = given.get(&l.symbol).copied().unwrap_or(0);
         if given > l.float {
@@ -178,8 +184,8 @@ pub async fn open_accounts(
         let rest = l.float - given;
         if rest > 0 {
             push(
-                HOUSE_ACCOUNT,
-                AccountCmd::Issue(HOUSE_ACCOUNT, l.symbol, rest),
+                AccountId::HOUSE,
+                AccountCmd::Issue(AccountId::HOUSE, l.symbol, rest),
             );
         }
     }
@@ -200,7 +206,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<Outcome, RunError> {
     let seed = opts.seed.unwrap_or(sc.seed);
     let fees = Fees::new(sc.fees.maker_bps, sc.fees.taker_bps)
         .map_err(|e| RunError::Setup(e.to_string()))?;
-    let market = MarketHandle::start(fees, FEE_ACCOUNT, opts.account_shards.max(1)).await?;
+    let market = MarketHandle::start(fees, AccountId::FEES, opts.account_shards.max(1)).await?;
     let result = run_on(&market, plan, opts, seed, started).await;
     market.shutdown();
     result
@@ -216,16 +222,13 @@ async fn run_on(
     let sc = &plan.scenario;
     let mut walk = PriceWalk::default();
     for (i, l) in plan.symbols.iter().enumerate() {
-        let core = TickerCore::new(
-            l.symbol,
-            l.tick,
-            l.initial,
-            TickerConfig {
+        market
+            .list(l.ticker(TickerConfig {
                 ticks_update_stats: false,
-            },
-        );
-        market.list(core).await?;
-        let gbm = Gbm::new(l.initial, l.tick, l.params)
+            }))
+            .await?;
+        let gbm = l
+            .model(l.initial)
             .map_err(|e| RunError::Setup(format!("{}: {e}", l.symbol)))?;
         walk.add(l.symbol, gbm, seed, i as u64);
     }
@@ -279,6 +282,7 @@ async fn run_on(
         b
     });
     let mut obs = RunObserver {
+        hash: LogHasher::default(),
         trades,
         write_error: None,
         days: Vec::new(),
@@ -333,7 +337,9 @@ async fn run_on(
             invariants = Err(e);
         }
     }
-    let fees_collected = accounts.get(&FEE_ACCOUNT).map_or(Money::ZERO, |a| a.cash());
+    let fees_collected = accounts
+        .get(&AccountId::FEES)
+        .map_or(Money::ZERO, |a| a.cash());
 
     // Per symbol over all days.
     let mut closes: BTreeMap<Symbol, Price> = BTreeMap::new();
@@ -505,7 +511,7 @@ async fn run_on(
         },
         conservation,
         performance,
-        log_hash: format!("{:016x}", stats.log_hash),
+        log_hash: format!("{:016x}", obs.hash.finish()),
         files,
     };
     if !opts.no_files {

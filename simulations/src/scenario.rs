@@ -220,7 +220,7 @@ fn default_tick() -> Decimal {
     Decimal(1)
 }
 fn default_vol() -> f64 {
-    0.2
+    actors::Listing::DEFAULT_VOLATILITY
 }
 
 /// A group of identical agents.
@@ -492,20 +492,11 @@ fn d_rt_jump() -> f64 {
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub scenario: Scenario,
-    pub symbols: Vec<ListedSymbol>,
+    pub symbols: Vec<actors::Listing>,
     pub groups: Vec<PlannedGroup>,
     /// Unix seconds of day 0's open.
     pub start_secs: i64,
     pub steps_per_day: u64,
-}
-
-#[derive(Clone, Debug)]
-pub struct ListedSymbol {
-    pub symbol: Symbol,
-    pub initial: Price,
-    pub tick: Price,
-    pub params: engine::GbmParams,
-    pub float: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -666,7 +657,7 @@ impl Scenario {
                 jump_mean: s.jump_mean,
                 jump_std: s.jump_std,
             };
-            listed.push(ListedSymbol {
+            listed.push(actors::Listing {
                 symbol,
                 initial,
                 tick,

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actors::generator::{GeneratorArgs, GeneratorMsg, MarketGenerator};
+use actors::GeneratorHandle;
+use actors::generator::GeneratorArgs;
+use actors::matcher::validate;
 use actors::memory::tick_channel;
 use actors::ports::TickSource;
 use actors::{Command, MatcherPool, PlaceError, PriceWalk};
@@ -17,7 +19,7 @@ use crate::{limit, market, sym};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_accounts_orders_are_applied_in_the_order_sent() {
     let m = market().await;
-    let pool = MatcherPool::start(m.directory(), 4, 500).await.unwrap();
+    let pool = MatcherPool::new(m.directory(), 4);
     // Send 50 sells from account 2 in order without waiting for replies
     // (join_all polls each future once, in order, before awaiting any).
     let sends = (0..50u64).map(|i| {
@@ -73,7 +75,7 @@ fn market_buy(id: u64, collar: Option<Price>) -> OrderRequest {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_market_order_without_a_collar_gets_one_from_the_current_price() {
     let m = market().await;
-    let pool = MatcherPool::start(m.directory(), 2, 500).await.unwrap();
+    let pool = MatcherPool::new(m.directory(), 2);
     pool.submit(
         AccountId(2),
         Timestamp(0),
@@ -89,7 +91,12 @@ async fn a_market_order_without_a_collar_gets_one_from_the_current_price() {
     .await
     .unwrap();
     // Price 100.00 (the listing price; the book has no bid): collar 5% = 105.00.
-    let (order, routed) = pool.place(market_buy(3, None)).await.unwrap();
+    let dir = m.directory();
+    let order = validate(&dir, market_buy(3, None), 500).await.unwrap();
+    let routed = pool
+        .submit(order.account(), Timestamp(0), vec![Command::Place(order)])
+        .await
+        .unwrap();
     assert_eq!(order.price(), Price::from_minor(10_500));
     let filled: u64 = routed
         .events
@@ -103,21 +110,27 @@ async fn a_market_order_without_a_collar_gets_one_from_the_current_price() {
         })
         .sum();
     assert_eq!(filled, 5, "the 106.00 offer is beyond the collar");
-    let err = pool
-        .place(OrderRequest {
+    let err = validate(
+        &dir,
+        OrderRequest {
             quantity: 0,
             ..market_buy(4, None)
-        })
-        .await
-        .unwrap_err();
+        },
+        500,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err, PlaceError::Invalid(engine::OrderError::ZeroQuantity));
-    let err = pool
-        .place(OrderRequest {
+    let err = validate(
+        &dir,
+        OrderRequest {
             symbol: engine::Symbol::new("NOPE").unwrap(),
             ..market_buy(5, None)
-        })
-        .await
-        .unwrap_err();
+        },
+        500,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, PlaceError::UnknownSymbol(_)));
     m.shutdown();
 }
@@ -147,11 +160,9 @@ async fn the_live_generator_ticks_on_its_interval_and_pauses() {
         sink: Some(Arc::new(sink)),
         directory: Some(m.directory()),
         bus: None,
-        clock: Arc::new(|| Timestamp(0)),
+        clock: actors::Clock::from_fn(|| Timestamp(0)),
     };
-    let (generator, _) = ractor::Actor::spawn(None, MarketGenerator, args)
-        .await
-        .unwrap();
+    let generator = GeneratorHandle::spawn(args).await.unwrap();
     let mut seqs = Vec::new();
     while seqs.len() < 3 {
         let batch = tokio::time::timeout(Duration::from_secs(5), source.next_batch())
@@ -163,12 +174,9 @@ async fn the_live_generator_ticks_on_its_interval_and_pauses() {
     }
     assert_eq!(&seqs[..3], &[1, 2, 3]);
     generator
-        .cast(GeneratorMsg::SetPrice {
-            symbol: sym(),
-            price: Price::from_minor(7_000),
-        })
+        .set_price(sym(), Price::from_minor(7_000))
         .unwrap();
-    generator.cast(GeneratorMsg::Pause).unwrap();
+    generator.pause().unwrap();
     // Drain what was sent before the pause; then nothing more arrives.
     let mut last = None;
     while let Ok(Ok(Some(b))) =
@@ -185,13 +193,13 @@ async fn the_live_generator_ticks_on_its_interval_and_pauses() {
         m.ticker(sym()).unwrap().snapshot().await.unwrap().reference,
         Price::from_minor(7_000)
     );
-    generator.cast(GeneratorMsg::Resume).unwrap();
+    generator.resume().unwrap();
     let resumed = tokio::time::timeout(Duration::from_secs(5), source.next_batch())
         .await
         .unwrap()
         .unwrap()
         .unwrap();
     assert!(!resumed.is_empty());
-    generator.stop(None);
+    generator.stop();
     m.shutdown();
 }

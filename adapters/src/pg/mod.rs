@@ -8,6 +8,7 @@
 //! are durable. When PostgreSQL fails, the writer retries the same batch
 //! (same sequence numbers) with backoff and reports itself unhealthy.
 
+mod database;
 mod state;
 mod store;
 
@@ -22,7 +23,8 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tokio::sync::{mpsc, watch};
 
-pub use state::{Durable, OrderRow, Status, StockRow, UserRow};
+pub use database::{Database, redact};
+pub use state::{Durable, OrderRow, StockRow, UserRow};
 pub use store::{checkpoint, load, user_orders, user_trades, write_checkpoint};
 
 /// Most facts written in one insert.
@@ -31,6 +33,8 @@ pub const MAX_BATCH: usize = 20_000;
 /// A PostgreSQL failure.
 #[derive(Debug, thiserror::Error)]
 pub enum PgError {
+    #[error("cannot connect to PostgreSQL at {url}: {source}")]
+    Connect { url: String, source: Box<PgError> },
     #[error("PostgreSQL: {0}")]
     Sql(#[from] sqlx::Error),
     #[error("PostgreSQL migrations: {0}")]

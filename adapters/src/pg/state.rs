@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use actors::facts::{Fact, OrderFact};
 use engine::{
-    AccountId, Candle, Candles, DayStats, Event, Fees, Money, OrderId, OrderType, Price, Side,
-    Symbol, TimeInForce, Timestamp, Trade,
+    AccountId, Candle, Candles, DayStats, Event, Fees, Money, OrderId, OrderStatus, OrderType,
+    Price, Side, Symbol, TimeInForce, Timestamp, Trade,
 };
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -17,45 +17,6 @@ pub struct UserRow {
     pub name: String,
     pub key_hash: String,
     pub created_at: Timestamp,
-}
-
-/// An order's lifecycle status, as stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Status {
-    Accepted,
-    PartiallyFilled,
-    Filled,
-    Cancelled,
-    Expired,
-    Denied,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Accepted => "accepted",
-            Status::PartiallyFilled => "partially_filled",
-            Status::Filled => "filled",
-            Status::Cancelled => "cancelled",
-            Status::Expired => "expired",
-            Status::Denied => "denied",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Status> {
-        [
-            Status::Accepted,
-            Status::PartiallyFilled,
-            Status::Filled,
-            Status::Cancelled,
-            Status::Expired,
-            Status::Denied,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
-    }
-    pub fn is_open(self) -> bool {
-        matches!(self, Status::Accepted | Status::PartiallyFilled)
-    }
 }
 
 /// One order as stored. Side, type and time in force are unknown (`None`)
@@ -72,7 +33,7 @@ pub struct OrderRow {
     pub quantity: u64,
     pub limit_price: Option<Price>,
     pub client_order_id: Option<engine::ClientOrderId>,
-    pub status: Status,
+    pub status: OrderStatus,
     pub filled: u64,
     pub remaining: u64,
     pub reason: Option<String>,
@@ -93,9 +54,9 @@ impl OrderRow {
             limit_price: o.limit_price,
             client_order_id: o.client_order_id,
             status: if o.denied.is_some() {
-                Status::Denied
+                OrderStatus::Denied
             } else {
-                Status::Accepted
+                OrderStatus::Accepted
             },
             filled: 0,
             remaining: if o.denied.is_some() { 0 } else { o.quantity },
@@ -115,7 +76,7 @@ impl OrderRow {
             quantity: 0,
             limit_price: None,
             client_order_id: None,
-            status: Status::Accepted,
+            status: OrderStatus::Accepted,
             filled: 0,
             remaining: 0,
             reason: None,
@@ -123,15 +84,13 @@ impl OrderRow {
             updated_at: ts,
         }
     }
-    /// Statuses only move forward: a late acceptance never reopens an
-    /// order that a fill or cancel already closed.
-    fn advance(&mut self, to: Status, ts: Timestamp) {
+    /// Statuses only move forward (`OrderOrderStatus::after`): a late
+    /// acceptance never reopens an order that a fill or cancel closed.
+    fn advance(&mut self, event: &Event, ts: Timestamp) {
         if !self.status.is_open() {
             return;
         }
-        if to > self.status {
-            self.status = to;
-        }
+        self.status = self.status.after(event);
         self.updated_at = self.updated_at.max(ts);
     }
 }
@@ -357,7 +316,7 @@ impl Durable {
                 ts,
             } => {
                 let row = self.order_mut(order, account, symbol, ts);
-                row.advance(Status::Denied, ts);
+                row.advance(event, ts);
                 row.remaining = 0;
                 row.reason = Some(reason.as_str().to_string());
             }
@@ -375,7 +334,7 @@ impl Durable {
                     row.remaining = remaining;
                     row.quantity = row.quantity.max(filled + remaining);
                 }
-                row.advance(Status::PartiallyFilled, ts);
+                row.advance(event, ts);
             }
             Event::Filled { order, account, ts } => {
                 let row = self.order_mut(order, account, symbol, ts);
@@ -384,7 +343,7 @@ impl Durable {
                     row.remaining = 0;
                     row.quantity = row.quantity.max(row.filled);
                 }
-                row.advance(Status::Filled, ts);
+                row.advance(event, ts);
             }
             Event::Cancelled {
                 order,
@@ -398,7 +357,7 @@ impl Durable {
                     row.remaining = remaining;
                     row.reason = Some(reason.as_str().to_string());
                 }
-                row.advance(Status::Cancelled, ts);
+                row.advance(event, ts);
             }
             Event::Expired {
                 order,
@@ -410,7 +369,7 @@ impl Durable {
                 if row.status.is_open() {
                     row.remaining = remaining;
                 }
-                row.advance(Status::Expired, ts);
+                row.advance(event, ts);
             }
             Event::Replaced {
                 order,
@@ -649,7 +608,7 @@ mod tests {
         let row = &d.orders[&OrderId(7)];
         assert_eq!(
             (row.status, row.filled, row.remaining),
-            (Status::PartiallyFilled, 4, 6)
+            (OrderStatus::PartiallyFilled, 4, 6)
         );
         assert_eq!(d.open_orders().len(), 1);
         d.apply(&Fact::Event {
@@ -675,7 +634,7 @@ mod tests {
         let row = &d.orders[&OrderId(7)];
         assert_eq!(
             (row.status, row.filled, row.remaining),
-            (Status::Filled, 10, 0)
+            (OrderStatus::Filled, 10, 0)
         );
         assert!(d.open_orders().is_empty());
         let snap = d.take_dirty();
@@ -692,7 +651,7 @@ mod tests {
             ..req
         }));
         let row = &d.orders[&OrderId(8)];
-        assert_eq!(row.status, Status::Denied);
+        assert_eq!(row.status, OrderStatus::Denied);
         assert_eq!(row.reason.as_deref(), Some("insufficient_cash"));
         assert_eq!(d.max_order_id, 8);
     }

@@ -13,7 +13,7 @@ use engine::{
 use sqlx::{PgPool, Row};
 
 use super::PgError;
-use super::state::{Durable, OrderRow, Status, StockRow, UserRow};
+use super::state::{Durable, OrderRow, StockRow, UserRow};
 
 fn acc(a: AccountId) -> i64 {
     a.0 as i64
@@ -351,7 +351,7 @@ fn order_from_row(r: &sqlx::postgres::PgRow) -> Result<OrderRow, PgError> {
             .try_get::<Option<i64>, _>("limit_price")?
             .map(Price::from_minor),
         client_order_id: client.as_deref().and_then(|c| ClientOrderId::new(c).ok()),
-        status: Status::parse(&status)
+        status: engine::OrderStatus::parse(&status)
             .ok_or_else(|| PgError::Journal(format!("unknown order status `{status}`")))?,
         filled: r.try_get::<i64, _>("filled")? as u64,
         remaining: r.try_get::<i64, _>("remaining")? as u64,

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use actors::facts::{Fact, OrderFact};
 use actors::ports::FactJournal;
-use adapters::pg::{self, Durable, PgJournal, Status, WriterConfig};
+use adapters::pg::{self, Durable, PgJournal, WriterConfig};
+use engine::OrderStatus as Status;
 use engine::{
     AccountId, Event, Fees, Money, OrderId, OrderType, Price, RejectReason, Side, Symbol,
     TimeInForce, Timestamp, Trade,

@@ -4,7 +4,6 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
-use engine::{Gbm, GbmParams, Price};
 
 use crate::auth::Admin;
 use crate::dto::{NewStock, SetPrice, Stock, price};
@@ -41,7 +40,7 @@ pub async fn list_stock(
         .as_deref()
         .map(|t| price("tick_size", t))
         .transpose()?
-        .unwrap_or(Price::from_minor(1));
+        .unwrap_or(actors::Listing::DEFAULT_TICK);
     if !initial.is_on_grid(tick) {
         return Err(ApiError::Unprocessable(format!(
             "`initial_price` {initial} is not a multiple of the tick size {tick}"
@@ -52,25 +51,23 @@ pub async fn list_stock(
             "`float` must be at least 1 share".into(),
         ));
     }
-    let vol = b.volatility.unwrap_or(0.2);
-    let model = Gbm::new(
-        initial,
+    let mut listing = actors::Listing {
         tick,
-        GbmParams {
-            volatility: vol,
-            ..GbmParams::default()
-        },
-    )
-    .map_err(|e| ApiError::Unprocessable(format!("`volatility`: {e}")))?;
-    let core = actors::ticker::TickerCore::new(
-        s,
-        tick,
-        initial,
-        actors::TickerConfig {
+        float: b.float,
+        ..actors::Listing::new(s, initial)
+    };
+    if let Some(v) = b.volatility {
+        listing.params.volatility = v;
+    }
+    let model = listing
+        .model(initial)
+        .map_err(|e| ApiError::Unprocessable(format!("`volatility`: {e}")))?;
+    let h = st
+        .market
+        .list(listing.ticker(actors::TickerConfig {
             ticks_update_stats: true,
-        },
-    );
-    let h = st.market.list(core).await?;
+        }))
+        .await?;
     st.market
         .accounts_of(st.house)
         .apply(actors::account::AccountCmd::Issue(st.house, s, b.float))
@@ -98,12 +95,7 @@ pub async fn list_stock(
     }
     if let Some(g) = &st.generator {
         let stream = st.market.directory().tickers().len() as u64;
-        let _ = g.cast(actors::generator::GeneratorMsg::Add {
-            symbol: s,
-            model,
-            seed: stream,
-            stream,
-        });
+        let _ = g.add(s, model, stream, stream);
     }
     Ok((StatusCode::CREATED, axum::Json(stock(&h.snapshot().await?))))
 }
@@ -133,10 +125,7 @@ pub async fn set_price(
     }
     match &st.generator {
         Some(g) => {
-            let _ = g.cast(actors::generator::GeneratorMsg::SetPrice {
-                symbol: s,
-                price: p,
-            });
+            let _ = g.set_price(s, p);
         }
         None => t.tick(p, st.now())?,
     }
@@ -156,9 +145,7 @@ pub async fn set_price(
     Ok(axum::Json(stock(&t.snapshot().await?)))
 }
 
-fn generator(
-    st: &AppState,
-) -> Result<&actors::ActorRef<actors::generator::GeneratorMsg>, ApiError> {
+fn generator(st: &AppState) -> Result<&actors::GeneratorHandle, ApiError> {
     st.generator
         .as_ref()
         .ok_or_else(|| ApiError::Conflict("this market runs no price generator".into()))
@@ -167,13 +154,13 @@ fn generator(
 /// Pause the random walk.
 #[utoipa::path(post, path = "/v1/admin/generator/pause", tag = "admin", security(("bearer" = [])), responses((status = 204)))]
 pub async fn pause(State(st): State<AppState>, _: Admin) -> Result<StatusCode, ApiError> {
-    let _ = generator(&st)?.cast(actors::generator::GeneratorMsg::Pause);
+    generator(&st)?.pause()?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Resume the random walk.
 #[utoipa::path(post, path = "/v1/admin/generator/resume", tag = "admin", security(("bearer" = [])), responses((status = 204)))]
 pub async fn resume(State(st): State<AppState>, _: Admin) -> Result<StatusCode, ApiError> {
-    let _ = generator(&st)?.cast(actors::generator::GeneratorMsg::Resume);
+    generator(&st)?.resume()?;
     Ok(StatusCode::NO_CONTENT)
 }

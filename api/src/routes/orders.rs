@@ -16,9 +16,10 @@ use crate::dto::{
 };
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
-use crate::records::{OrderRecord, OrderStatus};
+use crate::records::OrderRecord;
 use crate::routes::stocks::{page_bounds, parse_time};
 use crate::state::AppState;
+use engine::OrderStatus;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -54,6 +55,9 @@ fn reject_text(r: RejectReason) -> &'static str {
         RejectReason::ZeroQuantity => "quantity must be at least 1",
         RejectReason::NonPositivePrice => "the price must be greater than zero",
         RejectReason::MissingPrice => "a limit order needs `limit_price`",
+        RejectReason::InvalidClientOrderId => {
+            "`client_order_id` must be 1 to 36 printable ASCII characters"
+        }
         RejectReason::DuplicateOrderId => "duplicate order id",
         RejectReason::UnknownAccount => "unknown account",
         RejectReason::UnknownOrder => "unknown order",
@@ -144,19 +148,7 @@ pub async fn place(
         Ok(o) => o,
         Err(actors::PlaceError::Actor(e)) => return Err(e.into()),
         Err(e) => {
-            let reason = match &e {
-                actors::PlaceError::UnknownSymbol(_) => RejectReason::UnknownSymbol,
-                actors::PlaceError::Invalid(engine::OrderError::ZeroQuantity) => {
-                    RejectReason::ZeroQuantity
-                }
-                actors::PlaceError::Invalid(engine::OrderError::OffTickGrid { .. }) => {
-                    RejectReason::OffTickGrid
-                }
-                actors::PlaceError::Invalid(engine::OrderError::NonPositivePrice(_)) => {
-                    RejectReason::NonPositivePrice
-                }
-                _ => RejectReason::MissingPrice,
-            };
+            let reason = e.reason().unwrap_or(RejectReason::UnknownSymbol);
             record.status = OrderStatus::Denied;
             record.reason = Some(reason);
             if !st.records.insert(record.clone()) {

@@ -5,14 +5,14 @@ mod ops;
 mod orders;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use actors::ticker::{TickerConfig, TickerCore};
-use actors::{Command, EventBus, MarketHandle, MatcherPool};
-use engine::{AccountId, Fees, Money, Order, OrderId, Price, Side, Symbol, TimeInForce, Timestamp};
+use actors::{Command, MarketHandle, MatcherPool};
+use engine::{AccountId, Fees, Order, OrderId, Price, Side, Symbol, TimeInForce, Timestamp};
 use serde_json::{Value, json};
 
-pub const HOUSE: AccountId = AccountId(u64::MAX - 1);
+pub const HOUSE: AccountId = AccountId::HOUSE;
 pub const ADMIN_KEY: &str = "test-admin-key";
 /// 2026-11-22T12:00:00Z
 pub const NOON: i64 = 1_795_348_800;
@@ -28,7 +28,7 @@ pub struct App {
 impl App {
     /// A market with ACME (100.00) and BETA (20.00); the house holds the floats.
     pub async fn start() -> App {
-        let market = MarketHandle::start(Fees::default(), AccountId(u64::MAX), 2)
+        let market = MarketHandle::start(Fees::default(), AccountId::FEES, 2)
             .await
             .unwrap();
         for (s, p) in [("ACME", 10_000), ("BETA", 2_000)] {
@@ -55,28 +55,11 @@ impl App {
         .unwrap();
         let clock = Arc::new(AtomicI64::new(NOON * 1_000_000_000));
         let c = clock.clone();
-        let pool = MatcherPool::start(market.directory(), 4, 500)
-            .await
-            .unwrap();
+        let pool = MatcherPool::new(market.directory(), 4);
         let state = api::AppState::new(api::state::Shared {
-            market,
-            pool,
-            users: Arc::new(api::Users::default()),
-            records: Arc::new(api::records::Records::default()),
-            bus: EventBus::new(1_024),
-            ids: Arc::new(AtomicU64::new(1)),
-            clock: Arc::new(move || Timestamp(c.load(Ordering::Relaxed))),
+            clock: actors::Clock::from_fn(move || Timestamp(c.load(Ordering::Relaxed))),
             admin_key_hash: Some(api::auth::hash_key(ADMIN_KEY)),
-            starting_cash: Money::from_major(100_000),
-            collar_bps: 500,
-            house: HOUSE,
-            generator: None,
-            shutdown: tokio::sync::watch::channel(false).1,
-            engine: None,
-            journal: Arc::new(actors::memory::NoJournal),
-            durable_timeout: std::time::Duration::from_millis(200),
-            cache: None,
-            cache_ttl: std::time::Duration::from_millis(500),
+            ..api::state::Shared::new(market, pool)
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

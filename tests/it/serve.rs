@@ -1,8 +1,6 @@
 //! `marketsim serve` as a child process: it starts, trades with background
 //! agents, and shuts down cleanly on SIGTERM even with a stream open.
 
-mod common;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -11,17 +9,14 @@ use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_runs_a_live_market_and_stops_gracefully_on_sigterm() {
-    let scenario = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/simulations/scenarios/live.toml"
-    );
-    let (mut child, base) = common::start_serve(
+    let scenario = crate::live();
+    let (mut child, base) = crate::start_serve(
         &[
             "serve",
             "--listen",
             "127.0.0.1:0",
             "--scenario",
-            scenario,
+            &scenario,
             "--tick-interval-ms",
             "50",
         ],
@@ -37,11 +32,11 @@ async fn serve_runs_a_live_market_and_stops_gracefully_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(h["symbols"], 5);
-    let key = common::register(&http, &base, "ann").await;
+    let key = crate::register(&http, &base, "ann").await;
 
     // The market makers quote within a few seconds; then a market buy fills.
     let filled =
-        common::market_buy_until_filled(&http, &base, &key, "ACME", 5, Duration::from_secs(20))
+        crate::market_buy_until_filled(&http, &base, &key, "ACME", 5, Duration::from_secs(20))
             .await;
     assert_eq!(filled["filled_quantity"], 5);
     let p: Value = http

@@ -1,6 +1,5 @@
-//! `marketsim generate` and `marketsim replay` against rdkafka's mock cluster.
-
-mod common;
+//! `marketsim generate` and `marketsim replay` (the binary: their output
+//! and exit codes) against rdkafka's mock cluster and an in-process market.
 
 use std::process::Command;
 use std::time::Duration;
@@ -122,16 +121,15 @@ async fn replay_sends_good_rows_in_time_order_and_reports_bad_ones_by_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_applies_prices_straight_to_a_running_market_without_kafka() {
-    let (mut child, base) = common::start_serve(
+    let app = crate::spawn_app(
         &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--tick-interval-ms",
-            "3600000",
+            ("MARKETSIM_ADMIN_KEY", "secret"),
+            ("MARKETSIM_TICK_INTERVAL_MS", "3600000"),
         ],
-        &[("MARKETSIM_ADMIN_KEY", "secret")],
-    );
+        marketsim::settings::Overrides::default(),
+    )
+    .await;
+    let base = app.base.clone();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("prices.csv");
     std::fs::write(
@@ -139,11 +137,17 @@ async fn replay_applies_prices_straight_to_a_running_market_without_kafka() {
         "Time,Stock,Price\n090000,ACME,90\n090100,ACME,95.5\n090000,HOOLI,70\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_marketsim"))
-        .args(["replay", file.to_str().unwrap(), "--url", &base])
-        .env("MARKETSIM_ADMIN_KEY", "secret")
-        .output()
-        .unwrap();
+    // The binary runs beside the in-process server: off the runtime's threads.
+    let (f, b) = (file.clone(), base.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_marketsim"))
+            .args(["replay", f.to_str().unwrap(), "--url", &b])
+            .env("MARKETSIM_ADMIN_KEY", "secret")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -171,21 +175,23 @@ async fn replay_applies_prices_straight_to_a_running_market_without_kafka() {
         (Some("95.50"), Some("70.00"))
     );
     // A wrong key is a clear failure, not a silent one.
-    let bad = Command::new(env!("CARGO_BIN_EXE_marketsim"))
-        .args([
-            "replay",
-            file.to_str().unwrap(),
-            "--url",
-            &base,
-            "--admin-key",
-            "wrong",
-        ])
-        .output()
-        .unwrap();
+    let (f, b) = (file.clone(), base.clone());
+    let bad = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_marketsim"))
+            .args([
+                "replay",
+                f.to_str().unwrap(),
+                "--url",
+                &b,
+                "--admin-key",
+                "wrong",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("401"));
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    app.stop().await;
 }

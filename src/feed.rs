@@ -1,12 +1,17 @@
-//! `marketsim generate` and `marketsim replay`: ticks onto a Kafka topic.
+//! `marketsim generate` (the random walk's ticks onto a Kafka topic) and
+//! `marketsim replay` (a price file onto a topic, or into a running market
+//! through its admin API).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use actors::ports::TickSink;
-use actors::{PriceTick, PriceWalk};
-use adapters::kafka::{KafkaTickSink, ensure_topic};
-use engine::{Gbm, GbmParams, Price, Symbol, Timestamp};
+use actors::{Clock, Listing, PriceTick, PriceWalk};
+use adapters::http::HttpTickSink;
+use adapters::kafka::KafkaTickSink;
+use anyhow::Context;
+use engine::{Price, Symbol};
+use futures::FutureExt;
 use rand::{Rng, SeedableRng};
 
 /// Where ticks go.
@@ -84,22 +89,9 @@ pub struct ReplayArgs {
     pub date: String,
 }
 
-async fn sink(t: &Target) -> Result<KafkaTickSink, String> {
-    // Some brokers do not auto-create topics; an admin failure (or a broker
-    // without the admin API) is a warning, not fatal: producing reports a
-    // missing topic clearly.
-    if let Err(e) = ensure_topic(
-        &t.brokers,
-        &t.topic,
-        t.partitions,
-        1,
-        Duration::from_secs(3),
-    )
-    .await
-    {
-        tracing::warn!(error = %e, topic = %t.topic, "could not create the topic; assuming it exists");
-    }
-    KafkaTickSink::new(&t.brokers, &t.topic).map_err(|e| e.to_string())
+async fn sink(t: &Target) -> anyhow::Result<KafkaTickSink> {
+    crate::kafka::create_topic(&t.brokers, &t.topic, t.partitions).await;
+    Ok(KafkaTickSink::new(&t.brokers, &t.topic)?)
 }
 
 fn random_symbols(n: usize, seed: u64) -> Vec<(Symbol, Price)> {
@@ -119,25 +111,14 @@ fn random_symbols(n: usize, seed: u64) -> Vec<(Symbol, Price)> {
     out
 }
 
-fn now() -> Timestamp {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
-pub async fn generate(a: GenerateArgs) -> Result<(), String> {
+/// Publish the walk's ticks until `--count` or Ctrl-C.
+pub async fn generate(a: GenerateArgs) -> anyhow::Result<()> {
     let mut walk = PriceWalk::default();
     match &a.scenario {
         Some(p) => {
-            let plan = simulations::Scenario::load(p).map_err(|e| e.to_string())?;
+            let plan = simulations::Scenario::load(p)?;
             for (i, l) in plan.symbols.iter().enumerate() {
-                walk.add(
-                    l.symbol,
-                    Gbm::new(l.initial, l.tick, l.params).map_err(|e| e.to_string())?,
-                    a.seed,
-                    i as u64,
-                );
+                walk.add(l.symbol, l.model(l.initial)?, a.seed, i as u64);
             }
         }
         None => {
@@ -145,16 +126,8 @@ pub async fn generate(a: GenerateArgs) -> Result<(), String> {
                 .into_iter()
                 .enumerate()
             {
-                let gbm = Gbm::new(
-                    p,
-                    Price::from_minor(1),
-                    GbmParams {
-                        volatility: 0.3,
-                        ..Default::default()
-                    },
-                )
-                .map_err(|e| e.to_string())?;
-                walk.add(s, gbm, a.seed, i as u64);
+                let l = Listing::new(s, p);
+                walk.add(s, l.model(p)?, a.seed, i as u64);
             }
         }
     }
@@ -170,6 +143,7 @@ pub async fn generate(a: GenerateArgs) -> Result<(), String> {
     } else {
         pause.as_secs_f64()
     };
+    let clock = Clock::system();
     let started = Instant::now();
     let mut sent = 0u64;
     let mut ticks: Vec<PriceTick> = Vec::new();
@@ -177,11 +151,11 @@ pub async fn generate(a: GenerateArgs) -> Result<(), String> {
     tokio::pin!(stop);
     loop {
         ticks.clear();
-        walk.step(step_secs, now(), &mut ticks);
+        walk.step(step_secs, clock.now(), &mut ticks);
         if let Some(c) = a.count {
             ticks.truncate((c - sent) as usize);
         }
-        sink.publish(&ticks).await.map_err(|e| e.to_string())?;
+        sink.publish(&ticks).await?;
         sent += ticks.len() as u64;
         if a.count.is_some_and(|c| sent >= c) {
             break;
@@ -191,12 +165,12 @@ pub async fn generate(a: GenerateArgs) -> Result<(), String> {
                 _ = tokio::time::sleep(pause) => {}
                 _ = &mut stop => break,
             }
-        } else if (&mut stop).now_or_never_ready() {
+        } else if (&mut stop).now_or_never().is_some() {
             break;
         }
     }
     sink.flush(Duration::from_secs(30))
-        .map_err(|e| format!("could not deliver every tick: {e}"))?;
+        .context("could not deliver every tick")?;
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
         "sent {sent} ticks to {} in {secs:.2} s ({:.0}/s)",
@@ -206,16 +180,17 @@ pub async fn generate(a: GenerateArgs) -> Result<(), String> {
     Ok(())
 }
 
-pub async fn replay(a: ReplayArgs) -> Result<(), String> {
+/// Send a price file's ticks in time order to a topic or a running market.
+pub async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
     let f = std::fs::File::open(&a.file)
-        .map_err(|e| format!("cannot read {}: {e}", a.file.display()))?;
-    let file = adapters::csv::read_prices(f, a.strict)
-        .map_err(|e| format!("{}: {e}", a.file.display()))?;
+        .with_context(|| format!("cannot read {}", a.file.display()))?;
+    let file =
+        adapters::csv::read_prices(f, a.strict).with_context(|| a.file.display().to_string())?;
     for e in &file.skipped {
         eprintln!("{}: skipped {e}", a.file.display());
     }
     let day = engine::time::parse_rfc3339(&a.date)
-        .ok_or_else(|| format!("--date: `{}` is not a date like 2026-01-05", a.date))?;
+        .with_context(|| format!("--date: `{}` is not a date like 2026-01-05", a.date))?;
     let ticks = adapters::csv::to_ticks(&file.rows, day);
     let sink: Box<dyn TickSink> = match (&a.target.brokers, &a.target.url) {
         (Some(b), _) => Box::new(
@@ -226,9 +201,14 @@ pub async fn replay(a: ReplayArgs) -> Result<(), String> {
             })
             .await?,
         ),
-        (None, Some(u)) => Box::new(HttpSink::new(u, a.target.admin_key.clone())?),
+        (None, Some(u)) => Box::new(HttpTickSink::new(
+            u,
+            a.target.admin_key.clone().context(
+                "--url needs the server's admin key (--admin-key or MARKETSIM_ADMIN_KEY)",
+            )?,
+        )),
         (None, None) => {
-            return Err("give --brokers (Kafka) or --url (a running marketsim serve)".into());
+            anyhow::bail!("give --brokers (Kafka) or --url (a running marketsim serve)")
         }
     };
     let destination = a
@@ -245,12 +225,12 @@ pub async fn replay(a: ReplayArgs) -> Result<(), String> {
                 if let Some(wait) = due.checked_sub(started.elapsed()) {
                     tokio::time::sleep(wait).await;
                 }
-                sink.publish(group).await.map_err(|e| e.to_string())?;
+                sink.publish(group).await?;
             }
         }
         _ => {
             for chunk in ticks.chunks(1_000) {
-                sink.publish(chunk).await.map_err(|e| e.to_string())?;
+                sink.publish(chunk).await?;
             }
         }
     }
@@ -264,62 +244,4 @@ pub async fn replay(a: ReplayArgs) -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// Sets prices through a running server's admin API.
-struct HttpSink {
-    http: reqwest::Client,
-    base: String,
-    key: String,
-}
-
-impl HttpSink {
-    fn new(url: &str, key: Option<String>) -> Result<HttpSink, String> {
-        let key =
-            key.ok_or("--url needs the server's admin key (--admin-key or MARKETSIM_ADMIN_KEY)")?;
-        Ok(HttpSink {
-            http: reqwest::Client::new(),
-            base: url.trim_end_matches('/').to_string(),
-            key,
-        })
-    }
-}
-
-#[async_trait::async_trait]
-impl TickSink for HttpSink {
-    async fn publish(&self, ticks: &[PriceTick]) -> Result<(), actors::ports::PortError> {
-        let err = |m: String| actors::ports::PortError {
-            port: "http",
-            message: m,
-        };
-        for t in ticks {
-            let url = format!("{}/v1/admin/stocks/{}/price", self.base, t.symbol);
-            let r = self
-                .http
-                .post(&url)
-                .bearer_auth(&self.key)
-                .json(&serde_json::json!({"price": t.price.to_string()}))
-                .send()
-                .await
-                .map_err(|e| err(format!("{url}: {e}")))?;
-            if !r.status().is_success() {
-                let status = r.status();
-                let body = r.text().await.unwrap_or_default();
-                return Err(err(format!("{url}: {status}: {body}")));
-            }
-        }
-        Ok(())
-    }
-}
-
-trait NowOrNever {
-    fn now_or_never_ready(self) -> bool;
-}
-
-impl<F: std::future::Future + Unpin> NowOrNever for &mut F {
-    fn now_or_never_ready(self) -> bool {
-        let waker = std::task::Waker::noop();
-        let mut cx = std::task::Context::from_waker(waker);
-        std::pin::Pin::new(self).poll(&mut cx).is_ready()
-    }
 }

@@ -1,25 +1,17 @@
-//! `marketsim serve --database-url` as a child process against the real
-//! PostgreSQL server of `DATABASE_URL` (each test its own fresh database):
-//! a SIGKILL mid-load loses nothing acknowledged; a database outage gives
+//! The live market with PostgreSQL (`database_url`) against the real
+//! server of `DATABASE_URL`, each test with a fresh database: a SIGKILL of
+//! the process mid-load loses nothing acknowledged; a database outage gives
 //! 503s, no crash, and recovery without a restart. With Redis: an outage
-//! leaves trading alone; a relay process streams the same market.
-
-mod common;
+//! leaves trading alone; a relay streams the same market.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Proxy, fresh_database, get_json, register, start_serve};
+use marketsim::settings::Overrides;
 use serde_json::{Value, json};
 
-fn live() -> String {
-    concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/simulations/scenarios/live.toml"
-    )
-    .to_string()
-}
+use crate::{Proxy, fresh_database, get_json, live, register, spawn_app, start_serve};
 
 /// An order as acknowledged to a client: (key, order body).
 type Acked = Arc<Mutex<Vec<(String, Value)>>>;
@@ -131,7 +123,7 @@ async fn sigkill_mid_load_loses_nothing_acknowledged() {
         keys.push(register(&http, &base, &format!("u{w}")).await);
     }
     // Let the market makers quote before the load starts.
-    common::market_buy_until_filled(&http, &base, &keys[0], "ACME", 1, Duration::from_secs(20))
+    crate::market_buy_until_filled(&http, &base, &keys[0], "ACME", 1, Duration::from_secs(20))
         .await;
     let tasks: Vec<_> = keys
         .iter()
@@ -227,7 +219,7 @@ async fn sigkill_mid_load_loses_nothing_acknowledged() {
         assert_eq!(shown.minor(), stored, "{a}");
     }
     // And the restarted market trades on.
-    common::market_buy_until_filled(&http, &base, &keys[1], "ACME", 1, Duration::from_secs(20))
+    crate::market_buy_until_filled(&http, &base, &keys[1], "ACME", 1, Duration::from_secs(20))
         .await;
     child.kill().unwrap();
     child.wait().unwrap();
@@ -240,20 +232,18 @@ async fn database_outage_gives_503_and_recovers_by_itself() {
     let proxy = Proxy::start(pg).await;
     let via_proxy = url.replace("127.0.0.1:5432", &proxy.addr.to_string());
     assert_ne!(via_proxy, url, "DATABASE_URL must use 127.0.0.1:5432");
-    let args = [
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--database-url",
-        &via_proxy,
-    ];
-    let (mut child, base) = start_serve(
-        &args,
+    let app = spawn_app(
         &[
             ("MARKETSIM_TICK_INTERVAL_MS", "100"),
             ("MARKETSIM_DURABLE_TIMEOUT_MS", "500"),
         ],
-    );
+        Overrides {
+            database_url: Some(via_proxy),
+            ..Overrides::default()
+        },
+    )
+    .await;
+    let base = app.base.clone();
     let http = reqwest::Client::new();
     let key = register(&http, &base, "ann").await;
     let order = |price: &str| {
@@ -303,7 +293,8 @@ async fn database_outage_gives_503_and_recovers_by_itself() {
         .await
         .unwrap();
     assert_eq!(r.status(), 503);
-    assert!(child.try_wait().unwrap().is_none(), "the server died");
+    let health = http.get(format!("{base}/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200, "the server died");
 
     proxy.restore();
     let started = Instant::now();
@@ -320,12 +311,18 @@ async fn database_outage_gives_503_and_recovers_by_itself() {
     };
     assert_eq!(after["status"], "accepted");
 
-    // Everything acknowledged is durable: a hard restart straight on the
-    // database still has both orders.
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let direct = ["serve", "--listen", "127.0.0.1:0", "--database-url", &url];
-    let (mut child, base) = start_serve(&direct, &[]);
+    // Everything acknowledged is durable: after a crash (nothing flushed),
+    // a market started straight on the database still has both orders.
+    app.crash().await;
+    let app = spawn_app(
+        &[],
+        Overrides {
+            database_url: Some(url),
+            ..Overrides::default()
+        },
+    )
+    .await;
+    let base = app.base.clone();
     let mine: Value = get_json(&http, &format!("{base}/v1/orders"), Some(&key)).await;
     let ids: Vec<&Value> = mine["items"]
         .as_array()
@@ -335,8 +332,7 @@ async fn database_outage_gives_503_and_recovers_by_itself() {
         .collect();
     assert!(ids.contains(&&before["id"]), "{mine}");
     assert!(ids.contains(&&after["id"]), "{mine}");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -345,21 +341,19 @@ async fn redis_outage_leaves_trading_alone_and_recovers() {
     let proxy = Proxy::start("127.0.0.1:6379".parse().unwrap()).await;
     let prefix = format!("marketsim-test:serve:{}", std::process::id());
     let via_proxy = format!("redis://{}", proxy.addr);
-    let args = [
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--redis-url",
-        &via_proxy,
-    ];
-    let (mut child, base) = start_serve(
-        &args,
+    let app = spawn_app(
         &[
             ("MARKETSIM_TICK_INTERVAL_MS", "100"),
             ("MARKETSIM_REDIS_PREFIX", &prefix),
             ("MARKETSIM_CACHE_TTL_MS", "60000"),
         ],
-    );
+        Overrides {
+            redis_url: Some(via_proxy),
+            ..Overrides::default()
+        },
+    )
+    .await;
+    let base = app.base.clone();
     let direct = redis::Client::open(redis_url).unwrap();
     let mut r = direct.get_multiplexed_async_connection().await.unwrap();
     let http = reqwest::Client::new();
@@ -437,9 +431,7 @@ async fn redis_outage_leaves_trading_alone_and_recovers() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(child.try_wait().unwrap().is_none());
-    child.kill().unwrap();
-    child.wait().unwrap();
+    app.stop().await;
     let keys: Vec<String> = redis::AsyncCommands::keys(&mut r, format!("{prefix}:*"))
         .await
         .unwrap();
@@ -453,30 +445,29 @@ async fn a_relay_process_streams_the_same_market_from_redis() {
     use futures::StreamExt;
     let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let prefix = format!("marketsim-test:relay:{}", std::process::id());
-    let env = [
-        ("MARKETSIM_TICK_INTERVAL_MS", "100"),
-        ("MARKETSIM_REDIS_PREFIX", prefix.as_str()),
-    ];
-    let (mut market, _) = start_serve(
+    let market = spawn_app(
         &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--redis-url",
-            &redis_url,
+            ("MARKETSIM_TICK_INTERVAL_MS", "100"),
+            ("MARKETSIM_REDIS_PREFIX", prefix.as_str()),
         ],
-        &env,
-    );
-    let (mut relay, relay_base) = start_serve(
-        &[
-            "relay",
-            "--listen",
-            "127.0.0.1:0",
-            "--redis-url",
-            &redis_url,
-        ],
-        &env,
-    );
+        Overrides {
+            redis_url: Some(redis_url.clone()),
+            ..Overrides::default()
+        },
+    )
+    .await;
+    let relay = marketsim::relay::Relay::build(marketsim::relay::RelayArgs {
+        redis_url,
+        redis_prefix: prefix.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+    })
+    .await
+    .unwrap();
+    let relay_base = format!("http://127.0.0.1:{}", relay.port());
+    let (stop_relay, relay_stopped) = tokio::sync::oneshot::channel::<()>();
+    let relay = tokio::spawn(relay.run_until_stopped(async move {
+        let _ = relay_stopped.await;
+    }));
     let http = reqwest::Client::new();
     let mut stream = http
         .get(format!("{relay_base}/v1/stream"))
@@ -507,8 +498,8 @@ async fn a_relay_process_streams_the_same_market_from_redis() {
             .contains(&tick["symbol"].as_str().unwrap()),
         "{tick}"
     );
-    market.kill().unwrap();
-    relay.kill().unwrap();
-    market.wait().unwrap();
-    relay.wait().unwrap();
+    drop(stream);
+    let _ = stop_relay.send(());
+    relay.await.unwrap().unwrap();
+    market.stop().await;
 }

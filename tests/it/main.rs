@@ -1,12 +1,88 @@
-//! Helpers shared by the binary's integration tests.
-#![allow(dead_code)]
+//! marketsim's integration tests (one binary): the live market started
+//! in-process with `spawn_app` (port 0), and the binary itself where a real
+//! process is the point (exit codes, signals, SIGKILL).
+
+mod cli;
+mod kafka_cli;
+mod persist;
+mod serve;
+mod serve_kafka;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// Start `marketsim <args>` (a `serve`) with `envs`; return the child and
-/// its base URL, read from the "serving on" log line.
+use marketsim::settings::{Overrides, Settings};
+
+/// The scenario the live tests trade against (five symbols, market makers).
+pub fn live() -> String {
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/simulations/scenarios/live.toml"
+    )
+    .to_string()
+}
+
+/// A live market running in this process.
+#[derive(Debug)]
+pub struct TestApp {
+    pub base: String,
+    pub state: api::AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Build and start the market `env` (`MARKETSIM_*` pairs) and `flags`
+/// describe, on 127.0.0.1 port 0.
+pub async fn spawn_app(env: &[(&str, &str)], flags: Overrides) -> TestApp {
+    try_spawn_app(env, flags).await.unwrap()
+}
+
+pub async fn try_spawn_app(env: &[(&str, &str)], flags: Overrides) -> anyhow::Result<TestApp> {
+    let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+    let settings = Settings::load_from(
+        None,
+        env,
+        &Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            ..flags
+        },
+    )?;
+    let app = marketsim::Application::build(settings).await?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    Ok(TestApp {
+        base,
+        state,
+        stop: Some(stop),
+        task,
+    })
+}
+
+impl TestApp {
+    /// Shut down gracefully (as on SIGTERM) and wait for it.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        (&mut self.task).await.unwrap().unwrap();
+    }
+    /// Stop at once: the market and its journal writer are dropped
+    /// mid-flight, nothing is flushed (a crash of the market, not of the
+    /// process).
+    pub async fn crash(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+/// Start `marketsim <args>` (a `serve` or `relay`) as a child process with
+/// `envs`; return the child and its base URL, read from the "serving on"
+/// log line.
 pub fn start_serve(args: &[&str], envs: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_marketsim"))
         .args(args)
@@ -93,26 +169,13 @@ pub async fn market_buy_until_filled(
 pub async fn fresh_database(name: &str) -> String {
     let url = std::env::var("DATABASE_URL")
         .expect("DATABASE_URL is not set: run the suite with scripts/test");
-    let (server, _) = url
-        .rsplit_once('/')
-        .expect("DATABASE_URL has no database name");
     let db = format!("marketsim_t_{name}_{}", std::process::id());
-    let admin = sqlx::PgPool::connect(&url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
-    )))
-    .execute(&admin)
-    .await
-    .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    format!("{server}/{db}")
+    adapters::pg::Database::recreate(&url, &db).await.unwrap()
 }
 
 /// A TCP proxy on loopback that a test can cut (every connection dropped,
 /// new ones refused, as when the server behind it stops) and restore.
+#[derive(Debug)]
 pub struct Proxy {
     pub addr: std::net::SocketAddr,
     cut: std::sync::Arc<std::sync::atomic::AtomicBool>,

@@ -1,9 +1,9 @@
-//! `marketsim serve --kafka-brokers` against rdkafka's mock cluster.
+//! The live market with Kafka (`kafka_brokers`) against rdkafka's mock
+//! cluster, in-process.
 
-mod common;
-
-use std::process::Command;
 use std::time::{Duration, Instant};
+
+use marketsim::settings::Overrides;
 
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -17,24 +17,16 @@ async fn ticks_flow_through_kafka_and_trades_reach_the_events_topic() {
     let brokers = cluster.bootstrap_servers();
     cluster.create_topic("marketsim.ticks", 3, 1).unwrap();
     cluster.create_topic("marketsim.events", 3, 1).unwrap();
-    let scenario = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/simulations/scenarios/live.toml"
-    );
-    let (mut child, base) = common::start_serve(
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--scenario",
-            scenario,
-            "--tick-interval-ms",
-            "50",
-            "--kafka-brokers",
-            &brokers,
-        ],
-        &[],
-    );
+    let app = crate::spawn_app(
+        &[("MARKETSIM_TICK_INTERVAL_MS", "50")],
+        Overrides {
+            scenario: Some(crate::live().into()),
+            kafka_brokers: Some(brokers.clone()),
+            ..Overrides::default()
+        },
+    )
+    .await;
+    let base = app.base.clone();
     let http = reqwest::Client::new();
 
     // Reference prices move: the generator -> topic -> consumer -> ticker path works.
@@ -70,9 +62,9 @@ async fn ticks_flow_through_kafka_and_trades_reach_the_events_topic() {
         .create()
         .unwrap();
     events.subscribe(&["marketsim.events"]).unwrap();
-    let key = common::register(&http, &base, "ann").await;
+    let key = crate::register(&http, &base, "ann").await;
     let order_id =
-        common::market_buy_until_filled(&http, &base, &key, "ACME", 3, Duration::from_secs(20))
+        crate::market_buy_until_filled(&http, &base, &key, "ACME", 3, Duration::from_secs(20))
             .await["id"]
             .as_u64()
             .unwrap();
@@ -89,26 +81,21 @@ async fn ticks_flow_through_kafka_and_trades_reach_the_events_topic() {
             break;
         }
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    app.stop().await;
 }
 
-#[test]
-fn unreachable_brokers_are_a_clear_error_at_start() {
-    let out = Command::new(env!("CARGO_BIN_EXE_marketsim"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--kafka-brokers",
-            "127.0.0.1:1",
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_brokers_are_a_clear_error_at_start() {
+    let err = crate::try_spawn_app(
+        &[],
+        Overrides {
+            kafka_brokers: Some("127.0.0.1:1".into()),
+            ..Overrides::default()
+        },
+    )
+    .await
+    .expect_err("the market started without a broker");
+    let err = format!("{err:#}");
     assert!(
         err.contains("no Kafka broker answered at 127.0.0.1:1"),
         "{err}"

@@ -1,0 +1,123 @@
+//! `Database`: the PostgreSQL handle the composition root holds. It keeps
+//! sqlx inside this crate: callers connect, migrate, load, checkpoint and
+//! start the journal through it, and never see a pool or a query.
+
+use std::time::Duration;
+
+use engine::AccountId;
+use engine::{Fees, Trade};
+use sqlx::PgPool;
+
+use super::{Durable, OrderRow, PgError, PgJournal, Writer, WriterConfig};
+
+/// A pool of connections to the market's database.
+#[derive(Clone, Debug)]
+pub struct Database {
+    pool: PgPool,
+}
+
+impl Database {
+    /// Connect to `url` with a pool of `max` connections; fails after
+    /// `timeout`. The error names the URL without its password.
+    pub async fn connect(url: &str, max: u32, timeout: Duration) -> Result<Database, PgError> {
+        super::connect(url, max, timeout)
+            .await
+            .map(|pool| Database { pool })
+            .map_err(|e| PgError::Connect {
+                url: redact(url),
+                source: Box::new(e),
+            })
+    }
+
+    /// Apply the embedded migrations; returns how many are applied in all.
+    pub async fn migrate(&self) -> Result<i64, PgError> {
+        super::migrate(&self.pool).await?;
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// The last checkpoint with the journal after it folded in.
+    pub async fn load(&self, fees: Fees, fee_account: AccountId) -> Result<Durable, PgError> {
+        super::load(&self.pool, fees, fee_account).await
+    }
+
+    /// Write what changed in `d` to the tables (with its `seq`).
+    pub async fn checkpoint(&self, d: &mut Durable) -> Result<(), PgError> {
+        super::checkpoint(&self.pool, d).await
+    }
+
+    /// Orders of accounts numbered `first_account` and up, oldest first.
+    pub async fn user_orders(&self, first_account: u64) -> Result<Vec<OrderRow>, PgError> {
+        super::user_orders(&self.pool, first_account).await
+    }
+
+    /// Trades with a side in an account numbered `first_account` and up,
+    /// in execution order.
+    pub async fn user_trades(&self, first_account: u64) -> Result<Vec<Trade>, PgError> {
+        super::user_trades(&self.pool, first_account).await
+    }
+
+    /// Record a background task's status in the `tasks` table.
+    pub async fn task_status(&self, name: &str, status: &str, detail: &str) -> Result<(), PgError> {
+        super::task_status(&self.pool, name, status, detail).await
+    }
+
+    /// Start the journal's writer from `state` (see `PgJournal::start`).
+    pub fn start_journal(&self, state: Durable, config: WriterConfig) -> (PgJournal, Writer) {
+        PgJournal::start(self.pool.clone(), state, config)
+    }
+
+    /// Create an empty database `name` on the server of `url` (dropping
+    /// one of that name first) and return its URL. For test suites and
+    /// benchmarks that each need a database of their own.
+    pub async fn recreate(url: &str, name: &str) -> Result<String, PgError> {
+        let (server, _) = url
+            .rsplit_once('/')
+            .ok_or_else(|| PgError::Journal(format!("{}: no database name", redact(url))))?;
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(PgError::Journal(format!(
+                "database name `{name}`: only letters, digits and _"
+            )));
+        }
+        let admin = super::connect(url, 1, Duration::from_secs(5)).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&admin)
+        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await?;
+        admin.close().await;
+        Ok(format!("{server}/{name}"))
+    }
+}
+
+/// `url` without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            super::redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(super::redact("postgres://h/db"), "postgres://h/db");
+    }
+}

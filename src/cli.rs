@@ -1,0 +1,169 @@
+//! The command line's arguments (clap). `src/main.rs` parses them and
+//! dispatches to the library's commands.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::feed::{GenerateArgs, ReplayArgs};
+use crate::relay::RelayArgs;
+
+/// An actor-based stock market simulation engine.
+///
+/// `marketsim run` plays simulated trading days from a scenario file, with
+/// agents trading against real limit order books, reproducibly from a seed.
+/// `marketsim serve` runs a live market with an HTTP API.
+#[derive(Debug, Parser)]
+#[command(name = "marketsim", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a simulation scenario and write its report.
+    ///
+    /// Prints a report (per-symbol OHLCV, top movers, P&L by agent type,
+    /// order totals, the conservation check, throughput) and writes
+    /// report.json, trades.csv, candles.csv and one SVG chart per symbol to
+    /// the output directory. Exits 2 for a bad scenario file and 3 if
+    /// conservation of cash or shares fails.
+    Run(RunArgs),
+    /// Run a live market with an HTTP API until SIGINT/SIGTERM.
+    ///
+    /// A random walk moves prices every tick interval; users register,
+    /// trade and stream over HTTP (docs at /docs). Settings come from
+    /// defaults, then --config FILE (TOML), then MARKETSIM_<KEY> environment
+    /// variables, then these flags; README.md lists every key. Exits 2 for
+    /// bad settings.
+    ///
+    /// With a database URL every fact is journaled in PostgreSQL, orders are
+    /// acknowledged once durable, and a restart restores the market.
+    Serve(ServeArgs),
+    /// Apply the PostgreSQL migrations (`serve` also applies them at start).
+    Migrate(MigrateArgs),
+    /// Stream a market's ticks and trades from Redis as server-sent events.
+    ///
+    /// Another API process for the market that a `serve --redis-url`
+    /// publishes: `GET /v1/stream` gives `tick` and `trade` events.
+    Relay(RelayArgs),
+    /// Publish the random-walk generator's ticks to a Kafka topic.
+    ///
+    /// Messages are keyed by symbol; the JSON payload carries a schema
+    /// version and a per-symbol sequence number. The producer is idempotent;
+    /// Ctrl-C (or --count) flushes in-flight messages before exit.
+    Generate(GenerateArgs),
+    /// Send a price CSV (`Time,Stock,Price`) to a Kafka topic (or a running
+    /// market's admin API) in time order.
+    ///
+    /// Malformed rows are reported with their line number and skipped
+    /// (--strict stops at the first).
+    Replay(ReplayArgs),
+}
+
+/// Flags of `marketsim serve`: each overrides the same key from the
+/// settings file and the environment.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Settings file (TOML); README.md lists every key.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (key `listen`, default 127.0.0.1:8080).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Scenario whose symbols are listed and whose agents trade in the
+    /// background (key `scenario`).
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// Generator interval in milliseconds (key `tick_interval_ms`, default 500).
+    #[arg(long)]
+    pub tick_interval_ms: Option<u64>,
+    /// Kafka bootstrap servers (key `kafka_brokers`): ticks flow generator
+    /// -> topic -> engine, trades and order events go to the events topic.
+    #[arg(long)]
+    pub kafka_brokers: Option<String>,
+    /// PostgreSQL URL (key `database_url`): journal, acknowledgement after
+    /// durability, recovery at start. Prefer MARKETSIM_DATABASE_URL for a
+    /// URL with a password: the command line is visible to other users.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Redis URL (key `redis_url`): latest quotes, minute price history,
+    /// read caches and pub/sub. Trading never depends on it.
+    #[arg(long)]
+    pub redis_url: Option<String>,
+    /// HTTP worker threads (key `threads`; default: cores less one).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    /// PostgreSQL URL.
+    #[arg(long, env = "MARKETSIM_DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario file (TOML), e.g. simulations/scenarios/quickstart.toml
+    pub scenario: PathBuf,
+    /// Seed for every random stream (overrides the scenario's `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Output directory (default: the scenario's `output.dir`, else out/<name>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write no files; print the report only.
+    #[arg(long)]
+    pub no_files: bool,
+    /// Print the report as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Tokio worker threads. Default: 1 for scenarios with fewer than 16
+    /// symbols (actor round trips are cheapest on one thread), else the
+    /// number of cores. The result never depends on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Account actors the agents are spread over.
+    #[arg(long, default_value_t = 1)]
+    pub account_shards: usize,
+    /// Progress display.
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
+    pub progress: ProgressArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ProgressArg {
+    /// A bar on a terminal, log lines otherwise.
+    Auto,
+    Bar,
+    Log,
+    Quiet,
+}
+
+impl From<ProgressArg> for simulations::Progress {
+    fn from(p: ProgressArg) -> Self {
+        match p {
+            ProgressArg::Auto => simulations::Progress::Auto,
+            ProgressArg::Bar => simulations::Progress::Bar,
+            ProgressArg::Log => simulations::Progress::Log,
+            ProgressArg::Quiet => simulations::Progress::Quiet,
+        }
+    }
+}
+
+impl ServeArgs {
+    /// The flags as the settings' last layer.
+    pub fn overrides(&self) -> crate::settings::Overrides {
+        crate::settings::Overrides {
+            listen: self.listen.clone(),
+            scenario: self.scenario.clone(),
+            tick_interval_ms: self.tick_interval_ms,
+            kafka_brokers: self.kafka_brokers.clone(),
+            database_url: self.database_url.clone(),
+            redis_url: self.redis_url.clone(),
+            threads: self.threads,
+        }
+    }
+}
