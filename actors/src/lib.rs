@@ -37,7 +37,6 @@ pub use kernel::{Action, Kernel, KernelConfig, Population, RunStats, WakeCtx};
 pub use listing::Listing;
 pub use market::{MarketError, MarketHandle};
 pub use matcher::{Command, MatcherPool, PlaceError};
-pub use ractor::ActorRef;
 pub use supervisor::Supervisor;
 pub use ticker::{TickerActor, TickerConfig, TickerHandle, TickerMsg, TickerSnapshot};
 pub use walk::{PriceTick, PriceWalk};

@@ -1,6 +1,8 @@
-//! `MarketHandle`: the one façade the API and the runner use to start a
-//! market and talk to it. It builds the supervisor, tickers and account
-//! actors, and routes orders through the matcher.
+//! `MarketHandle`: starts a market (supervisor, tickers, account actors)
+//! and talks to it: lists symbols, gives users actors of their own, and
+//! routes batches of commands (`submit`, in the caller's order). The API
+//! routes through `MatcherPool::submit` instead (FIFO per account); the
+//! simulation kernel calls `matcher::route` itself.
 
 use std::sync::Arc;
 

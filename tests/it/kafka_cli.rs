@@ -154,22 +154,10 @@ async fn replay_applies_prices_straight_to_a_running_market_without_kafka() {
         String::from_utf8_lossy(&out.stderr)
     );
     let http = reqwest::Client::new();
-    let acme: serde_json::Value = http
-        .get(format!("{base}/v1/stocks/ACME"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let hooli: serde_json::Value = http
-        .get(format!("{base}/v1/stocks/HOOLI"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let acme: serde_json::Value =
+        crate::get_json(&http, &format!("{base}/v1/stocks/ACME"), None).await;
+    let hooli: serde_json::Value =
+        crate::get_json(&http, &format!("{base}/v1/stocks/HOOLI"), None).await;
     assert_eq!(
         (acme["last"].as_str(), hooli["last"].as_str()),
         (Some("95.50"), Some("70.00"))

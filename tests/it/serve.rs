@@ -23,14 +23,7 @@ async fn serve_runs_a_live_market_and_stops_gracefully_on_sigterm() {
         &[("MARKETSIM_ADMIN_KEY", "k")],
     );
     let http = reqwest::Client::new();
-    let h: Value = http
-        .get(format!("{base}/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h: Value = crate::get_json(&http, &format!("{base}/health"), None).await;
     assert_eq!(h["symbols"], 5);
     let key = crate::register(&http, &base, "ann").await;
 
@@ -39,15 +32,7 @@ async fn serve_runs_a_live_market_and_stops_gracefully_on_sigterm() {
         crate::market_buy_until_filled(&http, &base, &key, "ACME", 5, Duration::from_secs(20))
             .await;
     assert_eq!(filled["filled_quantity"], 5);
-    let p: Value = http
-        .get(format!("{base}/v1/portfolio"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let p: Value = crate::get_json(&http, &format!("{base}/v1/portfolio"), Some(&key)).await;
     assert_eq!(p["holdings"][0]["quantity"], 5);
 
     // A stream is open while we ask the server to stop.

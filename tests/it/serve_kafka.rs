@@ -32,14 +32,7 @@ async fn ticks_flow_through_kafka_and_trades_reach_the_events_topic() {
     // Reference prices move: the generator -> topic -> consumer -> ticker path works.
     let start_t = Instant::now();
     loop {
-        let s: Value = http
-            .get(format!("{base}/v1/stocks/ACME"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let s: Value = crate::get_json(&http, &format!("{base}/v1/stocks/ACME"), None).await;
         if s["timestamp"]
             .as_str()
             .is_some_and(|t| !t.starts_with("1970"))
