@@ -16,7 +16,8 @@ use serde::Deserialize;
 /// Why settings could not be read. Exit code 2 at the command line.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("settings: {0}")]
+    /// The message is the source's (anyhow's `{:#}` prints the chain).
+    #[error("settings")]
     Load(#[from] config::ConfigError),
     #[error("settings: {key}: {message}")]
     Invalid { key: &'static str, message: String },
@@ -308,9 +309,8 @@ mod tests {
     #[test]
     fn bad_values_and_unknown_keys_name_the_key() {
         let bad = |pairs: &[(&str, &str)]| {
-            Settings::load_from(None, env(pairs), &Overrides::default())
-                .unwrap_err()
-                .to_string()
+            let e = Settings::load_from(None, env(pairs), &Overrides::default()).unwrap_err();
+            format!("{:#}", anyhow::Error::from(e))
         };
         assert!(bad(&[("MARKETSIM_TICK_INTERVAL_MS", "soon")]).contains("tick_interval_ms"));
         assert!(bad(&[("MARKETSIM_STARTING_CASH", "-5")]).contains("starting_cash"));
