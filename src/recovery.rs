@@ -78,19 +78,16 @@ pub async fn restore_accounts(market: &MarketHandle, d: &Durable) -> anyhow::Res
                 .push(AccountCmd::Issue(*id, *symbol, *q));
         }
     }
-    let mut batches: Vec<(actors::AccountHandle, Vec<AccountCmd>)> = Vec::new();
+    let mut handles = Vec::with_capacity(per_account.len());
     for (id, cmds) in per_account {
         let h = if d.users.contains_key(&id) {
             market.own_actor(id).await?
         } else {
             market.accounts_of(id)
         };
-        match batches.iter_mut().find(|(g, _)| g.same(&h)) {
-            Some((_, v)) => v.extend(cmds),
-            None => batches.push((h, cmds)),
-        }
+        handles.extend(cmds.into_iter().map(|c| (h.clone(), c)));
     }
-    for (h, cmds) in batches {
+    for (h, cmds) in actors::account::group_by_actor(handles) {
         for r in h.apply_batch(cmds).await? {
             r.context("restoring accounts")?;
         }

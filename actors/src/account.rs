@@ -363,3 +363,17 @@ impl AccountHandle {
         let _ = self.actor().cast(AccountMsg::Crash);
     }
 }
+/// Group items by the account actor they go to, in first-seen order of
+/// the actors and in order within each group (one message per actor).
+pub fn group_by_actor<T>(
+    items: impl IntoIterator<Item = (AccountHandle, T)>,
+) -> Vec<(AccountHandle, Vec<T>)> {
+    let mut groups: Vec<(AccountHandle, Vec<T>)> = Vec::new();
+    for (h, item) in items {
+        match groups.iter_mut().find(|(g, _)| g.same(&h)) {
+            Some((_, v)) => v.push(item),
+            None => groups.push((h, vec![item])),
+        }
+    }
+    groups
+}

@@ -44,15 +44,7 @@ pub struct Routed {
 }
 
 fn group_by_actor<T>(dir: &Directory, items: Vec<(AccountId, T)>) -> Vec<(AccountHandle, Vec<T>)> {
-    let mut groups: Vec<(AccountHandle, Vec<T>)> = Vec::new();
-    for (acc, item) in items {
-        let h = dir.account(acc);
-        match groups.iter_mut().find(|(g, _)| g.same(&h)) {
-            Some((_, v)) => v.push(item),
-            None => groups.push((h, vec![item])),
-        }
-    }
-    groups
+    crate::account::group_by_actor(items.into_iter().map(|(acc, t)| (dir.account(acc), t)))
 }
 
 /// Route one batch of commands at time `ts`.

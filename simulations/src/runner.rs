@@ -149,14 +149,8 @@ pub async fn open_accounts(
     plan: &Plan,
     agents: &Agents,
 ) -> Result<Money, RunError> {
-    let mut per_actor: Vec<(actors::AccountHandle, Vec<AccountCmd>)> = Vec::new();
-    let mut push = |id: AccountId, cmd: AccountCmd| {
-        let h = market.accounts_of(id);
-        match per_actor.iter_mut().find(|(g, _)| g.same(&h)) {
-            Some((_, v)) => v.push(cmd),
-            None => per_actor.push((h, vec![cmd])),
-        }
-    };
+    let mut cmds: Vec<(actors::AccountHandle, AccountCmd)> = Vec::new();
+    let mut push = |id: AccountId, cmd: AccountCmd| cmds.push((market.accounts_of(id), cmd));
     let mut cash_start = Money::ZERO;
     let mut given: BTreeMap<Symbol, u64> = BTreeMap::new();
     for a in &agents.agents {
@@ -189,7 +183,7 @@ pub async fn open_accounts(
             );
         }
     }
-    for (h, cmds) in per_actor {
+    for (h, cmds) in actors::account::group_by_actor(cmds) {
         for r in h.apply_batch(cmds).await? {
             r.map_err(|e| RunError::Setup(e.to_string()))?;
         }
