@@ -121,11 +121,13 @@ fn alone(c: &mut Criterion) {
             )
         })
     });
+    // Every IOC of a batch must find an ask: a book with BATCH asks.
+    let deep = base_book(2 * BATCH);
     g.bench_function("aggressive match (IOC takes one resting order)", |b| {
         b.iter_custom(|iters| {
             batched(
                 iters,
-                || base.clone(),
+                || deep.clone(),
                 |book, k, ev| {
                     let ask = book.best_ask().unwrap_or(Price::from_minor(10_010));
                     let o = Order::limit(

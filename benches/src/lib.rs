@@ -3,9 +3,11 @@
 //! `exchange_core_mix` reproduces the order-flow mix of exchange-core's
 //! published single-book benchmark: about 1,000 resting orders from 1,000
 //! accounts, then 9% new GTC limit orders, 3% IOC orders, 6% cancels and 82%
-//! replaces that move an order to a new price. Commands are generated once
-//! (against a live book, so cancels and moves name orders that still rest)
-//! and replayed on a copy of the starting book.
+//! replaces that move an order to a new price. As in exchange-core, some
+//! new GTC orders are marketable (a quarter of them: they trade, and rest what is
+//! left), so about 6% of commands trade (`Workload::trade_share`).
+//! Commands are generated once (against a live book, so cancels and moves
+//! name orders that still rest) and replayed on a copy of the starting book.
 
 use engine::{
     AccountId, Event, Order, OrderBook, OrderId, Price, Side, Symbol, TimeInForce, Timestamp,
@@ -44,7 +46,12 @@ pub struct Workload {
     pub start: OrderBook,
     pub cmds: Vec<Cmd>,
     pub counts: MixCounts,
+    /// Share of commands that made at least one trade.
+    pub trade_share: f64,
 }
+
+/// Share of new GTC orders priced through the touch.
+const MARKETABLE_GTC: f64 = 0.25;
 
 /// Live orders, with O(1) random pick and removal.
 #[derive(Default)]
@@ -98,7 +105,8 @@ impl Gen {
         } else {
             Side::Sell
         };
-        let price = if tif == TimeInForce::Ioc {
+        let marketable = tif == TimeInForce::Ioc || self.rng.random_bool(MARKETABLE_GTC);
+        let price = if marketable {
             // Aggressive: reaches a few ticks through the touch.
             let reach = self.rng.random_range(0..5i64);
             match side {
@@ -115,11 +123,18 @@ impl Gen {
         let id = OrderId(self.next_id);
         self.next_id += 1;
         let acc = AccountId(self.rng.random_range(0..self.accounts));
-        let qty = self.rng.random_range(1..=100u64);
+        // Marketable orders take a small part of the touch, as in
+        // exchange-core, so the book keeps its depth.
+        let qty = if marketable {
+            self.rng.random_range(1..=20u64)
+        } else {
+            self.rng.random_range(1..=100u64)
+        };
         Order::limit(id, acc, symbol(), side, qty, price, tif, TICK, Timestamp(0))
             .unwrap_or_else(|e| panic!("{e}"))
     }
-    fn apply(&mut self, cmd: Cmd) {
+    /// Apply a command; true if it traded.
+    fn apply(&mut self, cmd: Cmd) -> bool {
         self.events.clear();
         match cmd {
             Cmd::Place(o) => self.book.place(&o, Timestamp(0), &mut self.events),
@@ -142,6 +157,7 @@ impl Gen {
                 self.live.remove(e.order());
             }
         }
+        self.events.iter().any(|e| matches!(e, Event::Trade(_)))
     }
 }
 
@@ -156,12 +172,34 @@ pub fn exchange_core_mix(n: usize, target: usize, accounts: u64, seed: u64) -> W
         events: Vec::new(),
     };
     while g.book.len() < target {
-        let o = g.new_order(TimeInForce::Gtc);
+        let side = if g.rng.random_bool(0.5) {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        let price = g.passive_price(side);
+        let id = OrderId(g.next_id);
+        g.next_id += 1;
+        let acc = AccountId(g.rng.random_range(0..accounts));
+        let qty = g.rng.random_range(1..=100u64);
+        let o = Order::limit(
+            id,
+            acc,
+            symbol(),
+            side,
+            qty,
+            price,
+            TimeInForce::Gtc,
+            TICK,
+            Timestamp(0),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         g.apply(Cmd::Place(o));
     }
     let start = g.book.clone();
     let mut cmds = Vec::with_capacity(n);
     let mut counts = MixCounts::default();
+    let mut traded = 0u64;
     let lo = target * 9 / 10;
     let hi = target * 11 / 10;
     for _ in 0..n {
@@ -186,13 +224,15 @@ pub fn exchange_core_mix(n: usize, target: usize, accounts: u64, seed: u64) -> W
             counts.replace += 1;
             Cmd::Move(id, g.passive_price(side))
         };
-        g.apply(cmd);
+        traded += u64::from(g.apply(cmd));
         cmds.push(cmd);
     }
+    let trade_share = traded as f64 / cmds.len().max(1) as f64;
     Workload {
         start,
         cmds,
         counts,
+        trade_share,
     }
 }
 
