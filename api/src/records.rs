@@ -172,17 +172,35 @@ impl Records {
         self.lock().orders.get(&id).cloned()
     }
 
-    /// Every order of an account, oldest first.
-    pub fn orders_of(&self, a: AccountId) -> Vec<OrderRecord> {
+    /// One page of an account's orders: those `keep` accepts, sorted by
+    /// `cmp`, `limit` from `offset`; with how many `keep` accepts in all.
+    /// Filters and sorts references under the lock and clones only the
+    /// page, so a read costs little even for an account with many orders.
+    pub fn page_of(
+        &self,
+        a: AccountId,
+        keep: impl Fn(&OrderRecord) -> bool,
+        cmp: impl Fn(&OrderRecord, &OrderRecord) -> std::cmp::Ordering,
+        offset: usize,
+        limit: usize,
+    ) -> (Vec<OrderRecord>, usize) {
         let g = self.lock();
-        g.by_account
-            .get(&a)
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(|i| g.orders.get(i).cloned())
-                    .collect()
-            })
-            .unwrap_or_default()
+        let Some(ids) = g.by_account.get(&a) else {
+            return (Vec::new(), 0);
+        };
+        let mut hits: Vec<&OrderRecord> = ids
+            .iter()
+            .filter_map(|i| g.orders.get(i))
+            .filter(|r| keep(r))
+            .collect();
+        hits.sort_unstable_by(|x, y| cmp(x, y));
+        let page = hits
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|r| (*r).clone())
+            .collect();
+        (page, hits.len())
     }
 
     pub fn fills_of(&self, a: AccountId) -> Vec<Fill> {

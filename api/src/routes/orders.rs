@@ -292,58 +292,49 @@ pub async fn list(
         }
     };
     let has_time = from.is_some() || to.is_some();
-    let mut items: Vec<OrderRecord> = st
-        .records
-        .orders_of(account)
-        .into_iter()
-        .filter(|r| symbol.is_none_or(|s| r.symbol == s))
-        .filter(|r| side.is_none_or(|s| r.side == s))
-        .filter(|r| q.min_quantity.is_none_or(|m| r.quantity >= m))
-        .filter(|r| {
-            let by_status = status.as_ref().map(|v| v.contains(&r.status));
-            let by_time = has_time.then(|| {
-                from.is_none_or(|f| r.created_at >= f) && to.is_none_or(|t| r.created_at < t)
-            });
-            match (by_status, by_time) {
-                (Some(a), Some(b)) => {
-                    if or {
-                        a || b
-                    } else {
-                        a && b
+    let keep = |r: &OrderRecord| {
+        symbol.is_none_or(|s| r.symbol == s)
+            && side.is_none_or(|s| r.side == s)
+            && q.min_quantity.is_none_or(|m| r.quantity >= m)
+            && {
+                let by_status = status.as_ref().map(|v| v.contains(&r.status));
+                let by_time = has_time.then(|| {
+                    from.is_none_or(|f| r.created_at >= f) && to.is_none_or(|t| r.created_at < t)
+                });
+                match (by_status, by_time) {
+                    (Some(a), Some(b)) => {
+                        if or {
+                            a || b
+                        } else {
+                            a && b
+                        }
                     }
+                    (Some(a), None) => a,
+                    (None, Some(b)) => b,
+                    (None, None) => true,
                 }
-                (Some(a), None) => a,
-                (None, Some(b)) => b,
-                (None, None) => true,
             }
-        })
-        .filter(|r| match (&exclude, q.exclude_quantity_below) {
-            (Some(x), Some(n)) => !(x.contains(&r.status) && r.quantity < n),
-            (Some(x), None) => !x.contains(&r.status),
-            _ => true,
-        })
-        .collect();
-    match q.sort.as_deref().unwrap_or("-created_at") {
-        "-created_at" => {
-            items.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)))
-        }
-        "created_at" => items.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id))),
-        "quantity" => items.sort_by(|a, b| a.quantity.cmp(&b.quantity).then(a.id.cmp(&b.id))),
-        "-quantity" => items.sort_by(|a, b| b.quantity.cmp(&a.quantity).then(b.id.cmp(&a.id))),
+            && match (&exclude, q.exclude_quantity_below) {
+                (Some(x), Some(n)) => !(x.contains(&r.status) && r.quantity < n),
+                (Some(x), None) => !x.contains(&r.status),
+                _ => true,
+            }
+    };
+    type Cmp = fn(&OrderRecord, &OrderRecord) -> std::cmp::Ordering;
+    let cmp: Cmp = match q.sort.as_deref().unwrap_or("-created_at") {
+        "-created_at" => |a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)),
+        "created_at" => |a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)),
+        "quantity" => |a, b| a.quantity.cmp(&b.quantity).then(a.id.cmp(&b.id)),
+        "-quantity" => |a, b| b.quantity.cmp(&a.quantity).then(b.id.cmp(&a.id)),
         o => {
             return Err(ApiError::BadRequest(format!(
                 "`sort`: `{o}` is not created_at, -created_at, quantity or -quantity"
             )));
         }
-    }
-    let total = items.len();
+    };
+    let (items, total) = st.records.page_of(account, keep, cmp, offset, limit);
     Ok(axum::Json(Page {
-        items: items
-            .iter()
-            .skip(offset)
-            .take(limit)
-            .map(OrderDto::from)
-            .collect(),
+        items: items.iter().map(OrderDto::from).collect(),
         total,
         limit,
         offset,
