@@ -43,8 +43,6 @@ pub struct Settings {
     pub scenario: Option<PathBuf>,
     /// Seed of the price walks and agents (default: the scenario's, else 1).
     pub seed: Option<u64>,
-    /// Matcher lanes: one account's orders share a lane, in order.
-    pub matchers: usize,
     /// HTTP worker threads (default: the number of cores less one, which
     /// runs the market's actors).
     pub threads: Option<usize>,
@@ -87,7 +85,6 @@ impl Default for Settings {
             collar_bps: 500,
             scenario: None,
             seed: None,
-            matchers: 64,
             threads: None,
             kafka_brokers: None,
             kafka_tick_topic: "marketsim.ticks".into(),
@@ -179,9 +176,6 @@ impl Settings {
             Ok(_) => {}
             Err(e) => return invalid("starting_cash", &e.to_string()),
         }
-        if self.matchers == 0 {
-            return invalid("matchers", "must be at least 1");
-        }
         if self.kafka_partitions < 1 {
             return invalid("kafka_partitions", "must be at least 1");
         }
@@ -259,7 +253,7 @@ mod tests {
         let file = dir.path().join("serve.toml");
         std::fs::write(
             &file,
-            "listen = \"127.0.0.1:1111\"\ntick_interval_ms = 100\nmatchers = 8\nredis_prefix = \"f\"\n",
+            "listen = \"127.0.0.1:1111\"\ntick_interval_ms = 100\ncollar_bps = 8\nredis_prefix = \"f\"\n",
         )
         .unwrap();
         let s = Settings::load_from(
@@ -279,9 +273,9 @@ mod tests {
         .unwrap();
         assert_eq!(s.listen, "127.0.0.1:3333", "a flag beats the environment");
         assert_eq!(s.tick_interval_ms, 200, "the environment beats the file");
-        assert_eq!(s.matchers, 8, "the file beats the default");
+        assert_eq!(s.collar_bps, 8, "the file beats the default");
         assert_eq!(s.redis_prefix, "f", "an empty variable is unset");
-        assert_eq!(s.collar_bps, 500, "defaults fill the rest");
+        assert_eq!(s.cache_ttl_ms, 1_000, "defaults fill the rest");
         assert_eq!(
             s.admin_key(),
             Some("0123456789"),
@@ -320,7 +314,7 @@ mod tests {
 
     #[test]
     fn every_key_is_settable_and_the_readme_documents_each() {
-        assert_eq!(Settings::keys().len(), 20);
+        assert_eq!(Settings::keys().len(), 19);
         assert_eq!(Settings::keys()[0], "listen");
         for key in Settings::keys() {
             let v = match *key {

@@ -17,7 +17,7 @@ use actors::account::AccountCmd;
 use actors::generator::GeneratorArgs;
 use actors::ports::{FactJournal, ReadCache, TickSink};
 use actors::ticker::TickerConfig;
-use actors::{GeneratorHandle, Listing, MarketHandle, MatcherPool, PriceWalk};
+use actors::{GeneratorHandle, Listing, MarketHandle, PriceWalk};
 use adapters::pg::{Database, Durable, WriterConfig};
 use adapters::redis::RedisStore;
 use anyhow::Context;
@@ -253,10 +253,7 @@ async fn assemble(
     } else {
         issue_floats_to_house(&market, &listings).await?;
     }
-    let base = api::state::Shared::new(
-        market.clone(),
-        MatcherPool::new(market.directory(), s.matchers),
-    );
+    let base = api::state::Shared::new(market.clone());
     let (journal, db) = match db {
         Some((db, d)) => {
             let j = open_journal(&db, d, &listings, restored, plan.is_some(), &base).await?;

@@ -1,8 +1,8 @@
 //! `MarketHandle`: starts a market (supervisor, tickers, account actors)
 //! and talks to it: lists symbols, gives users actors of their own, and
 //! routes batches of commands (`submit`, in the caller's order). The API
-//! routes through `MatcherPool::submit` instead (FIFO per account); the
-//! simulation kernel calls `matcher::route` itself.
+//! routes through the `OrderRouter` instead (batches, FIFO per account);
+//! the simulation kernel calls `matcher::route` itself.
 
 use std::sync::Arc;
 

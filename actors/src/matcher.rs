@@ -270,39 +270,3 @@ pub async fn validate(
     }
     Ok(Order::new(req, ticker.tick_size())?)
 }
-
-/// A pool of matchers keyed by account: one account's requests always go
-/// through the same lane, so they are applied in the order they were sent;
-/// accounts on different lanes proceed in parallel. A lane is a fair (FIFO)
-/// async mutex: the routing runs in the caller's task, saving a hop through
-/// a matcher actor per order.
-#[derive(Clone, Debug)]
-pub struct MatcherPool {
-    lanes: std::sync::Arc<[tokio::sync::Mutex<()>]>,
-    dir: std::sync::Arc<Directory>,
-}
-
-impl MatcherPool {
-    /// A pool of `size` lanes over `dir`.
-    pub fn new(dir: std::sync::Arc<Directory>, size: usize) -> MatcherPool {
-        let lanes: Vec<tokio::sync::Mutex<()>> = (0..size.max(1))
-            .map(|_| tokio::sync::Mutex::new(()))
-            .collect();
-        MatcherPool {
-            lanes: lanes.into(),
-            dir,
-        }
-    }
-
-    /// Route commands of one account, in order after its earlier ones.
-    pub async fn submit(
-        &self,
-        account: AccountId,
-        ts: Timestamp,
-        cmds: Vec<Command>,
-    ) -> Result<Routed, ActorError> {
-        let lane = &self.lanes[(account.0 % self.lanes.len() as u64) as usize];
-        let _turn = lane.lock().await;
-        route(&self.dir, ts, cmds).await
-    }
-}

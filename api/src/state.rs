@@ -3,7 +3,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use actors::{Clock, EventBus, GeneratorHandle, MarketHandle, MatcherPool};
+use actors::router::Batch;
+use actors::{Clock, EventBus, GeneratorHandle, MarketHandle, OrderRouter};
 use engine::{AccountId, Money, Timestamp};
 use rustc_hash::FxHashMap;
 
@@ -80,25 +81,59 @@ impl Users {
 /// Everything handlers share: one `Arc`, so the per-request clone axum
 /// makes is a single reference-count increment.
 #[derive(Clone)]
-pub struct AppState(pub Arc<Shared>);
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    shared: Shared,
+    router: OrderRouter,
+}
 
 impl std::ops::Deref for AppState {
     type Target = Shared;
     fn deref(&self) -> &Shared {
-        &self.0
+        &self.0.shared
     }
 }
 
 impl AppState {
+    /// The state, with its order router started on the engine runtime
+    /// (or the current one): the router publishes each routed batch to the
+    /// journal, the records and the bus of `shared`.
     pub fn new(shared: Shared) -> AppState {
-        AppState(Arc::new(shared))
+        let runtime = shared
+            .engine
+            .clone()
+            .unwrap_or_else(tokio::runtime::Handle::current);
+        let (records, bus, journal) = (
+            shared.records.clone(),
+            shared.bus.clone(),
+            shared.journal.clone(),
+        );
+        let router = OrderRouter::start(
+            &runtime,
+            shared.market.directory(),
+            Arc::new(move |facts, events| record_events(&records, &bus, &*journal, facts, events)),
+        );
+        AppState(Arc::new(Inner { shared, router }))
+    }
+
+    /// Route one account's commands (with the facts to journal beside
+    /// them) in the router's next batch; resolves once routed and
+    /// published. Wait for `commit(batch.ticket)` before acknowledging.
+    pub async fn submit(
+        &self,
+        account: AccountId,
+        ts: Timestamp,
+        facts: Vec<actors::facts::Fact>,
+        cmds: Vec<actors::Command>,
+    ) -> Result<Arc<Batch>, crate::ApiError> {
+        Ok(self.0.router.submit(account, ts, facts, cmds).await?)
     }
 }
 
 /// The fields of `AppState`.
 pub struct Shared {
     pub market: MarketHandle,
-    pub pool: MatcherPool,
     pub users: Arc<Users>,
     pub records: Arc<Records>,
     pub bus: EventBus,
@@ -117,8 +152,8 @@ pub struct Shared {
     /// end so that graceful shutdown can finish.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// The runtime the market's actors run on, if it is a dedicated one:
-    /// order routing is then run there, so its actor round trips stay on
-    /// one thread and only the request and its reply cross threads.
+    /// the order router runs there, so its actor round trips stay on one
+    /// thread and only requests and replies cross threads.
     pub engine: Option<tokio::runtime::Handle>,
     /// Where facts are made durable (PostgreSQL, or nothing in memory mode).
     pub journal: Arc<dyn actors::ports::FactJournal>,
@@ -150,11 +185,11 @@ impl Shared {
     /// State for `market` with every other part at its default: no users
     /// yet, memory mode (no journal, no cache), the system clock, no admin
     /// key, no generator, 100,000.00 starting cash, a 500 bps collar.
-    /// Callers override fields with struct-update syntax.
-    pub fn new(market: MarketHandle, pool: MatcherPool) -> Shared {
+    /// Callers override fields with struct-update syntax; `AppState::new`
+    /// then starts the order router.
+    pub fn new(market: MarketHandle) -> Shared {
         Shared {
             market,
-            pool,
             users: Arc::new(Users::default()),
             records: Arc::new(Records::default()),
             bus: EventBus::new(4_096),
@@ -180,30 +215,6 @@ impl Shared {
     pub fn next_order_id(&self) -> engine::OrderId {
         engine::OrderId(self.ids.fetch_add(1, Ordering::Relaxed))
     }
-    /// Route commands of one account through the matcher pool (on the
-    /// engine runtime when there is one).
-    pub async fn route(
-        &self,
-        account: AccountId,
-        ts: Timestamp,
-        cmds: Vec<actors::Command>,
-    ) -> Result<actors::matcher::Routed, crate::ApiError> {
-        match &self.engine {
-            Some(h) => {
-                let pool = self.pool.clone();
-                h.spawn(async move { pool.submit(account, ts, cmds).await })
-                    .await
-                    .map_err(|e| crate::ApiError::Internal(format!("routing task failed: {e}")))?
-                    .map_err(crate::ApiError::from)
-            }
-            None => self
-                .pool
-                .submit(account, ts, cmds)
-                .await
-                .map_err(crate::ApiError::from),
-        }
-    }
-
     /// Journal `facts` then the routed events, record the events for
     /// users, count them, and stream them. Returns the journal ticket to
     /// `commit` before acknowledging.

@@ -1,6 +1,6 @@
 //! Integration tests of the actors crate: real actors on a tokio runtime.
 mod kernel;
-mod pool;
+mod router;
 mod routing;
 mod supervision;
 

@@ -163,11 +163,15 @@ pub async fn place(
     if !st.records.insert(record) {
         return replay(&st, account, client_order_id);
     }
-    let routed = st
-        .route(account, now, vec![actors::Command::Place(order)])
+    let batch = st
+        .submit(
+            account,
+            now,
+            vec![fact],
+            vec![actors::Command::Place(order)],
+        )
         .await?;
-    let ticket = st.publish(vec![fact], &routed.events);
-    st.commit(ticket).await?;
+    st.commit(batch.ticket).await?;
     let r = st
         .records
         .get(id)
@@ -177,7 +181,8 @@ pub async fn place(
         return Err(denied(&r, reject_text(reason).to_string()));
     }
     metrics::counter!("marketsim_orders_total", "status" => "accepted").increment(1);
-    let fills: Vec<FillDto> = routed
+    let fills: Vec<FillDto> = batch
+        .routed
         .events
         .iter()
         .filter_map(|(s, e)| match e {
@@ -378,10 +383,11 @@ pub async fn cancel(
             r.status.as_str()
         )));
     }
-    let routed = st
-        .route(
+    let batch = st
+        .submit(
             account,
             st.now(),
+            Vec::new(),
             vec![actors::Command::Cancel {
                 id: r.id,
                 account,
@@ -389,9 +395,8 @@ pub async fn cancel(
             }],
         )
         .await?;
-    let ticket = st.publish(Vec::new(), &routed.events);
-    st.commit(ticket).await?;
-    if !routed.refused.is_empty() {
+    st.commit(batch.ticket).await?;
+    if batch.routed.refused.iter().any(|(o, _)| *o == r.id) {
         let now = owned(&st, account, id)?;
         return Err(ApiError::Conflict(format!(
             "order {id} is {} and cannot be cancelled",

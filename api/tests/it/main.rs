@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use actors::ticker::{TickerConfig, TickerCore};
-use actors::{Command, MarketHandle, MatcherPool};
+use actors::{Command, MarketHandle};
 use engine::{AccountId, Fees, Order, OrderId, Price, Side, Symbol, TimeInForce, Timestamp};
 use serde_json::{Value, json};
 
@@ -55,11 +55,10 @@ impl App {
         .unwrap();
         let clock = Arc::new(AtomicI64::new(NOON * 1_000_000_000));
         let c = clock.clone();
-        let pool = MatcherPool::new(market.directory(), 4);
         let state = api::AppState::new(api::state::Shared {
             clock: actors::Clock::from_fn(move || Timestamp(c.load(Ordering::Relaxed))),
             admin_key_hash: Some(api::auth::hash_key(ADMIN_KEY)),
-            ..api::state::Shared::new(market, pool)
+            ..api::state::Shared::new(market)
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -145,13 +144,10 @@ impl App {
             Timestamp(0),
         )
         .unwrap();
-        let r = self
-            .state
-            .pool
-            .submit(HOUSE, self.state.now(), vec![Command::Place(o)])
+        self.state
+            .submit(HOUSE, self.state.now(), Vec::new(), vec![Command::Place(o)])
             .await
             .unwrap();
-        self.state.publish(Vec::new(), &r.events);
     }
 }
 

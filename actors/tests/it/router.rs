@@ -1,6 +1,7 @@
-//! The matcher pool and the live generator.
+//! The order router and the live generator.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actors::GeneratorHandle;
@@ -8,7 +9,7 @@ use actors::generator::GeneratorArgs;
 use actors::matcher::validate;
 use actors::memory::tick_channel;
 use actors::ports::TickSource;
-use actors::{Command, MatcherPool, PlaceError, PriceWalk};
+use actors::{Command, MarketHandle, OrderRouter, PlaceError, PriceWalk};
 use engine::{
     AccountId, Event, Gbm, GbmParams, OrderId, OrderRequest, OrderType, Price, Side, TimeInForce,
     Timestamp,
@@ -16,16 +17,46 @@ use engine::{
 
 use crate::{limit, market, sym};
 
+/// Every event a router published.
+type Published = Arc<Mutex<Vec<(engine::Symbol, Event)>>>;
+
+/// A router over `m` whose publish hook keeps every published event.
+fn router(m: &MarketHandle) -> (OrderRouter, Published) {
+    let published = Arc::new(Mutex::new(Vec::new()));
+    let p = published.clone();
+    let tickets = Arc::new(AtomicU64::new(0));
+    let r = OrderRouter::start(
+        &tokio::runtime::Handle::current(),
+        m.directory(),
+        Arc::new(move |_facts, events| {
+            p.lock().unwrap().extend_from_slice(events);
+            tickets.fetch_add(1, Ordering::Relaxed) + 1
+        }),
+    );
+    (r, published)
+}
+
+fn trades(events: &[(engine::Symbol, Event)]) -> Vec<engine::Trade> {
+    events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Trade(t) => Some(*t),
+            _ => None,
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_accounts_orders_are_applied_in_the_order_sent() {
+async fn one_accounts_orders_are_applied_in_the_order_sent_and_published_once() {
     let m = market().await;
-    let pool = MatcherPool::new(m.directory(), 4);
+    let (router, published) = router(&m);
     // Send 50 sells from account 2 in order without waiting for replies
     // (join_all polls each future once, in order, before awaiting any).
     let sends = (0..50u64).map(|i| {
-        pool.submit(
+        router.submit(
             AccountId(2),
             Timestamp(i as i64),
+            Vec::new(),
             vec![Command::Place(limit(i + 1, 2, Side::Sell, 1, 10_000))],
         )
     });
@@ -33,26 +64,68 @@ async fn one_accounts_orders_are_applied_in_the_order_sent() {
         r.unwrap();
     }
     // A buy for 50 fills them in time priority: ids in the order they were sent.
-    let r = pool
+    let b = router
         .submit(
             AccountId(1),
             Timestamp(99),
+            Vec::new(),
             vec![Command::Place(limit(100, 1, Side::Buy, 50, 10_000))],
         )
         .await
         .unwrap();
-    let makers: Vec<u64> = r
-        .events
+    let makers: Vec<u64> = trades(&b.routed.events)
         .iter()
-        .filter_map(|(_, e)| {
-            if let Event::Trade(t) = e {
-                Some(t.maker_order.0)
-            } else {
-                None
-            }
-        })
+        .map(|t| t.maker_order.0)
         .collect();
     assert_eq!(makers, (1..=50).collect::<Vec<_>>());
+    // Every trade was published exactly once, however the sends were batched.
+    assert_eq!(trades(&published.lock().unwrap()).len(), 50);
+    m.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accounts_next_order_sees_the_fills_of_the_one_before() {
+    let m = market().await;
+    let (router, _) = router(&m);
+    router
+        .submit(
+            AccountId(2),
+            Timestamp(0),
+            Vec::new(),
+            vec![Command::Place(limit(1, 2, Side::Sell, 5, 10_000))],
+        )
+        .await
+        .unwrap();
+    // Account 1 has cash and no shares: it buys 5, and (sent before the
+    // buy is answered) sells them again. Routed in one batch, the sell
+    // would be reserved before the buy settled and refused.
+    let (buy, sell) = futures::join!(
+        router.submit(
+            AccountId(1),
+            Timestamp(1),
+            Vec::new(),
+            vec![Command::Place(limit(2, 1, Side::Buy, 5, 10_000))],
+        ),
+        router.submit(
+            AccountId(1),
+            Timestamp(2),
+            Vec::new(),
+            vec![Command::Place(limit(3, 1, Side::Sell, 5, 10_100))],
+        ),
+    );
+    assert_eq!(trades(&buy.unwrap().routed.events).len(), 1);
+    let sell = sell.unwrap();
+    assert!(
+        sell.routed.events.iter().all(|(_, e)| !matches!(
+            e,
+            Event::Rejected {
+                order: OrderId(3),
+                ..
+            }
+        )),
+        "{:?}",
+        sell.routed.events
+    );
     m.shutdown();
 }
 
@@ -75,30 +148,33 @@ fn market_buy(id: u64, collar: Option<Price>) -> OrderRequest {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_market_order_without_a_collar_gets_one_from_the_current_price() {
     let m = market().await;
-    let pool = MatcherPool::new(m.directory(), 2);
-    pool.submit(
-        AccountId(2),
-        Timestamp(0),
-        vec![Command::Place(limit(1, 2, Side::Sell, 5, 10_300))],
-    )
-    .await
-    .unwrap();
-    pool.submit(
-        AccountId(2),
-        Timestamp(0),
-        vec![Command::Place(limit(2, 2, Side::Sell, 5, 10_600))],
-    )
-    .await
-    .unwrap();
+    let (router, _) = router(&m);
+    for (id, px) in [(1, 10_300), (2, 10_600)] {
+        router
+            .submit(
+                AccountId(2),
+                Timestamp(0),
+                Vec::new(),
+                vec![Command::Place(limit(id, 2, Side::Sell, 5, px))],
+            )
+            .await
+            .unwrap();
+    }
     // Price 100.00 (the listing price; the book has no bid): collar 5% = 105.00.
     let dir = m.directory();
     let order = validate(&dir, market_buy(3, None), 500).await.unwrap();
-    let routed = pool
-        .submit(order.account(), Timestamp(0), vec![Command::Place(order)])
+    let batch = router
+        .submit(
+            order.account(),
+            Timestamp(0),
+            Vec::new(),
+            vec![Command::Place(order)],
+        )
         .await
         .unwrap();
     assert_eq!(order.price(), Price::from_minor(10_500));
-    let filled: u64 = routed
+    let filled: u64 = batch
+        .routed
         .events
         .iter()
         .filter_map(|(_, e)| {

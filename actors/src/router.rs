@@ -1,0 +1,158 @@
+//! `OrderRouter`: the live market's order matcher task. Callers (the HTTP
+//! handlers) send their validated commands with the facts to journal and
+//! await the outcome; the router takes everything queued at once, routes
+//! it as one batch (`matcher::route`: one message per account actor and
+//! per ticker), publishes the batch once (journal append, records, bus)
+//! through the host's hook, and answers every submitter with the batch's
+//! outcome and its journal ticket.
+//!
+//! Invariants:
+//! - One account's submissions are applied in the order they were sent,
+//!   each after the previous one settled: a batch holds at most one
+//!   submission per account (a later one waits for the next batch).
+//! - A submission, once sent, is routed and published even if its
+//!   submitter goes away (a client that disconnects drops only its reply).
+//! - Every routed event is published exactly once.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use engine::{AccountId, Event, Symbol, Timestamp};
+use rustc_hash::FxHashSet;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::ActorError;
+use crate::directory::Directory;
+use crate::facts::Fact;
+use crate::matcher::{Command, Routed, route};
+
+/// Most submissions routed in one batch.
+pub const MAX_BATCH: usize = 1_024;
+
+/// Publishes a routed batch (journal, records, bus); returns the ticket to
+/// wait on for durability.
+pub type Publish = Arc<dyn Fn(Vec<Fact>, &[(Symbol, Event)]) -> u64 + Send + Sync>;
+
+/// The outcome of the batch a submission was routed in.
+#[derive(Debug)]
+pub struct Batch {
+    /// Every event of the batch (callers pick their own orders' events).
+    pub routed: Routed,
+    /// The journal ticket covering the batch's facts.
+    pub ticket: u64,
+    /// How many submissions shared the batch.
+    pub size: usize,
+}
+
+struct Submission {
+    account: AccountId,
+    ts: Timestamp,
+    facts: Vec<Fact>,
+    cmds: Vec<Command>,
+    reply: oneshot::Sender<Result<Arc<Batch>, ActorError>>,
+}
+
+/// The handle of a running router (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct OrderRouter {
+    tx: mpsc::UnboundedSender<Submission>,
+}
+
+impl OrderRouter {
+    /// Start the router task on `runtime` (the market's engine runtime).
+    pub fn start(
+        runtime: &tokio::runtime::Handle,
+        dir: Arc<Directory>,
+        publish: Publish,
+    ) -> OrderRouter {
+        let (tx, rx) = mpsc::unbounded_channel();
+        runtime.spawn(run(rx, dir, publish));
+        OrderRouter { tx }
+    }
+
+    /// Route `cmds` of `account` (requested at `ts`) and journal `facts`
+    /// with the batch's events. Resolves once the batch is routed and
+    /// published (not yet durable: wait for the batch's ticket for that).
+    pub async fn submit(
+        &self,
+        account: AccountId,
+        ts: Timestamp,
+        facts: Vec<Fact>,
+        cmds: Vec<Command>,
+    ) -> Result<Arc<Batch>, ActorError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Submission {
+                account,
+                ts,
+                facts,
+                cmds,
+                reply,
+            })
+            .map_err(|_| ActorError::Unavailable("order router"))?;
+        answer
+            .await
+            .map_err(|_| ActorError::Unavailable("order router"))?
+    }
+}
+
+async fn run(mut rx: mpsc::UnboundedReceiver<Submission>, dir: Arc<Directory>, publish: Publish) {
+    let mut queued: VecDeque<Submission> = VecDeque::new();
+    loop {
+        if queued.is_empty() {
+            match rx.recv().await {
+                Some(s) => queued.push_back(s),
+                None => return,
+            }
+        }
+        while queued.len() < 2 * MAX_BATCH {
+            match rx.try_recv() {
+                Ok(s) => queued.push_back(s),
+                Err(_) => break,
+            }
+        }
+        // At most one submission per account; an account with one waiting
+        // keeps all its later ones waiting too (its order holds).
+        let mut accounts = FxHashSet::default();
+        let mut batch = Vec::new();
+        let mut rest = VecDeque::new();
+        for s in queued.drain(..) {
+            let first = accounts.insert(s.account);
+            if first && batch.len() < MAX_BATCH {
+                batch.push(s);
+            } else {
+                rest.push_back(s);
+            }
+        }
+        queued = rest;
+        let ts = batch.iter().map(|s| s.ts).max().unwrap_or(Timestamp(0));
+        let mut facts = Vec::new();
+        let mut cmds = Vec::new();
+        let mut replies = Vec::with_capacity(batch.len());
+        for s in batch {
+            facts.extend(s.facts);
+            cmds.extend(s.cmds);
+            replies.push(s.reply);
+        }
+        let size = replies.len();
+        let outcome = match route(&dir, ts, cmds).await {
+            Ok(routed) => {
+                let ticket = publish(facts, &routed.events);
+                Ok(Arc::new(Batch {
+                    routed,
+                    ticket,
+                    size,
+                }))
+            }
+            Err(e) => {
+                // An actor failed mid-route: the submitters hear of it (503).
+                tracing::warn!(error = %e, size, "a batch could not be routed");
+                Err(e)
+            }
+        };
+        metrics::histogram!("marketsim_router_batch_size").record(size as f64);
+        for r in replies {
+            let _ = r.send(outcome.clone());
+        }
+    }
+}
