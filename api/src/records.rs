@@ -5,7 +5,7 @@
 //! Records are updated from routed events by whoever routed them (the order
 //! handlers, the background agents' driver), exactly once per event.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use engine::{
@@ -87,7 +87,8 @@ pub struct Position {
 #[derive(Debug, Default)]
 struct Inner {
     orders: FxHashMap<OrderId, OrderRecord>,
-    by_account: FxHashMap<AccountId, Vec<OrderId>>,
+    /// Each account's orders by id (creation order, see `Shared::next_order`).
+    by_account: FxHashMap<AccountId, BTreeSet<OrderId>>,
     by_client: FxHashMap<(AccountId, ClientOrderId), OrderId>,
     fills: FxHashMap<AccountId, Vec<Fill>>,
     positions: FxHashMap<AccountId, BTreeMap<Symbol, Position>>,
@@ -137,7 +138,7 @@ impl Records {
             }
             g.by_client.insert((r.account, c), r.id);
         }
-        g.by_account.entry(r.account).or_default().push(r.id);
+        g.by_account.entry(r.account).or_default().insert(r.id);
         g.orders.insert(r.id, r);
         true
     }
@@ -170,6 +171,28 @@ impl Records {
 
     pub fn get(&self, id: OrderId) -> Option<OrderRecord> {
         self.lock().orders.get(&id).cloned()
+    }
+
+    /// One page of an account's orders, newest first (by id), with how many
+    /// it has: reads only the page.
+    pub fn newest_of(
+        &self,
+        a: AccountId,
+        offset: usize,
+        limit: usize,
+    ) -> (Vec<OrderRecord>, usize) {
+        let g = self.lock();
+        let Some(ids) = g.by_account.get(&a) else {
+            return (Vec::new(), 0);
+        };
+        let page = ids
+            .iter()
+            .rev()
+            .skip(offset)
+            .take(limit)
+            .filter_map(|i| g.orders.get(i).cloned())
+            .collect();
+        (page, ids.len())
     }
 
     /// One page of an account's orders: those `keep` accepts, sorted by

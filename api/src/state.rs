@@ -139,6 +139,8 @@ pub struct Shared {
     pub bus: EventBus,
     /// Order ids, shared with every other order source of this market.
     pub ids: Arc<AtomicU64>,
+    /// The creation time of the last user order (see `next_order`).
+    pub order_clock: std::sync::Mutex<Timestamp>,
     /// Wall clock, injectable for tests.
     pub clock: Clock,
     pub admin_key_hash: Option<[u8; 32]>,
@@ -194,6 +196,7 @@ impl Shared {
             records: Arc::new(Records::default()),
             bus: EventBus::new(4_096),
             ids: Arc::new(AtomicU64::new(1)),
+            order_clock: std::sync::Mutex::new(Timestamp(0)),
             clock: Clock::system(),
             admin_key_hash: None,
             starting_cash: Money::from_major(100_000),
@@ -212,8 +215,17 @@ impl Shared {
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }
-    pub fn next_order_id(&self) -> engine::OrderId {
-        engine::OrderId(self.ids.fetch_add(1, Ordering::Relaxed))
+    /// A new user order's id and creation time: under one lock, so among
+    /// users' orders a larger id never has an earlier creation time (the
+    /// records list newest first by id).
+    pub fn next_order(&self) -> (engine::OrderId, Timestamp) {
+        let mut last = self.order_clock.lock().unwrap_or_else(|p| p.into_inner());
+        let ts = self.now().max(*last);
+        *last = ts;
+        (
+            engine::OrderId(self.ids.fetch_add(1, Ordering::Relaxed)),
+            ts,
+        )
     }
     /// Journal `facts` then the routed events, record the events for
     /// users, count them, and stream them. Returns the journal ticket to

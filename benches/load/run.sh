@@ -9,6 +9,7 @@
 #
 #   benches/load/run.sh                        # needs wrk (apt-get install wrk)
 #   MODES="memory pg pg+redis" RUNS=5 benches/load/run.sh
+#   BIN=/tmp/other/marketsim benches/load/run.sh   # another build, not rebuilt
 #
 # pg needs DATABASE_URL (a fresh database is created per run beside it);
 # pg+redis also REDIS_URL (default redis://127.0.0.1:6379).
@@ -21,7 +22,10 @@ PORT=${PORT:-18090}
 RUNS=${RUNS:-5}
 MODES=${MODES:-memory}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
-cargo build --release --quiet --bin marketsim
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet --bin marketsim
+  BIN=./target/release/marketsim
+fi
 tmp=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -39,7 +43,7 @@ run_once() { # mode run
   if [ "$mode" = pg+redis ]; then
     env+=("MARKETSIM_REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}" "MARKETSIM_REDIS_PREFIX=marketsim-load-$$")
   fi
-  env "${env[@]}" ./target/release/marketsim serve --listen "127.0.0.1:$PORT" \
+  env "${env[@]}" "$BIN" serve --listen "127.0.0.1:$PORT" \
     --scenario simulations/scenarios/live.toml ${THREADS:+--threads "$THREADS"} >"$tmp/serve.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do curl -sf "127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done

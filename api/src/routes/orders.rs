@@ -111,8 +111,7 @@ pub async fn place(
         TifDto::Day => TimeInForce::Day,
     };
     let side: Side = body.side.into();
-    let now = st.now();
-    let id = st.next_order_id();
+    let (id, now) = st.next_order();
     let req = OrderRequest {
         id,
         account,
@@ -337,7 +336,18 @@ pub async fn list(
             )));
         }
     };
-    let (items, total) = st.records.page_of(account, keep, cmp, offset, limit);
+    let unfiltered = symbol.is_none()
+        && side.is_none()
+        && q.min_quantity.is_none()
+        && status.is_none()
+        && !has_time
+        && exclude.is_none();
+    let newest_first = q.sort.as_deref().unwrap_or("-created_at") == "-created_at";
+    let (items, total) = if unfiltered && newest_first {
+        st.records.newest_of(account, offset, limit)
+    } else {
+        st.records.page_of(account, keep, cmp, offset, limit)
+    };
     Ok(axum::Json(Page {
         items: items.iter().map(OrderDto::from).collect(),
         total,
