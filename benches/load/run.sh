@@ -32,11 +32,11 @@ trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' E
 trades() { curl -sf "127.0.0.1:$PORT/metrics" | awk '/^marketsim_trades_total /{print $2}' | head -1; }
 
 run_once() { # mode run
-  local mode=$1 env=(MARKETSIM_LOG=warn MARKETSIM_STARTING_CASH=1000000000.00)
+  local mode=$1 env=(MARKETSIM_LOG=warn MARKETSIM_STARTING_CASH=1000000000.00) db= facts=0
   case $mode in
     pg|pg+redis)
       [ -n "${DATABASE_URL:-}" ] || { echo "mode $mode needs DATABASE_URL" >&2; exit 1; }
-      local db="marketsim_load_$$"
+      db="marketsim_load_$$"
       psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
       env+=("MARKETSIM_DATABASE_URL=${DATABASE_URL%/*}/$db") ;;
   esac
@@ -60,10 +60,18 @@ run_once() { # mode run
   KEYS_FILE="$tmp/keys" wrk -t1 -c"$CONNS" -d"$DURATION" -s benches/load/trading.lua \
     "http://127.0.0.1:$PORT" >"$tmp/wrk.out" 2>"$tmp/wrk.err"
   t1=$(trades)
+  curl -sf "127.0.0.1:$PORT/metrics" >"$tmp/metrics" || : >"$tmp/metrics"
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
-  python3 - "$mode" "$health" "$t0" "$t1" "$tmp/wrk.out" "$tmp/results" <<'PY'
+  # Facts journaled in all (set-up, agents and ticks included).
+  [ -n "$db" ] && facts=$(psql "${DATABASE_URL%/*}/$db" -tAc "SELECT count(*) FROM journal")
+  python3 - "$mode" "$health" "$t0" "$t1" "$tmp/wrk.out" "$tmp/results" "$facts" "$tmp/metrics" <<'PY'
 import re, sys
-mode, health, t0, t1, out, results = sys.argv[1:]
+mode, health, t0, t1, out, results, facts, metrics = sys.argv[1:]
+m = {}
+for line in open(metrics):
+    if not line.startswith("#") and " " in line:
+        k, v = line.rsplit(" ", 1)
+        m[k] = float(v)
 text = open(out).read()
 orders, secs = map(float, re.search(r"ORDERS=(\d+) SECS=([\d.]+)", text).groups())
 p = dict(zip(["p50", "p90", "p99", "p999"], map(float, re.search(
@@ -73,6 +81,13 @@ row = f"{mode} {orders/secs:.0f} {trades:.0f} {p['p50']} {p['p99']} {p['p999']} 
 open(results, "a").write(row + "\n")
 print(f"  {mode}: orders {orders/secs:,.0f}/s, trades {trades:,.0f}/s ({100*trades*secs/orders:.0f}% of orders), "
       f"p50 {p['p50']} ms, p99 {p['p99']} ms, p99.9 {p['p999']} ms; GET /health {float(health):,.0f}/s")
+def ratio(a, b):
+    return m[a] / m[b] if m.get(b) else 0
+print(f"    router: {ratio('marketsim_router_batch_size_sum', 'marketsim_router_batch_size_count'):.1f} submissions per engine hand-off (mean)")
+if int(facts):
+    print(f"    journal group commit: {ratio('marketsim_persistence_facts_total', 'marketsim_persistence_batch_seconds_count'):.1f} facts per insert (mean)")
+    print(f"    journal: {int(facts):,} facts = {int(facts)/secs:,.0f} facts/s over the trading phase, "
+          f"{int(facts)/orders:.1f} per order (set-up, agents and ticks included)")
 for line in text.splitlines():
     if line.startswith(("requests:", "latency")):
         print("    " + line)
