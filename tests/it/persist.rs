@@ -503,3 +503,117 @@ async fn a_relay_process_streams_the_same_market_from_redis() {
     relay.await.unwrap().unwrap();
     market.stop().await;
 }
+
+/// Audit C1: a client that hangs up while its order waits to be durable
+/// (here: the database is cut meanwhile) drops only its answer. The order
+/// is routed, recorded and journaled all the same, and is still there,
+/// resting in its book, after a crash and a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_whose_client_hangs_up_is_kept() {
+    use tokio::io::AsyncWriteExt;
+    let url = fresh_database("hangup").await;
+    let proxy = Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let via_proxy = url.replace("127.0.0.1:5432", &proxy.addr.to_string());
+    assert_ne!(via_proxy, url, "DATABASE_URL must use 127.0.0.1:5432");
+    // No ticks: nothing but the order writes to the journal meanwhile.
+    let env = [
+        ("MARKETSIM_TICK_INTERVAL_MS", "3600000"),
+        ("MARKETSIM_DURABLE_TIMEOUT_MS", "5000"),
+    ];
+    let app = spawn_app(
+        &env,
+        Overrides {
+            database_url: Some(via_proxy),
+            ..Overrides::default()
+        },
+    )
+    .await;
+    let base = app.base.clone();
+    let http = reqwest::Client::new();
+    let key = register(&http, &base, "gone").await;
+
+    proxy.cut();
+    let body = r#"{"symbol":"ACME","side":"buy","type":"limit","quantity":7,"limit_price":"61.00","client_order_id":"gone-1"}"#;
+    let request = format!(
+        "POST /v1/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut tcp = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    // The server is waiting for durability; the client gives up.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(tcp);
+    proxy.restore();
+
+    let find = |base: String| {
+        let (http, key) = (http.clone(), key.clone());
+        async move {
+            let t = Instant::now();
+            loop {
+                let page = get_json(&http, &format!("{base}/v1/orders"), Some(&key)).await;
+                if let Some(o) = page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|o| o["client_order_id"] == "gone-1")
+                {
+                    return o.clone();
+                }
+                assert!(
+                    t.elapsed() < Duration::from_secs(15),
+                    "the order was lost: {page}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let seen = find(base.clone()).await;
+    assert_eq!(seen["status"], "accepted", "{seen}");
+    // Once an order placed after it is acknowledged, its facts are durable
+    // (the writer may still be backing off from the cut: 503 until then).
+    let t = Instant::now();
+    loop {
+        let r = http
+            .post(format!("{base}/v1/orders"))
+            .bearer_auth(&key)
+            .json(&json!({"symbol": "GLOBEX", "side": "buy", "type": "limit", "quantity": 1, "limit_price": "1.00"}))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 201 {
+            break;
+        }
+        assert_eq!(r.status(), 503);
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "the journal did not recover"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.crash().await;
+
+    let app = spawn_app(
+        &env,
+        Overrides {
+            database_url: Some(url),
+            ..Overrides::default()
+        },
+    )
+    .await;
+    let after = find(app.base.clone()).await;
+    assert_eq!(after["id"], seen["id"]);
+    assert_eq!(after["status"], "accepted", "{after}");
+    let book = get_json(&http, &format!("{}/v1/stocks/ACME/book", app.base), None).await;
+    assert!(
+        book["bids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["price"] == "61.00" && l["quantity"] == 7),
+        "{book}"
+    );
+    app.stop().await;
+}

@@ -76,6 +76,18 @@ pub async fn place(
     User(account): User,
     Json(body): Json<PlaceOrder>,
 ) -> Result<Response, ApiError> {
+    // The order runs as a task of its own: a client that hangs up drops
+    // only the answer, never the order half-way (audit C1).
+    tokio::spawn(place_order(st, account, body))
+        .await
+        .map_err(|e| ApiError::Internal(format!("order task failed: {e}")))?
+}
+
+async fn place_order(
+    st: AppState,
+    account: AccountId,
+    body: PlaceOrder,
+) -> Result<Response, ApiError> {
     let client_order_id = body
         .client_order_id
         .as_deref()
