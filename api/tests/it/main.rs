@@ -66,7 +66,13 @@ impl App {
         tokio::spawn(api::serve(listener, app, std::future::pending()));
         App {
             base,
-            http: reqwest::Client::new(),
+            // No pooled connections: a server that answers 413 before
+            // reading the body closes the connection, and a pooled client
+            // could race that close on its next request.
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap(),
             state,
             clock,
         }
