@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::feed::{GenerateArgs, ReplayArgs};
+use crate::feed::{GenerateArgs, HistoryArgs, ReplayArgs};
 use crate::relay::RelayArgs;
 
 /// An actor-based stock market simulation engine.
@@ -54,12 +54,24 @@ pub enum Command {
     /// version and a per-symbol sequence number. The producer is idempotent;
     /// Ctrl-C (or --count) flushes in-flight messages before exit.
     Generate(GenerateArgs),
-    /// Send a price CSV (`Time,Stock,Price`) to a Kafka topic (or a running
-    /// market's admin API) in time order.
+    /// Send a price CSV (`Time,Stock,Price`) in time order to a Kafka topic,
+    /// a running market's admin API, or straight into Redis as each stock's
+    /// minute history.
     ///
-    /// Malformed rows are reported with their line number and skipped
-    /// (--strict stops at the first).
+    /// Each price carries its time: the file's time on --date. Malformed
+    /// rows are reported with their line number and skipped (--strict stops
+    /// at the first); a file out of time order is an error naming the line
+    /// (--sort sorts it). A running market lists unknown symbols at first
+    /// sight (--no-auto-list refuses them) and keeps replayed symbols off
+    /// its random walk while their prices arrive.
     Replay(ReplayArgs),
+    /// Keep each stock's minute price history in Redis from a Kafka tick
+    /// topic (the price updater as a consumer).
+    ///
+    /// Histories go by each tick's own time, one document per stock and
+    /// day; offsets are committed once Redis has the batch, so a restart
+    /// resumes where it stopped.
+    History(HistoryArgs),
 }
 
 /// Flags of `marketsim serve`: each overrides the same key from the

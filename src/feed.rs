@@ -9,6 +9,7 @@ use actors::ports::TickSink;
 use actors::{Clock, Listing, PriceTick, PriceWalk};
 use adapters::http::HttpTickSink;
 use adapters::kafka::KafkaTickSink;
+use adapters::redis::HistoryWriter;
 use anyhow::Context;
 use engine::{Price, Symbol};
 use futures::FutureExt;
@@ -52,28 +53,39 @@ pub struct GenerateArgs {
     pub seed: u64,
 }
 
-/// Where replayed ticks go: a topic, or a running market's admin API.
+/// Where replayed ticks go: a topic, a running market's admin API, or
+/// straight into Redis as minute histories.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReplayTarget {
-    /// Kafka bootstrap servers (with --topic).
-    #[arg(long, required_unless_present = "url", conflicts_with = "url")]
+    /// Kafka bootstrap servers: the ticks go to --topic (a consumer such as
+    /// `serve --kafka-brokers` or `marketsim history` reads them).
+    #[arg(long, required_unless_present_any = ["url", "redis_url"], conflicts_with_all = ["url", "redis_url"])]
     pub brokers: Option<String>,
+    /// A running `marketsim serve` (e.g. http://127.0.0.1:8080): each price
+    /// is set through its admin API with the file's time, no Kafka involved.
+    #[arg(long, conflicts_with = "redis_url")]
+    pub url: Option<String>,
+    /// Redis: each stock's minute history is written straight to
+    /// `{prefix}:history:{SYMBOL}:{DATE}` (and `{prefix}:history:{SYMBOL}`),
+    /// replacing that day's; no server, no Kafka.
+    #[arg(long)]
+    pub redis_url: Option<String>,
     #[arg(long, default_value = "marketsim.ticks")]
     pub topic: String,
     #[arg(long, default_value_t = 3)]
     pub partitions: i32,
-    /// A running `marketsim serve` (e.g. http://127.0.0.1:8080): each price
-    /// is set through its admin API, no Kafka involved.
-    #[arg(long)]
-    pub url: Option<String>,
-    /// The server's admin key (or MARKETSIM_ADMIN_KEY).
+    /// The server's admin key (with --url; or MARKETSIM_ADMIN_KEY).
     #[arg(long, env = "MARKETSIM_ADMIN_KEY", hide_env_values = true)]
     pub admin_key: Option<String>,
+    /// Key prefix in Redis (with --redis-url).
+    #[arg(long, default_value = "marketsim")]
+    pub redis_prefix: String,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
-    /// Price CSV with header `Time,Stock,Price` (time hhmmss).
+    /// Price CSV with header `Time,Stock,Price` (time hhmmss or hh:mm:ss,
+    /// symbols in either case, prices like 10 or 10.25).
     pub file: PathBuf,
     #[command(flatten)]
     pub target: ReplayTarget,
@@ -84,9 +96,28 @@ pub struct ReplayArgs {
     /// Stop at the first malformed row instead of skipping it.
     #[arg(long)]
     pub strict: bool,
-    /// Calendar date of the file's times (UTC).
-    #[arg(long, default_value = "2026-01-05")]
-    pub date: String,
+    /// Sort the rows by time instead of refusing a file out of time order.
+    #[arg(long)]
+    pub sort: bool,
+    /// Refuse symbols the market does not list (with --url) instead of
+    /// listing them at first sight with their first price.
+    #[arg(long)]
+    pub no_auto_list: bool,
+    /// Calendar date of the file's times, YYYY-MM-DD (UTC; default today).
+    #[arg(long)]
+    pub date: Option<String>,
+}
+
+/// The start of the day `date` names (default: today, UTC).
+fn day_start(date: Option<&str>) -> anyhow::Result<engine::Timestamp> {
+    match date {
+        Some(d) => engine::time::parse_rfc3339(d)
+            .filter(|_| d.len() == 10)
+            .with_context(|| format!("--date: `{d}` is not a date like 2026-01-05")),
+        None => Ok(engine::Timestamp(
+            Clock::system().now().day() * engine::Timestamp::NANOS_PER_DAY,
+        )),
+    }
 }
 
 async fn sink(t: &Target) -> anyhow::Result<KafkaTickSink> {
@@ -180,7 +211,8 @@ pub async fn generate(a: GenerateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Send a price file's ticks in time order to a topic or a running market.
+/// Send a price file's ticks in time order to a topic, a running market or
+/// Redis.
 pub async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
     let f = std::fs::File::open(&a.file)
         .with_context(|| format!("cannot read {}", a.file.display()))?;
@@ -189,33 +221,47 @@ pub async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
     for e in &file.skipped {
         eprintln!("{}: skipped {e}", a.file.display());
     }
-    let day = engine::time::parse_rfc3339(&a.date)
-        .with_context(|| format!("--date: `{}` is not a date like 2026-01-05", a.date))?;
-    let ticks = adapters::csv::to_ticks(&file.rows, day);
-    let sink: Box<dyn TickSink> = match (&a.target.brokers, &a.target.url) {
-        (Some(b), _) => Box::new(
-            sink(&Target {
-                brokers: b.clone(),
-                topic: a.target.topic.clone(),
-                partitions: a.target.partitions,
-            })
-            .await?,
+    let day = day_start(a.date.as_deref())?;
+    let ticks = adapters::csv::to_ticks(&file.rows, day, a.sort)
+        .with_context(|| a.file.display().to_string())?;
+    let t = &a.target;
+    let (sink, destination): (Box<dyn TickSink>, String) = match (&t.brokers, &t.url, &t.redis_url)
+    {
+        (Some(b), _, _) => (
+            Box::new(
+                sink(&Target {
+                    brokers: b.clone(),
+                    topic: t.topic.clone(),
+                    partitions: t.partitions,
+                })
+                .await?,
+            ),
+            format!("topic {}", t.topic),
         ),
-        (None, Some(u)) => Box::new(HttpTickSink::new(
-            u,
-            a.target.admin_key.clone().context(
-                "--url needs the server's admin key (--admin-key or MARKETSIM_ADMIN_KEY)",
-            )?,
-        )),
-        (None, None) => {
-            anyhow::bail!("give --brokers (Kafka) or --url (a running marketsim serve)")
-        }
+        (_, Some(u), _) => (
+            Box::new(
+                HttpTickSink::new(
+                    u,
+                    t.admin_key.clone().context(
+                        "--url needs the server's admin key (--admin-key or MARKETSIM_ADMIN_KEY)",
+                    )?,
+                )
+                .auto_list(!a.no_auto_list),
+            ),
+            u.clone(),
+        ),
+        (_, _, Some(r)) => (
+            Box::new(
+                HistoryWriter::new(r, &t.redis_prefix)
+                    .await
+                    .with_context(|| format!("--redis-url {}", adapters::pg::redact(r)))?,
+            ),
+            format!("{} (prefix {})", adapters::pg::redact(r), t.redis_prefix),
+        ),
+        _ => anyhow::bail!(
+            "give --brokers (Kafka), --url (a running marketsim serve) or --redis-url"
+        ),
     };
-    let destination = a
-        .target
-        .url
-        .clone()
-        .unwrap_or_else(|| a.target.topic.clone());
     let started = Instant::now();
     match a.speed {
         Some(speed) if speed > 0.0 => {
@@ -234,7 +280,8 @@ pub async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
             }
         }
     }
-    // `publish` returns once Kafka acknowledged (or the server answered).
+    // `publish` returns once Kafka acknowledged (or the server answered,
+    // or Redis stored it).
     eprintln!(
         "replayed {} ticks from {} to {} ({} malformed rows skipped) in {:.2} s",
         ticks.len(),
@@ -242,6 +289,83 @@ pub async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
         destination,
         file.skipped.len(),
         started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// Kafka bootstrap servers, HOST:PORT[,HOST:PORT...]
+    #[arg(long)]
+    pub brokers: String,
+    /// The tick topic to read.
+    #[arg(long, default_value = "marketsim.ticks")]
+    pub topic: String,
+    /// Consumer group: a restarted `history` resumes from the group's
+    /// committed offsets.
+    #[arg(long, default_value = "marketsim-history")]
+    pub group: String,
+    /// Redis URL (or MARKETSIM_REDIS_URL).
+    #[arg(long, env = "MARKETSIM_REDIS_URL", hide_env_values = true)]
+    pub redis_url: String,
+    /// Key prefix in Redis.
+    #[arg(long, default_value = "marketsim")]
+    pub redis_prefix: String,
+    /// Exit once no tick has arrived for this many milliseconds (default:
+    /// run until Ctrl-C or SIGTERM).
+    #[arg(long)]
+    pub idle_exit_ms: Option<u64>,
+}
+
+/// `marketsim history`: the price updater as a Kafka consumer. Each batch
+/// of ticks is written to Redis as minute histories (extending the stored
+/// days) before its offsets are committed.
+pub async fn history(a: HistoryArgs) -> anyhow::Result<()> {
+    use actors::ports::TickSource;
+    adapters::kafka::check_brokers(&a.brokers, Duration::from_secs(5))?;
+    let writer = HistoryWriter::extending(&a.redis_url, &a.redis_prefix)
+        .await
+        .with_context(|| format!("--redis-url {}", adapters::pg::redact(&a.redis_url)))?;
+    let source = adapters::kafka::KafkaTickSource::new(&a.brokers, &a.group, &a.topic)
+        .context("the tick consumer")?;
+    let stop = crate::startup::shutdown_signal();
+    tokio::pin!(stop);
+    let idle = a.idle_exit_ms.map(Duration::from_millis);
+    let mut written = 0u64;
+    loop {
+        let next = async {
+            match idle {
+                Some(d) => tokio::time::timeout(d, source.next_batch()).await.ok(),
+                None => Some(source.next_batch().await),
+            }
+        };
+        let batch = tokio::select! {
+            () = &mut stop => break,
+            b = next => match b {
+                None => {
+                    tracing::info!("no ticks for {:?}: done", idle.unwrap_or_default());
+                    break;
+                }
+                Some(b) => b?,
+            },
+        };
+        let Some(batch) = batch else { break };
+        // Redis first, then the offsets: a crash re-reads, never skips.
+        let mut wait = Duration::from_millis(100);
+        while let Err(e) = writer.publish(&batch).await {
+            tracing::warn!(error = %e, "Redis refused a batch; retrying");
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+        source.commit().await?;
+        written += batch.len() as u64;
+    }
+    eprintln!(
+        "wrote {written} ticks from {} to Redis ({} refused as earlier than their day's last minute, {} malformed, {} duplicates)",
+        a.topic,
+        writer.out_of_order().await,
+        source.malformed(),
+        source.duplicates()
     );
     Ok(())
 }

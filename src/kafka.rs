@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actors::{EventBus, MarketHandle};
 use adapters::kafka::{
     KafkaEventSink, KafkaTickSink, KafkaTickSource, check_brokers, ensure_topic,
 };
@@ -52,29 +51,67 @@ pub async fn connect(s: &Settings, brokers: &str) -> anyhow::Result<KafkaParts> 
     })
 }
 
-/// Start the consumer (ticks into the tickers, commit after apply) and the
-/// events forwarder (bus -> events topic) as tasks on the current runtime.
-pub fn start(
-    k: KafkaParts,
-    market: &MarketHandle,
-    bus: &EventBus,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    let dir = market.directory();
-    let tick_bus = bus.clone();
+/// How serve's consumer treats unknown symbols and replayed prices: lists
+/// them at first sight (unless `auto_list` is off) and takes replayed
+/// symbols off the random walk.
+struct Host {
+    state: api::AppState,
+    auto_list: bool,
+}
+
+#[async_trait::async_trait]
+impl adapters::kafka::TickHost for Host {
+    async fn unknown(&self, tick: &actors::PriceTick) -> Option<actors::TickerHandle> {
+        if !self.auto_list {
+            tracing::warn!(symbol = %tick.symbol, "tick for a symbol this market does not list (auto_list is off): skipped");
+            return None;
+        }
+        let listing = actors::Listing {
+            float: api::routes::admin::DEFAULT_FLOAT,
+            ..actors::Listing::new(tick.symbol, tick.price)
+        };
+        match self.state.list(listing, tick.ts, true).await {
+            Ok(h) => {
+                tracing::info!(symbol = %tick.symbol, price = %tick.price, "listed at first sight (from the tick topic)");
+                Some(h)
+            }
+            Err(e) => {
+                tracing::warn!(symbol = %tick.symbol, error = %e, "could not list a symbol seen on the tick topic; its ticks are skipped");
+                self.state.market.directory().ticker(tick.symbol)
+            }
+        }
+    }
+    fn outside(&self, tick: &actors::PriceTick) {
+        if let Some(g) = &self.state.generator {
+            let _ = g.hold(tick.symbol, tick.price, self.state.replay_hold);
+        }
+    }
+}
+
+/// Start the consumer (ticks into the tickers, commit after apply; unknown
+/// symbols listed at first sight unless `auto_list` is off) and the events
+/// forwarder (bus -> events topic) as tasks on the current runtime.
+pub fn start(k: KafkaParts, state: &api::AppState, auto_list: bool) {
+    let dir = state.market.directory();
+    let tick_bus = state.bus.clone();
     let source = k.source;
+    let mut stop = state.shutdown.clone();
+    let host = Host {
+        state: state.clone(),
+        auto_list,
+    };
     tokio::spawn(async move {
         let stop = async move {
             let _ = stop.wait_for(|v| *v).await;
         };
-        match adapters::kafka::apply_ticks(&source, &dir, Some(&tick_bus), stop).await {
+        match adapters::kafka::apply_ticks_with(&source, &dir, Some(&tick_bus), &host, stop).await {
             Ok(n) => tracing::info!(ticks = n, "tick consumer stopped"),
             Err(e) => tracing::error!(error = %e, "tick consumer failed"),
         }
     });
     let events = k.events;
     tokio::spawn(actors::bus::follow(
-        bus.subscribe(),
+        state.bus.subscribe(),
         "events forwarder",
         async move |batch| {
             use actors::ports::EventSink;

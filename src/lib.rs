@@ -153,3 +153,8 @@ pub fn generate(args: feed::GenerateArgs) -> anyhow::Result<()> {
 pub fn replay(args: feed::ReplayArgs) -> anyhow::Result<()> {
     run_task(2, feed::replay(args))
 }
+
+/// `marketsim history`.
+pub fn history(args: feed::HistoryArgs) -> anyhow::Result<()> {
+    run_task(2, feed::history(args))
+}

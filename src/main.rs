@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Command::Relay(args) => marketsim::relay(args),
         Command::Generate(args) => marketsim::generate(args),
         Command::Replay(args) => marketsim::replay(args),
+        Command::History(args) => marketsim::history(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

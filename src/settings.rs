@@ -71,6 +71,26 @@ pub struct Settings {
     pub redis_prefix: String,
     /// Time to live of cached reads (`GET /v1/stocks`, movers), in ms.
     pub cache_ttl_ms: u64,
+    /// List a symbol at first sight when a consumed topic carries prices
+    /// for one this market does not list (false: skip them, logged).
+    pub auto_list: bool,
+    /// A symbol that receives prices from outside (a replay through the
+    /// admin API or the tick topic) stays off the random walk until this
+    /// long after the last one (ms).
+    pub replay_hold_ms: u64,
+    /// Trading hours, `HH:MM-HH:MM` in `session_tz` on `session_days`
+    /// (e.g. `09:30-16:00`). Without them the market trades in back-to-back
+    /// sessions of `session_period_ms` (default: 24 hours, rolling at
+    /// midnight UTC). At each close DAY orders expire and the day's
+    /// statistics roll; outside hours orders are refused.
+    pub session_hours: Option<String>,
+    /// Time zone of `session_hours` (IANA name, e.g. `America/New_York`).
+    pub session_tz: String,
+    /// Trading weekdays of `session_hours` (`mon-fri`, `mon,wed`, `all`).
+    pub session_days: String,
+    /// Length of the back-to-back sessions when no hours are given (ms,
+    /// aligned to 1970-01-01 UTC).
+    pub session_period_ms: u64,
     /// Log filter (tracing's `EnvFilter` syntax, e.g. `info,actors=debug`).
     pub log: String,
 }
@@ -96,6 +116,12 @@ impl Default for Settings {
             redis_url: None,
             redis_prefix: "marketsim".into(),
             cache_ttl_ms: 1_000,
+            auto_list: true,
+            replay_hold_ms: 60_000,
+            session_hours: None,
+            session_tz: "UTC".into(),
+            session_days: "mon-fri".into(),
+            session_period_ms: 86_400_000,
             log: "info".into(),
         }
     }
@@ -179,7 +205,23 @@ impl Settings {
         if self.kafka_partitions < 1 {
             return invalid("kafka_partitions", "must be at least 1");
         }
+        if let Err(e) = self.sessions() {
+            let key = if self.session_hours.is_some() {
+                "session_hours"
+            } else {
+                "session_period_ms"
+            };
+            return invalid(key, &e.to_string());
+        }
         Ok(())
+    }
+
+    /// The trading sessions these settings describe.
+    pub fn sessions(&self) -> Result<actors::session::Sessions, actors::session::SessionError> {
+        match &self.session_hours {
+            Some(h) => actors::session::Sessions::calendar(h, &self.session_tz, &self.session_days),
+            None => actors::session::Sessions::rolling_ms(self.session_period_ms),
+        }
     }
 
     /// The listen address (validated at load).
@@ -199,6 +241,9 @@ impl Settings {
     }
     pub fn cache_ttl(&self) -> Duration {
         Duration::from_millis(self.cache_ttl_ms.max(1))
+    }
+    pub fn replay_hold(&self) -> Duration {
+        Duration::from_millis(self.replay_hold_ms)
     }
     /// The database URL, for connecting only (never log it).
     pub fn database_url(&self) -> Option<&str> {
@@ -310,11 +355,20 @@ mod tests {
         assert!(bad(&[("MARKETSIM_STARTING_CASH", "-5")]).contains("starting_cash"));
         assert!(bad(&[("MARKETSIM_LISTEN", "nowhere")]).contains("listen"));
         assert!(bad(&[("MARKETSIM_TICK_INTERVALMS", "5")]).contains("tick_intervalms"));
+        assert!(bad(&[("MARKETSIM_SESSION_HOURS", "16:00-09:30")]).contains("session_hours"));
+        assert!(
+            bad(&[
+                ("MARKETSIM_SESSION_HOURS", "09:30-16:00"),
+                ("MARKETSIM_SESSION_TZ", "Nowhere")
+            ])
+            .contains("time zone")
+        );
+        assert!(bad(&[("MARKETSIM_SESSION_PERIOD_MS", "5")]).contains("session_period_ms"));
     }
 
     #[test]
     fn every_key_is_settable_and_the_readme_documents_each() {
-        assert_eq!(Settings::keys().len(), 19);
+        assert_eq!(Settings::keys().len(), 25);
         assert_eq!(Settings::keys()[0], "listen");
         for key in Settings::keys() {
             let v = match *key {
@@ -323,6 +377,11 @@ mod tests {
                 "scenario" | "log" | "admin_key" | "database_url" | "redis_url" => "x",
                 k if k.starts_with("kafka_") && k != "kafka_partitions" => "x",
                 "redis_prefix" => "x",
+                "auto_list" => "false",
+                "session_hours" => "09:30-16:00",
+                "session_tz" => "UTC",
+                "session_days" => "all",
+                "session_period_ms" => "5000",
                 _ => "1",
             };
             let var = format!("MARKETSIM_{}", key.to_uppercase());

@@ -291,17 +291,23 @@ async fn assemble(
         durable_timeout: s.durable_timeout(),
         cache: redis.clone().map(|r| r as Arc<dyn ReadCache>),
         cache_ttl: s.cache_ttl(),
+        replay_hold: s.replay_hold(),
+        sessions: s.sessions()?,
+        history: redis
+            .clone()
+            .map(|r| r as Arc<dyn actors::ports::HistoryStore>),
         ..base
     });
     if let Some(r) = redis {
-        adapters::redis::spawn_mirror(&state.bus, market.directory(), r, state.clock.clone()).await;
+        adapters::redis::spawn_mirror(&state.bus, market.directory(), r);
     }
     if db.is_some() {
         recovery::journal_ticks(&state.bus, journal);
     }
     if let Some(k) = kafka {
-        crate::kafka::start(k, &market, &state.bus, state.shutdown.clone());
+        crate::kafka::start(k, &state, s.auto_list);
     }
+    keep_sessions(state.clone());
     Ok(Market {
         state,
         market,
@@ -336,6 +342,42 @@ async fn list(
         walk.add(l.symbol, model, seed, i as u64);
     }
     Ok(walk)
+}
+
+/// Close each trading session as it ends (DAY orders expire, day
+/// statistics roll) and log each open, until shutdown.
+fn keep_sessions(state: api::AppState) {
+    use actors::session::SessionState;
+    tokio::spawn(async move {
+        let mut stop = state.shutdown.clone();
+        loop {
+            let now = state.now();
+            let (at, closing) = match state.sessions.at(now) {
+                SessionState::Open { closes_at } => (closes_at, true),
+                SessionState::Closed { opens_at } => (opens_at, false),
+            };
+            let wait = Duration::from_nanos((at.nanos() - now.nanos()).max(0) as u64);
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                _ = stop.wait_for(|v| *v) => return,
+            }
+            if state.now() < at {
+                continue; // woke before the wall clock got there
+            }
+            if closing {
+                match state.close_session(at).await {
+                    Ok(expired) => tracing::info!(
+                        at = %engine::time::rfc3339(at),
+                        expired,
+                        "trading session closed: DAY orders expired, day statistics rolled"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "closing the trading session failed"),
+                }
+            } else {
+                tracing::info!(at = %engine::time::rfc3339(at), "trading session open");
+            }
+        }
+    });
 }
 
 /// Without agents, the house account holds each symbol's float.

@@ -2,8 +2,9 @@
 //! interval it steps a `PriceWalk` and publishes the ticks to a tick sink
 //! and/or straight to the tickers. Callers hold a `GeneratorHandle`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use engine::{Gbm, Price, Symbol};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -29,12 +30,21 @@ pub(crate) enum GeneratorMsg {
         symbol: Symbol,
         log_ret: f64,
     },
-    /// Start walking a newly listed symbol.
+    /// A price from outside (a replay): the symbol leaves the walk until
+    /// `until`, then walks on from the last such price.
+    Hold {
+        symbol: Symbol,
+        price: Price,
+        until: Instant,
+    },
+    /// Start walking a newly listed symbol (held off the walk until
+    /// `held_until`, if given).
     Add {
         symbol: Symbol,
         model: Gbm,
         seed: u64,
         stream: u64,
+        held_until: Option<Instant>,
     },
 }
 
@@ -65,6 +75,8 @@ pub(crate) struct GeneratorState {
     args: GeneratorArgs,
     paused: bool,
     timer: tokio::task::JoinHandle<()>,
+    /// Symbols off the walk, and until when.
+    held: BTreeMap<Symbol, Instant>,
 }
 
 /// The typed face of a running generator. Every method is a cast: the
@@ -98,23 +110,37 @@ impl GeneratorHandle {
     pub fn set_price(&self, symbol: Symbol, price: Price) -> Result<(), ActorError> {
         self.cast(GeneratorMsg::SetPrice { symbol, price })
     }
+    /// A price that came from outside (a replay) for `symbol`: it leaves
+    /// the walk for `hold` (each such price renews it), so the prices it
+    /// shows are exactly the outside ones; then it walks on from there.
+    pub fn hold(&self, symbol: Symbol, price: Price, hold: Duration) -> Result<(), ActorError> {
+        self.cast(GeneratorMsg::Hold {
+            symbol,
+            price,
+            until: Instant::now() + hold,
+        })
+    }
     /// Move a symbol by a log-return (a news jump).
     pub fn shock(&self, symbol: Symbol, log_ret: f64) -> Result<(), ActorError> {
         self.cast(GeneratorMsg::Shock { symbol, log_ret })
     }
-    /// Start walking a newly listed symbol on its own stream.
+    /// Start walking a newly listed symbol on its own stream; with `hold`,
+    /// only after that long without outside prices (a symbol listed by a
+    /// replay starts off the walk).
     pub fn add(
         &self,
         symbol: Symbol,
         model: Gbm,
         seed: u64,
         stream: u64,
+        hold: Option<Duration>,
     ) -> Result<(), ActorError> {
         self.cast(GeneratorMsg::Add {
             symbol,
             model,
             seed,
             stream,
+            held_until: hold.map(|h| Instant::now() + h),
         })
     }
     pub fn stop(&self) {
@@ -141,6 +167,7 @@ impl Actor for MarketGenerator {
             args,
             paused: false,
             timer,
+            held: BTreeMap::new(),
         })
     }
 
@@ -163,6 +190,12 @@ impl Actor for MarketGenerator {
         let mut ticks = Vec::new();
         match msg {
             GeneratorMsg::Step if !st.paused => {
+                let now = Instant::now();
+                while let Some((&s, _)) = st.held.iter().find(|(_, until)| **until <= now) {
+                    st.held.remove(&s);
+                    st.args.walk.hold(s, false);
+                    tracing::info!(symbol = %s, "no outside prices for a while: back on the random walk");
+                }
                 st.args
                     .walk
                     .step(st.args.interval.as_secs_f64(), ts, &mut ticks)
@@ -173,6 +206,19 @@ impl Actor for MarketGenerator {
             GeneratorMsg::SetPrice { symbol, price } => {
                 ticks.extend(st.args.walk.set(symbol, price, ts))
             }
+            GeneratorMsg::Hold {
+                symbol,
+                price,
+                until,
+            } => {
+                if st.held.insert(symbol, until).is_none() {
+                    tracing::info!(%symbol, "prices from outside: off the random walk while they arrive");
+                }
+                st.args.walk.hold(symbol, true);
+                // The walk resumes from here; the outside price itself was
+                // applied by whoever received it.
+                let _ = st.args.walk.set(symbol, price, ts);
+            }
             GeneratorMsg::Shock { symbol, log_ret } => {
                 ticks.extend(st.args.walk.shock(symbol, log_ret, ts))
             }
@@ -181,7 +227,14 @@ impl Actor for MarketGenerator {
                 model,
                 seed,
                 stream,
-            } => st.args.walk.add(symbol, model, seed, stream),
+                held_until,
+            } => {
+                st.args.walk.add(symbol, model, seed, stream);
+                if let Some(until) = held_until {
+                    st.args.walk.hold(symbol, true);
+                    st.held.insert(symbol, until);
+                }
+            }
         }
         if ticks.is_empty() {
             return Ok(());

@@ -25,6 +25,7 @@ pub mod memory;
 pub mod ports;
 pub mod recovery;
 pub mod router;
+pub mod session;
 pub mod supervisor;
 pub mod ticker;
 pub mod walk;
@@ -41,7 +42,7 @@ pub use matcher::{Command, PlaceError};
 pub use router::OrderRouter;
 pub use supervisor::Supervisor;
 pub use ticker::{TickerActor, TickerConfig, TickerHandle, TickerMsg, TickerSnapshot};
-pub use walk::{PriceTick, PriceWalk};
+pub use walk::{Origin, PriceTick, PriceWalk};
 
 /// Errors talking to an actor.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

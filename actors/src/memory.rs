@@ -79,6 +79,7 @@ mod tests {
             price: Price::from_minor(n),
             ts: Timestamp(n),
             seq: n as u64,
+            origin: Default::default(),
         };
         sink.publish(&[t(1), t(2)]).await.unwrap();
         sink.publish(&[t(3)]).await.unwrap();

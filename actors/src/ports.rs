@@ -76,6 +76,19 @@ pub trait FactJournal: Send + Sync + std::fmt::Debug {
     fn healthy(&self) -> bool;
 }
 
+/// Where minute price histories are kept (by each price's own time).
+#[async_trait]
+pub trait HistoryStore: Send + Sync + std::fmt::Debug {
+    /// `symbol`'s history of each day from `from`'s to `to`'s, clipped to
+    /// `[from, to]`; days without one are left out.
+    async fn minutes(
+        &self,
+        symbol: engine::Symbol,
+        from: engine::Timestamp,
+        to: engine::Timestamp,
+    ) -> Result<Vec<engine::MinuteHistory>, PortError>;
+}
+
 /// A short-lived cache of rendered reads (e.g. `GET /v1/stocks`), shared by
 /// every API process of a market.
 #[async_trait]

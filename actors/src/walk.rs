@@ -9,14 +9,43 @@ use engine::{Gbm, GbmParams, Price, Symbol, Timestamp};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-/// A reference-price tick.
+/// A reference-price tick. `ts` is when the price happened (event time):
+/// the generator's clock for walk ticks, the file's time for a replay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PriceTick {
     pub symbol: Symbol,
     pub price: Price,
     pub ts: Timestamp,
-    /// Per-symbol sequence number, from 1; consumers drop duplicates by it.
+    /// Per-symbol sequence number, from 1, per origin; consumers drop
+    /// duplicates by it.
     pub seq: u64,
+    pub origin: Origin,
+}
+
+/// Where a tick comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Origin {
+    /// A random walk (the live generator, `marketsim generate`).
+    #[default]
+    Walk,
+    /// A price file or another outside source: a live market takes the
+    /// symbol off its own walk while these arrive.
+    Replay,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Walk => "walk",
+            Origin::Replay => "replay",
+        }
+    }
+    /// The inverse of `as_str`.
+    pub fn parse(s: &str) -> Option<Origin> {
+        [Origin::Walk, Origin::Replay]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -24,6 +53,8 @@ struct Walker {
     model: Gbm,
     rng: ChaCha8Rng,
     seq: u64,
+    /// Off the walk: its price comes from outside (a replay).
+    held: bool,
 }
 
 /// A GBM walk per symbol, each with its own seeded stream.
@@ -38,7 +69,25 @@ impl PriceWalk {
     pub fn add(&mut self, symbol: Symbol, model: Gbm, seed: u64, stream: u64) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(stream);
-        self.walkers.insert(symbol, Walker { model, rng, seq: 0 });
+        self.walkers.insert(
+            symbol,
+            Walker {
+                model,
+                rng,
+                seq: 0,
+                held: false,
+            },
+        );
+    }
+    /// Take a symbol off the walk (`step` skips it) or put it back; it
+    /// walks on from its price then (see `set`).
+    pub fn hold(&mut self, symbol: Symbol, held: bool) {
+        if let Some(w) = self.walkers.get_mut(&symbol) {
+            w.held = held;
+        }
+    }
+    pub fn is_held(&self, symbol: Symbol) -> bool {
+        self.walkers.get(&symbol).is_some_and(|w| w.held)
     }
     pub fn price(&self, symbol: Symbol) -> Option<Price> {
         self.walkers.get(&symbol).map(|w| w.model.price())
@@ -55,9 +104,9 @@ impl PriceWalk {
     pub fn is_empty(&self) -> bool {
         self.walkers.is_empty()
     }
-    /// Advance every symbol by `dt_secs` of trading time.
+    /// Advance every symbol not held by `dt_secs` of trading time.
     pub fn step(&mut self, dt_secs: f64, ts: Timestamp, out: &mut Vec<PriceTick>) {
-        for (s, w) in self.walkers.iter_mut() {
+        for (s, w) in self.walkers.iter_mut().filter(|(_, w)| !w.held) {
             let price = w.model.step(dt_secs, &mut w.rng);
             w.seq += 1;
             out.push(PriceTick {
@@ -65,6 +114,7 @@ impl PriceWalk {
                 price,
                 ts,
                 seq: w.seq,
+                origin: Origin::Walk,
             });
         }
     }
@@ -78,6 +128,7 @@ impl PriceWalk {
             price: w.model.price(),
             ts,
             seq: w.seq,
+            origin: Origin::Walk,
         })
     }
     /// Shock a symbol by a log-return (the random-ticker agent's jump).
@@ -90,6 +141,7 @@ impl PriceWalk {
             price,
             ts,
             seq: w.seq,
+            origin: Origin::Walk,
         })
     }
 }
@@ -140,6 +192,24 @@ mod tests {
                 .collect::<Vec<_>>(),
             (1..=100).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn a_held_symbol_stays_where_it_was_set_and_walks_on_from_there() {
+        let mut w = walk();
+        let (a, b) = (Symbol::new("AAA").unwrap(), Symbol::new("BBB").unwrap());
+        w.hold(a, true);
+        w.set(a, Price::from_minor(4_200), Timestamp(0));
+        let mut out = Vec::new();
+        for k in 0..10 {
+            w.step(60.0, Timestamp(k), &mut out);
+        }
+        assert!(out.iter().all(|t| t.symbol == b), "a held symbol ticked");
+        assert_eq!(w.price(a), Some(Price::from_minor(4_200)));
+        w.hold(a, false);
+        out.clear();
+        w.step(60.0, Timestamp(11), &mut out);
+        assert!(out.iter().any(|t| t.symbol == a));
     }
 
     #[test]

@@ -6,15 +6,17 @@
 //! 090130,ACME,10.25
 //! ```
 //!
-//! `Time` is `hhmmss` (or `hh:mm:ss`), `Price` an integer or a decimal with
-//! at most two places. A malformed row is reported with its line number;
-//! in strict mode the first one stops the read, otherwise it is skipped and
-//! counted.
+//! `Time` is `hhmmss` (or `hh:mm:ss`), `Stock` a symbol in either case
+//! (`stock1` is `STOCK1`), `Price` an integer or a decimal with at most two
+//! places. A malformed row is reported with its line number; in strict mode
+//! the first one stops the read, otherwise it is skipped and counted. Rows
+//! must be in time order (`to_ticks` names the first that is not), unless
+//! the caller asks for them to be sorted.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use actors::PriceTick;
+use actors::{Origin, PriceTick};
 use engine::{Price, Symbol, Timestamp};
 
 /// One good row.
@@ -110,13 +112,35 @@ pub fn read_prices(input: impl Read, strict: bool) -> Result<PriceFile, RowError
     Ok(out)
 }
 
-/// The rows as ticks on the day starting at `day_start`, in time order
-/// (rows with equal times keep their file order), numbered per symbol.
-pub fn to_ticks(rows: &[PriceRow], day_start: Timestamp) -> Vec<PriceTick> {
+fn hhmmss(secs: i64) -> String {
+    format!("{:02}{:02}{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+/// The rows as ticks (origin `Replay`) on the day starting at `day_start`,
+/// numbered per symbol. The rows must be in time order: the first row
+/// earlier than the one before it is an error naming its line, unless
+/// `sort` (then rows with equal times keep their file order).
+pub fn to_ticks(
+    rows: &[PriceRow],
+    day_start: Timestamp,
+    sort: bool,
+) -> Result<Vec<PriceTick>, RowError> {
     let mut sorted: Vec<&PriceRow> = rows.iter().collect();
-    sorted.sort_by_key(|r| r.time);
+    if sort {
+        sorted.sort_by_key(|r| r.time);
+    } else if let Some(w) = sorted.windows(2).find(|w| w[1].time < w[0].time) {
+        return Err(RowError {
+            line: w[1].line,
+            message: format!(
+                "time {} is earlier than {} on line {}: the file must be in time order (or pass --sort)",
+                hhmmss(w[1].time),
+                hhmmss(w[0].time),
+                w[0].line
+            ),
+        });
+    }
     let mut seq: BTreeMap<Symbol, u64> = BTreeMap::new();
-    sorted
+    Ok(sorted
         .into_iter()
         .map(|r| {
             let s = seq.entry(r.symbol).or_default();
@@ -126,9 +150,10 @@ pub fn to_ticks(rows: &[PriceRow], day_start: Timestamp) -> Vec<PriceTick> {
                 price: r.price,
                 ts: Timestamp(day_start.nanos() + r.time * 1_000_000_000),
                 seq: *s,
+                origin: Origin::Replay,
             }
         })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]
@@ -149,7 +174,7 @@ mod tests {
 
     #[test]
     fn malformed_rows_are_skipped_and_reported_with_line_numbers() {
-        let text = "Time,Stock,Price\n090000,ACME,10\n9am,ACME,10\n090100,acme,10\n090200,ACME,-1\n090300,ACME,1.234\n090400,ACME\n090500,ACME,11\n";
+        let text = "Time,Stock,Price\n090000,ACME,10\n9am,ACME,10\n090100,ac_me,10\n090200,ACME,-1\n090300,ACME,1.234\n090400,ACME\n090500,ACME,11\n";
         let f = read_prices(text.as_bytes(), false).unwrap();
         assert_eq!(f.rows.iter().map(|r| r.line).collect::<Vec<_>>(), [2, 8]);
         assert_eq!(
@@ -168,11 +193,31 @@ mod tests {
     }
 
     #[test]
+    fn symbols_in_either_case_are_upper_cased() {
+        let f = read_prices("Time,Stock,Price\n090006,stock2,10\n".as_bytes(), true).unwrap();
+        assert_eq!(f.rows[0].symbol.as_str(), "STOCK2");
+    }
+
+    #[test]
+    fn a_file_out_of_time_order_is_an_error_naming_the_line() {
+        let text = "Time,Stock,Price\n090000,ACME,10\n090500,ACME,11\n090400,ACME,12\n";
+        let f = read_prices(text.as_bytes(), true).unwrap();
+        let e = to_ticks(&f.rows, Timestamp(0), false).unwrap_err();
+        assert_eq!(e.line, 4);
+        assert!(
+            e.message.contains("090400") && e.message.contains("--sort"),
+            "{e}"
+        );
+        let sorted = to_ticks(&f.rows, Timestamp(0), true).unwrap();
+        assert_eq!(sorted[2].price, Price::from_minor(1_100));
+    }
+
+    #[test]
     fn ticks_come_in_time_order_numbered_per_symbol() {
         let text =
             "Time,Stock,Price\n090200,ACME,12\n090000,ACME,10\n090100,BETA,5\n090100,ACME,11\n";
         let f = read_prices(text.as_bytes(), true).unwrap();
-        let t = to_ticks(&f.rows, Timestamp(0));
+        let t = to_ticks(&f.rows, Timestamp(0), true).unwrap();
         let got: Vec<(&str, i64, u64)> = t
             .iter()
             .map(|t| (t.symbol.as_str(), t.price.minor(), t.seq))

@@ -5,20 +5,24 @@
 //!
 //! ```json
 //! {"v":1,"symbol":"ACME","price":"100.25","ts":"2026-01-05T09:30:00.250Z","seq":42}
+//! {"v":1,"symbol":"STOCK1","price":"10.00","ts":"2026-01-05T09:00:06Z","seq":1,"origin":"replay"}
 //! ```
 //!
-//! `price` is a decimal string (never a float); `seq` counts from 1 per
-//! symbol, and the consumer drops a tick whose `seq` it has already seen for
-//! that symbol (at-least-once in, no double application). Malformed messages
-//! are counted and skipped, never fatal.
+//! `price` is a decimal string (never a float); `ts` is when the price
+//! happened (event time); `symbol` is case-insensitive. `origin` is absent
+//! for a random walk's ticks and `"replay"` for a price file's (a market
+//! takes such a symbol off its own walk). `seq` counts from 1 per symbol and
+//! origin, and the consumer drops a tick whose `seq` it has already seen for
+//! that symbol and origin (at-least-once in, no double application).
+//! Malformed messages are counted and skipped, never fatal.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use actors::PriceTick;
 use actors::ports::{PortError, TickSink, TickSource};
+use actors::{Origin, PriceTick};
 use async_trait::async_trait;
 use engine::{Price, Symbol};
 use futures::FutureExt;
@@ -44,6 +48,8 @@ pub struct TickMessage {
     pub price: String,
     pub ts: String,
     pub seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 /// Why a message is not a tick.
@@ -59,6 +65,8 @@ pub enum DecodeError {
     Price(String),
     #[error("bad timestamp `{0}`")]
     Timestamp(String),
+    #[error("bad origin `{0}` (walk or replay)")]
+    Origin(String),
 }
 
 pub fn encode_tick(t: &PriceTick) -> Vec<u8> {
@@ -68,6 +76,7 @@ pub fn encode_tick(t: &PriceTick) -> Vec<u8> {
         price: t.price.to_string(),
         ts: engine::time::rfc3339(t.ts),
         seq: t.seq,
+        origin: (t.origin != Origin::Walk).then(|| t.origin.as_str().to_string()),
     };
     serde_json::to_vec(&m).unwrap_or_default()
 }
@@ -82,11 +91,16 @@ pub fn decode_tick(bytes: &[u8]) -> Result<PriceTick, DecodeError> {
     let price = Price::parse_positive(&m.price).map_err(|_| DecodeError::Price(m.price.clone()))?;
     let ts =
         engine::time::parse_rfc3339(&m.ts).ok_or_else(|| DecodeError::Timestamp(m.ts.clone()))?;
+    let origin = match m.origin.as_deref() {
+        None => Origin::Walk,
+        Some(o) => Origin::parse(o).ok_or_else(|| DecodeError::Origin(o.to_string()))?,
+    };
     Ok(PriceTick {
         symbol,
         price,
         ts,
         seq: m.seq,
+        origin,
     })
 }
 
@@ -219,7 +233,7 @@ impl TickSink for KafkaTickSink {
 pub struct KafkaTickSource {
     consumer: StreamConsumer,
     topic: String,
-    last_seq: Mutex<HashMap<Symbol, u64>>,
+    last_seq: Mutex<HashMap<(Symbol, Origin), u64>>,
     /// Highest offset read per partition, not yet committed.
     pending: Mutex<HashMap<i32, i64>>,
     malformed: AtomicU64,
@@ -283,7 +297,7 @@ impl KafkaTickSource {
             }
         };
         let mut seen = self.last_seq.lock().unwrap_or_else(|p| p.into_inner());
-        let last = seen.entry(tick.symbol).or_insert(0);
+        let last = seen.entry((tick.symbol, tick.origin)).or_insert(0);
         if tick.seq <= *last {
             self.duplicates.fetch_add(1, Ordering::Relaxed);
             return;
@@ -474,6 +488,26 @@ impl actors::ports::EventSink for KafkaEventSink {
     }
 }
 
+/// What the market does with consumed ticks beyond applying them to the
+/// symbols it lists.
+#[async_trait]
+pub trait TickHost: Send + Sync {
+    /// A tick for a symbol the market does not list: list it (with the
+    /// tick's price, at the tick's time) and return its ticker, or `None`
+    /// to skip the tick.
+    async fn unknown(&self, _tick: &PriceTick) -> Option<actors::TickerHandle> {
+        None
+    }
+    /// A tick from outside the market's own walk (a replay) is about to be
+    /// applied.
+    fn outside(&self, _tick: &PriceTick) {}
+}
+
+/// Skips ticks of unknown symbols; nothing else.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHost;
+impl TickHost for NoHost {}
+
 /// Apply ticks from `source` to the market's tickers until `stop`: each
 /// batch is applied (and the tickers have confirmed it) before its offsets
 /// are committed, so a crash re-reads at most the last batch, and the
@@ -482,6 +516,18 @@ pub async fn apply_ticks(
     source: &dyn TickSource,
     dir: &actors::Directory,
     bus: Option<&actors::EventBus>,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<u64, PortError> {
+    apply_ticks_with(source, dir, bus, &NoHost, stop).await
+}
+
+/// `apply_ticks`, with `host` deciding about unknown symbols and told of
+/// outside prices.
+pub async fn apply_ticks_with(
+    source: &dyn TickSource,
+    dir: &actors::Directory,
+    bus: Option<&actors::EventBus>,
+    host: &dyn TickHost,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<u64, PortError> {
     tokio::pin!(stop);
@@ -495,10 +541,23 @@ pub async fn apply_ticks(
             return Ok(applied);
         };
         let mut touched = Vec::new();
+        let mut events = Vec::with_capacity(batch.len());
         for t in &batch {
-            match dir.ticker(t.symbol) {
+            let ticker = match dir.ticker(t.symbol) {
+                Some(h) => Some(h),
+                None => host.unknown(t).await,
+            };
+            if t.origin != Origin::Walk {
+                host.outside(t);
+            }
+            match ticker {
                 Some(h) => {
                     h.tick(t.price, t.ts).map_err(port_err)?;
+                    events.push(actors::MarketEvent::Tick {
+                        symbol: t.symbol,
+                        price: t.price,
+                        ts: t.ts,
+                    });
                     if !touched
                         .iter()
                         .any(|x: &actors::TickerHandle| x.symbol() == t.symbol)
@@ -516,16 +575,9 @@ pub async fn apply_ticks(
             h.snapshot().await.map_err(port_err)?;
         }
         if let Some(bus) = bus {
-            bus.publish(
-                batch
-                    .iter()
-                    .map(|t| actors::MarketEvent::Tick {
-                        symbol: t.symbol,
-                        price: t.price,
-                        ts: t.ts,
-                    })
-                    .collect(),
-            );
+            if !events.is_empty() {
+                bus.publish(events);
+            }
         }
         source.commit().await?;
         applied += batch.len() as u64;
@@ -560,6 +612,7 @@ mod tests {
             price: Price::from_minor(10_025),
             ts: Timestamp(1_767_605_400_250_000_000),
             seq: 42,
+            origin: Origin::Walk,
         }
     }
 
@@ -572,6 +625,22 @@ mod tests {
             r#"{"v":1,"symbol":"ACME","price":"100.25","ts":"2026-01-05T09:30:00.250Z","seq":42}"#
         );
         assert_eq!(decode_tick(&bytes).unwrap(), tick());
+        let replayed = PriceTick {
+            origin: Origin::Replay,
+            ..tick()
+        };
+        let bytes = encode_tick(&replayed);
+        assert!(String::from_utf8_lossy(&bytes).ends_with(r#","seq":42,"origin":"replay"}"#));
+        assert_eq!(decode_tick(&bytes).unwrap(), replayed);
+    }
+
+    #[test]
+    fn symbols_are_read_in_either_case() {
+        let t = decode_tick(
+            br#"{"v":1,"symbol":"stock2","price":"1.00","ts":"2026-01-05T09:30:00Z","seq":1}"#,
+        )
+        .unwrap();
+        assert_eq!(t.symbol.as_str(), "STOCK2");
     }
 
     #[test]
@@ -579,7 +648,8 @@ mod tests {
         for bad in [
             &b"not json"[..],
             br#"{"v":2,"symbol":"ACME","price":"1.00","ts":"2026-01-05T09:30:00Z","seq":1}"#,
-            br#"{"v":1,"symbol":"acme","price":"1.00","ts":"2026-01-05T09:30:00Z","seq":1}"#,
+            br#"{"v":1,"symbol":"ac me","price":"1.00","ts":"2026-01-05T09:30:00Z","seq":1}"#,
+            br#"{"v":1,"symbol":"ACME","price":"1.00","ts":"2026-01-05T09:30:00Z","seq":1,"origin":"moon"}"#,
             br#"{"v":1,"symbol":"ACME","price":1.0,"ts":"2026-01-05T09:30:00Z","seq":1}"#,
             br#"{"v":1,"symbol":"ACME","price":"-1.00","ts":"2026-01-05T09:30:00Z","seq":1}"#,
             br#"{"v":1,"symbol":"ACME","price":"1.00","ts":"yesterday","seq":1}"#,

@@ -1,6 +1,21 @@
 //! Redis: the latest quote per symbol (a hash), each symbol's minute price
-//! history (one JSON document), short-TTL read caches, and pub/sub of
-//! ticks and trades. Every key is under a configurable prefix.
+//! history (one JSON document per day), short-TTL read caches, and pub/sub
+//! of ticks and trades. Every key is under a configurable prefix
+//! (`redis_prefix`, default `marketsim`):
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `{prefix}:quote:{SYMBOL}` | hash | `last`, `bid`, `ask` (decimal strings, empty when absent), `ts` (ns since 1970, UTC) |
+//! | `{prefix}:history:{SYMBOL}:{YYYY-MM-DD}` | string | that UTC day's minute history `{"time": ["090000", ...], "price": ["10.25", ...]}` |
+//! | `{prefix}:history:{SYMBOL}` | string | the same document for the symbol's latest day (the price updater seed's key) |
+//! | `{prefix}:cache:{name}` | string | cached `GET /v1/stocks` pages and movers (TTL `cache_ttl_ms`) |
+//! | `{prefix}:ticks`, `{prefix}:trades` | pub/sub | one JSON message per tick / trade |
+//!
+//! Symbols are always upper case. A minute history goes by each price's own
+//! time (event time: the file's time for a replay, the generator's clock for
+//! live ticks): the last price in each minute, carried forward over minutes
+//! without prices between the first and the last; a price for an earlier
+//! minute than the day's last is refused and counted.
 //!
 //! Redis is never in the way of trading: calls time out fast, and after a
 //! failure Redis is skipped for a second (a warning is logged once, and
@@ -110,15 +125,7 @@ impl RedisStore {
             .map(|_| ())
     }
 
-    /// Write a symbol's minute history document.
-    pub async fn put_history(&self, symbol: Symbol, h: &MinuteHistory) -> Result<(), PortError> {
-        let key = self.key(&format!("history:{symbol}"));
-        let doc = history_json(h);
-        self.call(|mut c| async move { c.set::<_, _, ()>(key, doc).await })
-            .await
-    }
-
-    /// A symbol's minute history document, as stored.
+    /// A symbol's latest day's minute history document, as stored.
     pub async fn history(&self, symbol: Symbol) -> Result<Option<String>, PortError> {
         let key = self.key(&format!("history:{symbol}"));
         self.call(|mut c| async move { c.get::<_, Option<String>>(key).await })
@@ -216,11 +223,16 @@ impl ReadCache for RedisStore {
     }
 }
 
-/// Keeps Redis current from the market's events: quotes, minute history,
-/// and pub/sub of ticks (`prefix:ticks`) and trades (`prefix:trades`).
+/// Keeps Redis current from the market's events: quotes, minute history
+/// per symbol and day (by each price's own time), and pub/sub of ticks
+/// (`prefix:ticks`) and trades (`prefix:trades`).
 #[derive(Debug, Default)]
 pub struct MarketMirror {
-    history: BTreeMap<Symbol, MinuteHistory>,
+    history: BTreeMap<(Symbol, i64), MinuteHistory>,
+    /// Read a (symbol, day) history already in Redis before extending it
+    /// (a restarted server keeps the day's history); off: the mirror's
+    /// histories replace what is there (a replay that owns the day).
+    load_existing: bool,
     /// Updates refused because they went back to an earlier minute.
     pub out_of_order: u64,
 }
@@ -228,7 +240,24 @@ pub struct MarketMirror {
 /// A price update of one batch, per symbol: the last price and its time.
 type Latest = BTreeMap<Symbol, (Price, Timestamp)>;
 
+/// Days of a symbol's history kept in memory (older days are read back
+/// from Redis if a late price arrives).
+const DAYS_IN_MEMORY: usize = 2;
+
+/// `history:SYMBOL:2026-01-05`, the key part of a symbol's day.
+pub fn history_key(symbol: Symbol, day: i64) -> String {
+    format!("history:{symbol}:{}", engine::time::date(day))
+}
+
 impl MarketMirror {
+    /// A mirror that extends the histories already in Redis (`serve`).
+    pub fn extending() -> MarketMirror {
+        MarketMirror {
+            load_existing: true,
+            ..MarketMirror::default()
+        }
+    }
+
     /// Fold a batch into the in-memory histories; returns each changed
     /// symbol's latest price and the messages to publish.
     pub fn fold(&mut self, batch: &[MarketEvent]) -> (Latest, Vec<(&'static str, String)>) {
@@ -259,16 +288,23 @@ impl MarketMirror {
                 }
                 _ => continue,
             };
-            if self.record(symbol, ts, price) {
+            if self.record(symbol, ts, price) && latest.get(&symbol).is_none_or(|(_, at)| *at <= ts)
+            {
                 latest.insert(symbol, (price, ts));
             }
         }
         (latest, out)
     }
 
-    /// Record one price; false (and counted) when it goes back in time.
+    /// Record one price in its day's history; false (and counted) when it
+    /// goes back to an earlier minute of that day.
     pub fn record(&mut self, symbol: Symbol, ts: Timestamp, price: Price) -> bool {
-        match self.history.entry(symbol).or_default().record(ts, price) {
+        match self
+            .history
+            .entry((symbol, ts.day()))
+            .or_default()
+            .record(ts, price)
+        {
             Ok(()) => true,
             Err(e) => {
                 self.out_of_order += 1;
@@ -278,79 +314,202 @@ impl MarketMirror {
         }
     }
 
-    /// Carry every history forward to `now`'s minute.
-    pub fn extend_to(&mut self, now: Timestamp) -> Vec<Symbol> {
-        self.history
-            .iter_mut()
-            .map(|(s, h)| {
-                h.extend_to(now);
-                *s
-            })
-            .collect()
+    /// A symbol's history of the day `day` (days since 1970-01-01).
+    pub fn history(&self, symbol: Symbol, day: i64) -> Option<&MinuteHistory> {
+        self.history.get(&(symbol, day))
     }
 
-    pub fn history(&self, symbol: Symbol) -> Option<&MinuteHistory> {
-        self.history.get(&symbol)
+    /// Every (symbol, day) history in memory.
+    pub fn histories(&self) -> impl Iterator<Item = (Symbol, i64, &MinuteHistory)> {
+        self.history.iter().map(|((s, d), h)| (*s, *d, h))
+    }
+
+    /// Read back from Redis the (symbol, day) histories `batch` touches that
+    /// are not in memory yet.
+    async fn load(&mut self, redis: &RedisStore, batch: &[MarketEvent]) {
+        let mut wanted: Vec<(Symbol, i64)> = Vec::new();
+        for e in batch {
+            let (symbol, ts) = match *e {
+                MarketEvent::Tick { symbol, ts, .. } => (symbol, ts),
+                MarketEvent::Order {
+                    symbol,
+                    event: Event::Trade(t),
+                } => (symbol, t.ts),
+                _ => continue,
+            };
+            let k = (symbol, ts.day());
+            if !self.history.contains_key(&k) && !wanted.contains(&k) {
+                wanted.push(k);
+            }
+        }
+        for (symbol, day) in wanted {
+            let key = redis.key(&history_key(symbol, day));
+            let doc = redis
+                .call(|mut c| async move { c.get::<_, Option<String>>(key).await })
+                .await;
+            if let Ok(Some(doc)) = doc {
+                if let Some(h) = parse_history(&doc, day) {
+                    self.history.insert((symbol, day), h);
+                }
+            }
+        }
+    }
+
+    /// Forget all but each symbol's latest days.
+    fn prune(&mut self) {
+        let mut per_symbol: BTreeMap<Symbol, Vec<i64>> = BTreeMap::new();
+        for (s, d) in self.history.keys() {
+            per_symbol.entry(*s).or_default().push(*d);
+        }
+        for (s, days) in per_symbol {
+            for d in days.iter().rev().skip(DAYS_IN_MEMORY) {
+                self.history.remove(&(s, *d));
+            }
+        }
     }
 
     /// Fold a batch and write what changed to Redis in one pipelined
     /// round trip: the pub/sub messages, then each changed symbol's quote
-    /// and history (best effort).
+    /// and the histories of the days it touched. The in-memory histories
+    /// keep the batch either way; an error says Redis did not get it.
     pub async fn apply(
         &mut self,
         redis: &RedisStore,
         batch: &[MarketEvent],
         quotes: &BTreeMap<Symbol, (Option<Price>, Option<Price>)>,
-    ) {
+    ) -> Result<(), PortError> {
+        if self.load_existing {
+            self.load(redis, batch).await;
+        }
         let (latest, messages) = self.fold(batch);
         if latest.is_empty() && messages.is_empty() {
-            return;
+            return Ok(());
         }
         let mut pipe = redis::pipe();
         for (channel, m) in messages {
             pipe.publish(redis.key(channel), m).ignore();
         }
-        for (symbol, (last, ts)) in latest {
-            let (bid, ask) = quotes.get(&symbol).copied().unwrap_or((None, None));
-            let q = CachedQuote { last, bid, ask, ts };
-            pipe.hset_multiple(redis.key(&format!("quote:{symbol}")), &quote_fields(&q))
-                .ignore();
-            if let Some(h) = self.history.get(&symbol) {
-                pipe.set(redis.key(&format!("history:{symbol}")), history_json(h))
-                    .ignore();
+        let mut touched: Vec<(Symbol, i64)> = Vec::new();
+        for e in batch {
+            let (symbol, ts) = match *e {
+                MarketEvent::Tick { symbol, ts, .. } => (symbol, ts),
+                MarketEvent::Order {
+                    symbol,
+                    event: Event::Trade(t),
+                } => (symbol, t.ts),
+                _ => continue,
+            };
+            if !touched.contains(&(symbol, ts.day())) {
+                touched.push((symbol, ts.day()));
             }
         }
-        let _ = redis
+        for (symbol, (last, ts)) in &latest {
+            let (bid, ask) = quotes.get(symbol).copied().unwrap_or((None, None));
+            let q = CachedQuote {
+                last: *last,
+                bid,
+                ask,
+                ts: *ts,
+            };
+            pipe.hset_multiple(redis.key(&format!("quote:{symbol}")), &quote_fields(&q))
+                .ignore();
+        }
+        for (symbol, day) in touched {
+            let Some(h) = self.history.get(&(symbol, day)) else {
+                continue;
+            };
+            let doc = history_json(h);
+            // `history:SYMBOL` is the symbol's latest day (the seed's key).
+            let latest_day = self
+                .history
+                .keys()
+                .filter(|(s, _)| *s == symbol)
+                .map(|(_, d)| *d)
+                .max();
+            if latest_day == Some(day) {
+                pipe.set(redis.key(&format!("history:{symbol}")), &doc)
+                    .ignore();
+            }
+            pipe.set(redis.key(&history_key(symbol, day)), doc).ignore();
+        }
+        self.prune();
+        redis
             .call(|mut c| async move { pipe.query_async::<()>(&mut c).await })
-            .await;
+            .await
     }
 }
 
-/// Keep Redis current from the market's bus: quotes, minute history
-/// (carried forward every minute even without updates) and pub/sub. Best
-/// effort: while Redis is down the mirror keeps folding and writes again
-/// once it is back. Spawns the mirror task on the current runtime; it runs
-/// until the bus closes.
-pub async fn spawn_mirror(
+/// A history document back as a `MinuteHistory` of day `day`.
+pub fn parse_history(doc: &str, day: i64) -> Option<MinuteHistory> {
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        time: Vec<String>,
+        price: Vec<String>,
+    }
+    let d: Doc = serde_json::from_str(doc).ok()?;
+    let first = d.time.first()?;
+    let secs = |r: std::ops::Range<usize>| first.get(r)?.parse::<i64>().ok();
+    let first =
+        Timestamp::from_secs(day * 86_400 + secs(0..2)? * 3600 + secs(2..4)? * 60 + secs(4..6)?);
+    let prices = d
+        .price
+        .iter()
+        .map(|p| p.parse::<Price>().ok())
+        .collect::<Option<Vec<_>>>()?;
+    (prices.len() == d.time.len()).then(|| MinuteHistory::from_minutes(first, prices))
+}
+
+#[async_trait]
+impl actors::ports::HistoryStore for RedisStore {
+    async fn minutes(
+        &self,
+        symbol: Symbol,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<MinuteHistory>, PortError> {
+        self.history_between(symbol, from, to).await
+    }
+}
+
+impl RedisStore {
+    /// A symbol's minute history of each day from `from`'s to `to`'s
+    /// (inclusive), clipped to that window, as stored; days without one are
+    /// left out.
+    pub async fn history_between(
+        &self,
+        symbol: Symbol,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<MinuteHistory>, PortError> {
+        let mut out = Vec::new();
+        for day in from.day()..=to.day() {
+            let key = self.key(&history_key(symbol, day));
+            let doc = self
+                .call(|mut c| async move { c.get::<_, Option<String>>(key).await })
+                .await?;
+            if let Some(h) = doc.and_then(|d| parse_history(&d, day)) {
+                let w = h.window(from, to);
+                if !w.prices().is_empty() {
+                    out.push(w);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Keep Redis current from the market's bus: quotes, minute history (by
+/// each price's own time, extending what is already stored for the day)
+/// and pub/sub. Best effort: while Redis is down the mirror keeps folding
+/// and writes again once it is back. Spawns the mirror task on the current
+/// runtime; it runs until the bus closes.
+pub fn spawn_mirror(
     bus: &actors::EventBus,
     dir: std::sync::Arc<actors::Directory>,
     redis: std::sync::Arc<RedisStore>,
-    clock: actors::Clock,
 ) {
     let mut rx = bus.subscribe();
-    let mut mirror = MarketMirror::default();
-    // Histories start at start-up with the current prices.
-    let now = clock.now();
-    let mut start = Vec::new();
-    for t in dir.tickers() {
-        if let Ok(snap) = t.snapshot().await {
-            start.push(MarketEvent::Tick {
-                symbol: snap.symbol,
-                price: snap.stats.last,
-                ts: now,
-            });
-        }
-    }
+    let mut mirror = MarketMirror::extending();
     tokio::spawn(async move {
         let quotes = |batch: Vec<MarketEvent>| {
             let dir = dir.clone();
@@ -375,34 +534,81 @@ pub async fn spawn_mirror(
                 (batch, q)
             }
         };
-        let (b, q) = quotes(start).await;
-        mirror.apply(&redis, &b, &q).await;
-        let mut minute = tokio::time::interval(Duration::from_secs(60));
-        minute.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
-            tokio::select! {
-                m = rx.recv() => match m {
-                    Ok(batch) => {
-                        let (b, q) = quotes(batch.to_vec()).await;
-                        mirror.apply(&redis, &b, &q).await;
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(batches = n, "Redis mirror lagged; batches skipped");
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                },
-                _ = minute.tick() => {
-                    for s in mirror.extend_to(clock.now()) {
-                        if let Some(h) = mirror.history(s) {
-                            if redis.put_history(s, h).await.is_err() {
-                                break;
-                            }
-                        }
-                    }
+            match rx.recv().await {
+                Ok(batch) => {
+                    let (b, q) = quotes(batch.to_vec()).await;
+                    // Best effort: the breaker counts and logs a failure.
+                    let _ = mirror.apply(&redis, &b, &q).await;
                 }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(batches = n, "Redis mirror lagged; batches skipped");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             }
         }
     });
+}
+
+/// The standalone price updater's sink: ticks become minute histories in
+/// Redis (`replay --redis-url`, `marketsim history`), with no market.
+pub struct HistoryWriter {
+    redis: RedisStore,
+    mirror: tokio::sync::Mutex<MarketMirror>,
+}
+
+impl HistoryWriter {
+    /// A writer whose histories replace the stored days they touch (a
+    /// replay owns the days of its file).
+    pub async fn new(url: &str, prefix: &str) -> Result<HistoryWriter, PortError> {
+        Self::with(url, prefix, MarketMirror::default()).await
+    }
+    /// A writer that extends the stored days (a consumer that restarts).
+    pub async fn extending(url: &str, prefix: &str) -> Result<HistoryWriter, PortError> {
+        Self::with(url, prefix, MarketMirror::extending()).await
+    }
+    async fn with(
+        url: &str,
+        prefix: &str,
+        mirror: MarketMirror,
+    ) -> Result<HistoryWriter, PortError> {
+        let redis = RedisStore::new(url, prefix)?;
+        redis.ping().await?;
+        Ok(HistoryWriter {
+            redis,
+            mirror: tokio::sync::Mutex::new(mirror),
+        })
+    }
+    /// Prices refused because they went back to an earlier minute.
+    pub async fn out_of_order(&self) -> u64 {
+        self.mirror.lock().await.out_of_order
+    }
+}
+
+impl std::fmt::Debug for HistoryWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HistoryWriter")
+            .field("prefix", &self.redis.prefix)
+            .finish()
+    }
+}
+
+#[async_trait]
+impl actors::ports::TickSink for HistoryWriter {
+    /// Returns once Redis has the batch (an error if Redis is down, so a
+    /// caller knows the histories are not complete).
+    async fn publish(&self, ticks: &[actors::PriceTick]) -> Result<(), PortError> {
+        let batch: Vec<MarketEvent> = ticks
+            .iter()
+            .map(|t| MarketEvent::Tick {
+                symbol: t.symbol,
+                price: t.price,
+                ts: t.ts,
+            })
+            .collect();
+        let mut m = self.mirror.lock().await;
+        m.apply(&self.redis, &batch, &Default::default()).await
+    }
 }
 
 /// Check that `url` is a Redis URL this client can use (no connection).

@@ -70,6 +70,18 @@ pub struct Stock {
     pub timestamp: String,
 }
 
+/// A minute price history: parallel arrays, one entry per minute.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct History {
+    pub symbol: String,
+    /// UTC date of each entry, `YYYY-MM-DD`.
+    pub date: Vec<String>,
+    /// UTC time of day of each minute, `HHMMSS`.
+    pub time: Vec<String>,
+    /// Last price in that minute (carried forward), decimal string.
+    pub price: Vec<String>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T: ToSchema> {
     pub items: Vec<T>,
@@ -326,8 +338,10 @@ pub struct NewStock {
     pub initial_price: String,
     /// Default "0.01".
     pub tick_size: Option<String>,
-    /// Shares issued into the house account.
-    pub float: u64,
+    /// Shares issued into the house account (default 10,000).
+    pub float: Option<u64>,
+    /// When it is listed (RFC 3339; default now): its first price's time.
+    pub ts: Option<String>,
     /// Annualised volatility of its random walk (default 0.2, as for every listing).
     pub volatility: Option<f64>,
 }
@@ -336,6 +350,10 @@ pub struct NewStock {
 #[serde(deny_unknown_fields)]
 pub struct SetPrice {
     pub price: String,
+    /// When the price happened (RFC 3339), e.g. a price file's time: history,
+    /// candles and day statistics use it, and the symbol leaves the random
+    /// walk while such prices arrive (`replay_hold_ms`). Default: now.
+    pub ts: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -71,7 +71,7 @@ impl Modify for Security {
     info(title = "marketsim", description = "Live market API: money and prices are decimal strings, timestamps RFC 3339, errors application/problem+json."),
     paths(
         routes::users::register, routes::users::account,
-        routes::stocks::list, routes::stocks::one, routes::stocks::book, routes::stocks::candles, routes::stocks::movers,
+        routes::stocks::list, routes::stocks::one, routes::stocks::book, routes::stocks::candles, routes::stocks::history, routes::stocks::movers,
         routes::orders::place, routes::orders::list, routes::orders::one, routes::orders::cancel, routes::orders::trades,
         routes::portfolio::portfolio,
         routes::admin::list_stock, routes::admin::set_price, routes::admin::pause, routes::admin::resume,

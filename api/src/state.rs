@@ -117,6 +117,32 @@ impl AppState {
         AppState(Arc::new(Inner { shared, router }))
     }
 
+    /// Close the trading session at `ts`: every ticker expires its DAY
+    /// orders (their reservations are released; the expiries are journaled,
+    /// recorded for their owners and streamed) and rolls its day
+    /// statistics (the last price becomes the next day's reference).
+    /// Returns how many orders expired.
+    pub async fn close_session(&self, ts: Timestamp) -> Result<usize, crate::ApiError> {
+        let dir = self.market.directory();
+        let mut events = Vec::new();
+        for t in dir.tickers() {
+            let evs = t.end_of_day(ts).await?;
+            events.extend(evs.into_iter().map(|e| (t.symbol(), e)));
+        }
+        actors::matcher::settle(&dir, &events)?;
+        let expired = events
+            .iter()
+            .filter(|(_, e)| matches!(e, engine::Event::Expired { .. }))
+            .count();
+        let ticket = self.publish(Vec::new(), &events);
+        if let Some(c) = &self.cache {
+            // Movers and changes are of the new day now.
+            let _ = c.invalidate().await;
+        }
+        self.commit(ticket).await?;
+        Ok(expired)
+    }
+
     /// Route one account's commands (with the facts to journal beside
     /// them) in the router's next batch; resolves once routed and
     /// published. Wait for `commit(batch.ticket)` before acknowledging.
@@ -165,6 +191,15 @@ pub struct Shared {
     /// A shared cache of market-wide reads (Redis), with its time to live.
     pub cache: Option<Arc<dyn actors::ports::ReadCache>>,
     pub cache_ttl: std::time::Duration,
+    /// A symbol that gets prices from outside (a replay) stays off the
+    /// random walk until this long after the last one.
+    pub replay_hold: std::time::Duration,
+    /// Where minute histories are kept (Redis), if anywhere; otherwise
+    /// `GET /v1/stocks/{symbol}/history` answers from the tickers' minute
+    /// candles.
+    pub history: Option<Arc<dyn actors::ports::HistoryStore>>,
+    /// When the market trades (orders outside a session are refused).
+    pub sessions: actors::session::Sessions,
 }
 
 impl std::fmt::Debug for Shared {
@@ -209,6 +244,9 @@ impl Shared {
             durable_timeout: std::time::Duration::from_secs(2),
             cache: None,
             cache_ttl: std::time::Duration::from_secs(1),
+            replay_hold: std::time::Duration::from_secs(60),
+            history: None,
+            sessions: actors::session::Sessions::default(),
         }
     }
 

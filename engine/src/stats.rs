@@ -325,6 +325,36 @@ pub struct MinuteHistory {
 }
 
 impl MinuteHistory {
+    /// A history whose first minute starts at `first` (floored to the
+    /// minute), one price per minute from there.
+    pub fn from_minutes(first: Timestamp, prices: Vec<Price>) -> MinuteHistory {
+        MinuteHistory {
+            first: (!prices.is_empty()).then(|| first.minute_floor()),
+            prices,
+        }
+    }
+    /// Start of the first minute, if any.
+    pub fn first(&self) -> Option<Timestamp> {
+        self.first
+    }
+    /// The minutes from `from` to `to` (both inclusive, floored to the
+    /// minute) as a history of their own.
+    pub fn window(&self, from: Timestamp, to: Timestamp) -> MinuteHistory {
+        let Some(first) = self.first else {
+            return MinuteHistory::default();
+        };
+        let index =
+            |t: Timestamp| (t.minute_floor().nanos() - first.nanos()) / Timestamp::NANOS_PER_MINUTE;
+        let lo = index(from).clamp(0, self.prices.len() as i64) as usize;
+        let hi = (index(to) + 1).clamp(0, self.prices.len() as i64) as usize;
+        if lo >= hi {
+            return MinuteHistory::default();
+        }
+        MinuteHistory::from_minutes(
+            Timestamp(first.nanos() + lo as i64 * Timestamp::NANOS_PER_MINUTE),
+            self.prices[lo..hi].to_vec(),
+        )
+    }
     pub fn record(&mut self, ts: Timestamp, price: Price) -> Result<(), OutOfOrder> {
         let minute = ts.minute_floor();
         let first = *self.first.get_or_insert(minute);
@@ -402,6 +432,20 @@ mod history_tests {
         h.extend_to(at(9, 5, 59));
         assert_eq!(h.prices().len(), 6);
         assert_eq!(h.prices()[5], p(104));
+    }
+
+    #[test]
+    fn a_window_keeps_the_minutes_in_range() {
+        let mut h = MinuteHistory::default();
+        h.record(at(9, 0, 5), p(100)).unwrap();
+        h.record(at(9, 4, 0), p(104)).unwrap();
+        let w = h.window(at(9, 1, 30), at(9, 2, 0));
+        assert_eq!(w.times(), ["090100", "090200"]);
+        assert_eq!(w.prices(), [p(100), p(100)]);
+        assert_eq!(h.window(at(8, 0, 0), at(12, 0, 0)), h);
+        assert!(h.window(at(10, 0, 0), at(11, 0, 0)).prices().is_empty());
+        let back = MinuteHistory::from_minutes(at(9, 0, 0), h.prices().to_vec());
+        assert_eq!(back, h);
     }
 
     #[test]

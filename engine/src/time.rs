@@ -27,6 +27,12 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// A day count since 1970-01-01 as `2026-01-05`.
+pub fn date(day: i64) -> String {
+    let (y, m, d) = civil_from_days(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 /// RFC 3339 in UTC with millisecond precision when there is a fraction:
 /// `2026-01-05T09:30:00Z`, `2026-01-05T09:30:00.250Z`.
 pub fn rfc3339(ts: Timestamp) -> String {

@@ -21,12 +21,17 @@ pub struct Timestamp(pub i64);
 impl Timestamp {
     pub const NANOS_PER_SEC: i64 = 1_000_000_000;
     pub const NANOS_PER_MINUTE: i64 = 60 * Self::NANOS_PER_SEC;
+    pub const NANOS_PER_DAY: i64 = 86_400 * Self::NANOS_PER_SEC;
 
     pub const fn from_secs(s: i64) -> Self {
         Timestamp(s * Self::NANOS_PER_SEC)
     }
     pub const fn nanos(self) -> i64 {
         self.0
+    }
+    /// Days since 1970-01-01 (UTC) of this instant.
+    pub const fn day(self) -> i64 {
+        self.0.div_euclid(Self::NANOS_PER_DAY)
     }
     /// Start of the minute containing this instant.
     pub const fn minute_floor(self) -> Timestamp {
@@ -130,11 +135,13 @@ impl Side {
 
 /// Why a string is not a symbol.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("symbol `{0}` must be 1 to {max} characters of A-Z, 0-9, `.` or `-`, starting with a letter", max = Symbol::MAX_LEN)]
+#[error("symbol `{0}` must be 1 to {max} characters of A-Z (either case), 0-9, `.` or `-`, starting with a letter", max = Symbol::MAX_LEN)]
 pub struct InvalidSymbol(pub String);
 
 /// A ticker symbol such as `AAPL` or `BRK.B`, stored inline (no heap), so it
-/// is `Copy` and cheap to hash and compare.
+/// is `Copy` and cheap to hash and compare. Input is case-insensitive:
+/// `Symbol::new("brk.b")` is `BRK.B` (symbols are always stored and shown in
+/// upper case).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Symbol {
     len: u8,
@@ -148,14 +155,16 @@ impl Symbol {
         let b = s.as_bytes();
         let ok = !b.is_empty()
             && b.len() <= Self::MAX_LEN
-            && b[0].is_ascii_uppercase()
+            && b[0].is_ascii_alphabetic()
             && b.iter()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-');
+                .all(|c| c.is_ascii_alphanumeric() || *c == b'.' || *c == b'-');
         if !ok {
             return Err(InvalidSymbol(s.to_string()));
         }
         let mut bytes = [0u8; Self::MAX_LEN];
-        bytes[..b.len()].copy_from_slice(b);
+        for (to, from) in bytes.iter_mut().zip(b) {
+            *to = from.to_ascii_uppercase();
+        }
         Ok(Symbol {
             len: b.len() as u8,
             bytes,
@@ -219,8 +228,25 @@ mod tests {
         for s in ["A", "AAPL", "BRK.B", "X-1", "ABCDEFGHIJKLMNO"] {
             assert_eq!(Symbol::new(s).unwrap().as_str(), s);
         }
-        for s in ["", "aapl", "1ABC", "A B", "ABCDEFGHIJKLMNOP", "É"] {
+        for s in [
+            "",
+            "1ABC",
+            "1abc",
+            "A B",
+            "ABCDEFGHIJKLMNOP",
+            "É",
+            "stock_1",
+        ] {
             assert!(Symbol::new(s).is_err(), "{s:?} accepted");
+        }
+    }
+
+    #[test]
+    fn symbols_are_case_insensitive_and_stored_upper_case() {
+        for (input, stored) in [("aapl", "AAPL"), ("Stock2", "STOCK2"), ("brk.b", "BRK.B")] {
+            let s = Symbol::new(input).unwrap();
+            assert_eq!(s.as_str(), stored);
+            assert_eq!(s, Symbol::new(stored).unwrap());
         }
     }
 

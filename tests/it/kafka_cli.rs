@@ -77,6 +77,21 @@ async fn replay_sends_good_rows_in_time_order_and_reports_bad_ones_by_line() {
         "Time,Stock,Price\n090100,ACME,11\n090000,ACME,10\nnoon,ACME,12\n090200,BETA,5.5\n",
     )
     .unwrap();
+    // Out of time order: an error naming the line, unless --sort.
+    let unsorted = Command::new(env!("CARGO_BIN_EXE_marketsim"))
+        .args([
+            "replay",
+            file.to_str().unwrap(),
+            "--brokers",
+            &brokers,
+            "--topic",
+            "prices",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&unsorted.stderr);
+    assert!(!unsorted.status.success());
+    assert!(err.contains("line 3") && err.contains("--sort"), "{err}");
     let out = Command::new(env!("CARGO_BIN_EXE_marketsim"))
         .args([
             "replay",
@@ -85,6 +100,9 @@ async fn replay_sends_good_rows_in_time_order_and_reports_bad_ones_by_line() {
             &brokers,
             "--topic",
             "prices",
+            "--sort",
+            "--date",
+            "2026-01-05",
         ])
         .output()
         .unwrap();
@@ -112,6 +130,7 @@ async fn replay_sends_good_rows_in_time_order_and_reports_bad_ones_by_line() {
             "--topic",
             "prices",
             "--strict",
+            "--sort",
         ])
         .output()
         .unwrap();
@@ -134,7 +153,7 @@ async fn replay_applies_prices_straight_to_a_running_market_without_kafka() {
     let file = dir.path().join("prices.csv");
     std::fs::write(
         &file,
-        "Time,Stock,Price\n090000,ACME,90\n090100,ACME,95.5\n090000,HOOLI,70\n",
+        "Time,Stock,Price\n090000,ACME,90\n090000,hooli,70\n090100,ACME,95.5\n",
     )
     .unwrap();
     // The binary runs beside the in-process server: off the runtime's threads.

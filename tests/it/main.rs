@@ -4,9 +4,12 @@
 
 mod cli;
 mod kafka_cli;
+mod market_time;
 mod persist;
 mod serve;
 mod serve_kafka;
+mod sessions;
+mod tansu;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

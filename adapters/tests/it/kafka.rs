@@ -21,6 +21,7 @@ fn ticks(n: u64) -> Vec<PriceTick> {
             price: Price::from_minor(10_000 + i as i64),
             ts: Timestamp::from_secs(1_767_605_400 + i as i64),
             seq: i / 3 + 1,
+            origin: Default::default(),
         })
         .collect()
 }
@@ -144,7 +145,7 @@ async fn a_replayed_csv_gives_exactly_the_expected_minute_history() {
     let file = adapters::csv::read_prices(csv.as_bytes(), false).unwrap();
     assert_eq!(file.skipped.len(), 1);
     assert_eq!(file.skipped[0].line, 8);
-    let ticks = adapters::csv::to_ticks(&file.rows, Timestamp(0));
+    let ticks = adapters::csv::to_ticks(&file.rows, Timestamp(0), true).unwrap();
     let sink = KafkaTickSink::new(&brokers, "prices").unwrap();
     sink.publish(&ticks).await.unwrap();
     sink.flush(Duration::from_secs(5)).unwrap();

@@ -56,7 +56,7 @@ async fn quotes_round_trip_as_a_hash() {
 #[tokio::test]
 async fn minute_history_keeps_the_last_price_per_minute_and_carries_forward() {
     let r = store("history");
-    let mut m = MarketMirror::default();
+    let mut m = MarketMirror::extending();
     let trade = MarketEvent::Order {
         symbol: acme(),
         event: Event::Trade(Trade {
@@ -79,7 +79,7 @@ async fn minute_history_keeps_the_last_price_per_minute_and_carries_forward() {
         trade,              // minutes 2 carried forward, 3 is the trade's price
         tick(2, 59, 9_999), // back to an earlier minute: refused
     ];
-    m.apply(&r, &batch, &Default::default()).await;
+    m.apply(&r, &batch, &Default::default()).await.unwrap();
     assert_eq!(m.out_of_order, 1);
     let doc: serde_json::Value =
         serde_json::from_str(&r.history(acme()).await.unwrap().unwrap()).unwrap();
@@ -90,18 +90,78 @@ async fn minute_history_keeps_the_last_price_per_minute_and_carries_forward() {
             "price": ["100.10", "100.20", "100.20", "102.00"],
         })
     );
-    // A minute without data is carried forward when time moves on.
-    m.extend_to(at(5, 0));
-    r.put_history(acme(), m.history(acme()).unwrap())
+    // The day's document is under its date too.
+    let day = at(0, 0).day();
+    let by_day = r
+        .history_between(acme(), at(0, 0), at(59, 0))
+        .await
+        .unwrap();
+    assert_eq!(by_day.len(), 1);
+    assert_eq!(Some(&by_day[0]), m.history(acme(), day));
+    // Minutes without data are carried forward when a later price comes.
+    m.apply(&r, &[tick(5, 0, 10_500)], &Default::default())
         .await
         .unwrap();
     let doc: serde_json::Value =
         serde_json::from_str(&r.history(acme()).await.unwrap().unwrap()).unwrap();
     assert_eq!(doc["time"].as_array().unwrap().len(), 6);
-    assert_eq!(doc["price"][5], "102.00");
+    assert_eq!(doc["price"][4], "102.00");
+    assert_eq!(doc["price"][5], "105.00");
     // The quote followed the last update.
     let q = QuoteCache::get(&r, acme()).await.unwrap().unwrap();
-    assert_eq!(q.last, Price::from_minor(10_200));
+    assert_eq!(q.last, Price::from_minor(10_500));
+    // A restarted mirror extends the stored day instead of starting over.
+    let mut again = MarketMirror::extending();
+    again
+        .apply(&r, &[tick(7, 0, 10_700)], &Default::default())
+        .await
+        .unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&r.history(acme()).await.unwrap().unwrap()).unwrap();
+    assert_eq!(doc["time"][0], "090000");
+    assert_eq!(doc["time"].as_array().unwrap().len(), 8);
+    assert_eq!(doc["price"][6], "105.00");
+    assert_eq!(doc["price"][7], "107.00");
+}
+
+#[tokio::test]
+async fn prices_of_another_day_go_to_that_days_history() {
+    let r = store("days");
+    let mut m = MarketMirror::extending();
+    let next_day = |min: i64, cents: i64| MarketEvent::Tick {
+        symbol: acme(),
+        price: Price::from_minor(cents),
+        ts: Timestamp(at(min, 0).nanos() + Timestamp::NANOS_PER_DAY),
+    };
+    // Today's live price, then a replay of the previous day's file, then
+    // more of today: nothing is refused, each day keeps its own minutes.
+    m.apply(&r, &[next_day(30, 20_000)], &Default::default())
+        .await
+        .unwrap();
+    m.apply(
+        &r,
+        &[tick(0, 0, 10_000), tick(2, 0, 10_200)],
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    m.apply(&r, &[next_day(31, 20_100)], &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(m.out_of_order, 0);
+    let day = at(0, 0).day();
+    assert_eq!(
+        m.history(acme(), day).unwrap().times(),
+        ["090000", "090100", "090200"]
+    );
+    assert_eq!(
+        m.history(acme(), day + 1).unwrap().times(),
+        ["093000", "093100"]
+    );
+    // `history:ACME` is the latest day's.
+    let doc: serde_json::Value =
+        serde_json::from_str(&r.history(acme()).await.unwrap().unwrap()).unwrap();
+    assert_eq!(doc["time"], serde_json::json!(["093000", "093100"]));
 }
 
 #[tokio::test]
@@ -137,7 +197,8 @@ async fn ticks_and_trades_are_published_for_other_processes() {
         &[tick(0, 1, 10_000), tick(0, 2, 10_001)],
         &Default::default(),
     )
-    .await;
+    .await
+    .unwrap();
     let mut stream = sub.on_message();
     let mut got = Vec::new();
     for _ in 0..2 {

@@ -20,6 +20,9 @@ pub fn router() -> Router<AppState> {
         .route("/v1/admin/generator/resume", post(resume))
 }
 
+/// Shares a listing issues when none are given.
+pub const DEFAULT_FLOAT: u64 = 10_000;
+
 /// List a new symbol: its float goes to the house account.
 #[utoipa::path(post, path = "/v1/admin/stocks", tag = "admin", security(("bearer" = [])), request_body = NewStock,
     responses((status = 201, body = Stock), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
@@ -46,64 +49,143 @@ pub async fn list_stock(
             "`initial_price` {initial} is not a multiple of the tick size {tick}"
         )));
     }
-    if b.float == 0 {
+    let float = b.float.unwrap_or(DEFAULT_FLOAT);
+    if float == 0 {
         return Err(ApiError::Unprocessable(
             "`float` must be at least 1 share".into(),
         ));
     }
+    let at = event_time(&st, b.ts.as_deref())?;
     let mut listing = actors::Listing {
         tick,
-        float: b.float,
+        float,
         ..actors::Listing::new(s, initial)
     };
     if let Some(v) = b.volatility {
         listing.params.volatility = v;
     }
-    let model = listing
-        .model(initial)
-        .map_err(|e| ApiError::Unprocessable(format!("`volatility`: {e}")))?;
-    let h = st
-        .market
-        .list(listing.ticker(actors::TickerConfig {
-            ticks_update_stats: true,
-        }))
-        .await?;
-    st.market
-        .accounts_of(st.house)
-        .apply(actors::account::AccountCmd::Issue(st.house, s, b.float))
-        .await?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let ticket = st.publish(
-        vec![
-            actors::facts::Fact::Listed {
-                symbol: s,
-                tick,
-                price: initial,
-            },
-            actors::facts::Fact::Issue {
-                account: st.house,
-                symbol: s,
-                quantity: b.float,
-            },
-        ],
-        &[],
-    );
-    st.commit(ticket).await?;
-    if let Some(c) = &st.cache {
-        // The listing changed: cached lists and movers are stale.
-        let _ = c.invalidate().await;
-    }
-    if let Some(g) = &st.generator {
-        let stream = st.market.directory().tickers().len() as u64;
-        let _ = g.add(s, model, stream, stream);
-    }
+    // A listing with its own time is a replay's: it starts off the walk.
+    let h = st.list(listing, at, b.ts.is_some()).await?;
     Ok((StatusCode::CREATED, axum::Json(stock(&h.snapshot().await?))))
 }
 
-/// Set a symbol's reference price.
+/// `ts` of a request (RFC 3339), or now.
+fn event_time(st: &AppState, ts: Option<&str>) -> Result<engine::Timestamp, ApiError> {
+    match ts {
+        None => Ok(st.now()),
+        Some(v) => engine::time::parse_rfc3339(v).ok_or_else(|| {
+            ApiError::Unprocessable(format!(
+                "`ts`: `{v}` is not an RFC 3339 time like 2026-01-05T09:30:00Z"
+            ))
+        }),
+    }
+}
+
+impl AppState {
+    /// List `listing` (its float to the house account) with its first
+    /// price at `at`, journaled like every listing, and start walking it
+    /// (`outside`: its prices come from outside, so it starts off the walk
+    /// for `replay_hold`). The listing path of the admin API, of replays
+    /// and of consumed topics.
+    pub async fn list(
+        &self,
+        listing: actors::Listing,
+        at: engine::Timestamp,
+        outside: bool,
+    ) -> Result<actors::TickerHandle, ApiError> {
+        let s = listing.symbol;
+        let model = listing
+            .model(listing.initial)
+            .map_err(|e| ApiError::Unprocessable(format!("`volatility`: {e}")))?;
+        let h = self
+            .market
+            .list(listing.ticker(actors::TickerConfig {
+                ticks_update_stats: true,
+            }))
+            .await?;
+        // Its first price, at its own time (the listing's day starts here).
+        h.tick(listing.initial, at)?;
+        self.market
+            .accounts_of(self.house)
+            .apply(actors::account::AccountCmd::Issue(
+                self.house,
+                s,
+                listing.float,
+            ))
+            .await?
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let ticket = self.publish(
+            vec![
+                actors::facts::Fact::Listed {
+                    symbol: s,
+                    tick: listing.tick,
+                    price: listing.initial,
+                },
+                actors::facts::Fact::Issue {
+                    account: self.house,
+                    symbol: s,
+                    quantity: listing.float,
+                },
+            ],
+            &[],
+        );
+        self.commit(ticket).await?;
+        if let Some(c) = &self.cache {
+            // The listing changed: cached lists and movers are stale.
+            let _ = c.invalidate().await;
+        }
+        if let Some(g) = &self.generator {
+            let stream = self.market.directory().tickers().len() as u64;
+            let _ = g.add(
+                s,
+                model,
+                stream,
+                stream,
+                outside.then_some(self.replay_hold),
+            );
+        }
+        Ok(h)
+    }
+
+    /// A price from outside the market (a replay, a consumed topic) at
+    /// its own time `at`: applied to the ticker, journaled, then streamed
+    /// (and mirrored to Redis); the symbol stays off the random walk while
+    /// such prices arrive.
+    pub async fn outside_price(
+        &self,
+        t: &actors::TickerHandle,
+        p: engine::Price,
+        at: engine::Timestamp,
+    ) -> Result<(), ApiError> {
+        let s = t.symbol();
+        if let Some(g) = &self.generator {
+            let _ = g.hold(s, p, self.replay_hold);
+        }
+        t.tick(p, at)?;
+        let ticket = self.publish(
+            vec![actors::facts::Fact::Tick {
+                symbol: s,
+                price: p,
+                ts: at,
+            }],
+            &[],
+        );
+        self.commit(ticket).await?;
+        self.bus.publish(vec![actors::MarketEvent::Tick {
+            symbol: s,
+            price: p,
+            ts: at,
+        }]);
+        Ok(())
+    }
+}
+
+/// Set a symbol's reference price: now (the walk goes on from it), or at
+/// the given `ts` (a replayed price: the symbol leaves the walk while
+/// such prices arrive).
 #[utoipa::path(post, path = "/v1/admin/stocks/{symbol}/price", tag = "admin", security(("bearer" = [])), request_body = SetPrice,
-    params(("symbol" = String, Path, description = "Ticker symbol")),
-    responses((status = 200, body = Stock), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+    params(("symbol" = String, Path, description = "Ticker symbol (either case)")),
+    responses((status = 200, body = Stock), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn set_price(
     State(st): State<AppState>,
     _: Admin,
@@ -122,6 +204,11 @@ pub async fn set_price(
             "`price` {p} is not a multiple of the tick size {}",
             t.tick_size()
         )));
+    }
+    if b.ts.is_some() {
+        let at = event_time(&st, b.ts.as_deref())?;
+        st.outside_price(&t, p, at).await?;
+        return Ok(axum::Json(stock(&t.snapshot().await?)));
     }
     match &st.generator {
         Some(g) => {

@@ -100,6 +100,12 @@ async fn place_order(
         }
     }
     st.writable()?;
+    if let actors::session::SessionState::Closed { opens_at } = st.sessions.at(st.now()) {
+        return Err(ApiError::Conflict(format!(
+            "the market is closed: the next session opens at {}",
+            engine::time::rfc3339(opens_at)
+        )));
+    }
     let symbol =
         Symbol::new(&body.symbol).map_err(|e| ApiError::Unprocessable(format!("`symbol`: {e}")))?;
     let (order_type, limit_price) = match (body.order_type, body.limit_price.as_deref()) {

@@ -7,7 +7,7 @@ use engine::{Candle, Symbol, Timestamp};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::dto::{Book, CandleDto, Level, Mover, Movers, Page, Paging, Stock, pct, ts};
+use crate::dto::{Book, CandleDto, History, Level, Mover, Movers, Page, Paging, Stock, pct, ts};
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
 use crate::state::AppState;
@@ -18,6 +18,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/stocks/{symbol}", get(one))
         .route("/v1/stocks/{symbol}/book", get(book))
         .route("/v1/stocks/{symbol}/candles", get(candles))
+        .route("/v1/stocks/{symbol}/history", get(history))
         .route("/v1/market/movers", get(movers))
 }
 
@@ -222,6 +223,103 @@ pub async fn candles(
             })
             .collect(),
     ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// RFC 3339 time or a date (inclusive); default: the start of the day
+    /// of the symbol's last price.
+    pub from: Option<String>,
+    /// RFC 3339 time or a date (inclusive); default: the end of `from`'s
+    /// day. At most 31 days after `from`.
+    pub to: Option<String>,
+}
+
+/// The longest range one history request may cover.
+const HISTORY_MAX_DAYS: i64 = 31;
+
+/// The price per minute by each price's own time: the last price in each
+/// minute, carried forward over minutes without one. In the price updater
+/// seed's shape (`time` as `HHMMSS`, UTC), with the date of each entry.
+#[utoipa::path(get, path = "/v1/stocks/{symbol}/history", tag = "market",
+    params(("symbol" = String, Path, description = "Ticker symbol (either case)"), HistoryQuery),
+    responses((status = 200, body = History), (status = 400, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn history(
+    State(st): State<AppState>,
+    Path(s): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<axum::Json<History>, ApiError> {
+    let t = ticker(&st, &s)?;
+    let from = match q.from.as_deref() {
+        Some(v) => parse_time("from", v)?,
+        None => {
+            let last = t.snapshot().await?.stats.last_update;
+            Timestamp(last.day() * Timestamp::NANOS_PER_DAY)
+        }
+    };
+    let to = match q.to.as_deref() {
+        // A bare date means the whole day.
+        Some(v) if v.len() == 10 => {
+            Timestamp(parse_time("to", v)?.nanos() + Timestamp::NANOS_PER_DAY - 1)
+        }
+        Some(v) => parse_time("to", v)?,
+        None => Timestamp((from.day() + 1) * Timestamp::NANOS_PER_DAY - 1),
+    };
+    if to < from {
+        return Err(ApiError::BadRequest("`to` is before `from`".into()));
+    }
+    if to.day() - from.day() >= HISTORY_MAX_DAYS {
+        return Err(ApiError::BadRequest(format!(
+            "at most {HISTORY_MAX_DAYS} days per request"
+        )));
+    }
+    let days = match &st.history {
+        Some(h) => match h.minutes(t.symbol(), from, to).await {
+            Ok(days) => days,
+            // Redis is down: the engine's candles answer.
+            Err(_) => from_candles(&t.candles().await?, from, to),
+        },
+        None => from_candles(&t.candles().await?, from, to),
+    };
+    let mut out = History {
+        symbol: t.symbol().to_string(),
+        date: Vec::new(),
+        time: Vec::new(),
+        price: Vec::new(),
+    };
+    for h in &days {
+        let date = h
+            .first()
+            .map(|f| engine::time::date(f.day()))
+            .unwrap_or_default();
+        for (time, price) in h.times().into_iter().zip(h.prices()) {
+            out.date.push(date.clone());
+            out.time.push(time);
+            out.price.push(price.to_string());
+        }
+    }
+    Ok(axum::Json(out))
+}
+
+/// Minute histories per day from minute candles (the close of each
+/// minute), clipped to `[from, to]`.
+fn from_candles(candles: &[Candle], from: Timestamp, to: Timestamp) -> Vec<engine::MinuteHistory> {
+    let mut days: Vec<engine::MinuteHistory> = Vec::new();
+    let mut day = i64::MIN;
+    for c in candles {
+        if c.start.day() != day {
+            day = c.start.day();
+            days.push(engine::MinuteHistory::default());
+        }
+        if let Some(h) = days.last_mut() {
+            let _ = h.record(c.start, c.close);
+        }
+    }
+    days.into_iter()
+        .map(|h| h.window(from, to))
+        .filter(|h| !h.prices().is_empty())
+        .collect()
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

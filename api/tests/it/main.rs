@@ -1,6 +1,7 @@
 //! The API over real HTTP: the app on port 0, reqwest as the client.
 mod errors;
 mod journey;
+mod market_time;
 mod ops;
 mod orders;
 

@@ -117,6 +117,7 @@ async fn raw(brokers: &str, topic: &str, n: usize, symbols: &[Symbol]) -> f64 {
                 price: Price::from_minor(10_000),
                 ts: Timestamp(i as i64),
                 seq: (i / symbols.len()) as u64 + 1,
+                origin: Default::default(),
             };
             (s.to_string(), encode_tick(&t))
         })

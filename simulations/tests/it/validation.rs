@@ -57,7 +57,7 @@ fn float_prices_are_refused_with_a_hint() {
 #[test]
 fn semantic_errors_name_the_field() {
     let cases = [
-        (GOOD.replace("\"ACME\"", "\"acme\""), "symbols[0].symbol"),
+        (GOOD.replace("\"ACME\"", "\"ac me\""), "symbols[0].symbol"),
         (
             GOOD.replace(
                 "initial_price = \"10.00\"",
