@@ -36,7 +36,8 @@ pub struct GenerateArgs {
     /// Symbols (and their walks) from a scenario file.
     #[arg(long, conflicts_with = "symbols")]
     pub scenario: Option<PathBuf>,
-    /// N random tickers priced 10-100 (default 10 without --scenario).
+    /// N random tickers priced 10-100 with 10,000-20,000 shares each
+    /// (default 10 without --scenario).
     #[arg(long)]
     pub symbols: Option<usize>,
     /// Every symbol ticks once per interval (default 500 ms).
@@ -125,19 +126,22 @@ async fn sink(t: &Target) -> anyhow::Result<KafkaTickSink> {
     Ok(KafkaTickSink::new(&t.brokers, &t.topic)?)
 }
 
-fn random_symbols(n: usize, seed: u64) -> Vec<(Symbol, Price)> {
+/// `n` random tickers: a 3-4 letter symbol, a price of 10.00-100.00 and an
+/// available quantity of 10,000-20,000 shares.
+fn random_symbols(n: usize, seed: u64) -> Vec<(Symbol, Price, u64)> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut out: Vec<(Symbol, Price)> = Vec::new();
+    let mut out: Vec<(Symbol, Price, u64)> = Vec::new();
     while out.len() < n {
         let len = rng.random_range(3..=4);
         let name: String = (0..len)
             .map(|_| char::from(b'A' + rng.random_range(0..26u8)))
             .collect();
         let Ok(s) = Symbol::new(&name) else { continue };
-        if out.iter().any(|(x, _)| *x == s) {
+        if out.iter().any(|(x, _, _)| *x == s) {
             continue;
         }
-        out.push((s, Price::from_minor(rng.random_range(1_000..=10_000))));
+        let price = Price::from_minor(rng.random_range(1_000..=10_000));
+        out.push((s, price, rng.random_range(10_000..=20_000)));
     }
     out
 }
@@ -145,20 +149,25 @@ fn random_symbols(n: usize, seed: u64) -> Vec<(Symbol, Price)> {
 /// Publish the walk's ticks until `--count` or Ctrl-C.
 pub async fn generate(a: GenerateArgs) -> anyhow::Result<()> {
     let mut walk = PriceWalk::default();
+    // Each symbol's float: its ticks carry it for a market that lists the
+    // symbol at first sight.
+    let mut quantity: std::collections::BTreeMap<Symbol, u64> = Default::default();
     match &a.scenario {
         Some(p) => {
             let plan = simulations::Scenario::load(p)?;
             for (i, l) in plan.symbols.iter().enumerate() {
                 walk.add(l.symbol, l.model(l.initial)?, a.seed, i as u64);
+                quantity.insert(l.symbol, l.float);
             }
         }
         None => {
-            for (i, (s, p)) in random_symbols(a.symbols.unwrap_or(10).max(1), a.seed)
+            for (i, (s, p, q)) in random_symbols(a.symbols.unwrap_or(10).max(1), a.seed)
                 .into_iter()
                 .enumerate()
             {
                 let l = Listing::new(s, p);
                 walk.add(s, l.model(p)?, a.seed, i as u64);
+                quantity.insert(s, q);
             }
         }
     }
@@ -183,6 +192,9 @@ pub async fn generate(a: GenerateArgs) -> anyhow::Result<()> {
     loop {
         ticks.clear();
         walk.step(step_secs, clock.now(), &mut ticks);
+        for t in &mut ticks {
+            t.quantity = quantity.get(&t.symbol).copied().filter(|q| *q > 0);
+        }
         if let Some(c) = a.count {
             ticks.truncate((c - sent) as usize);
         }

@@ -67,7 +67,10 @@ impl adapters::kafka::TickHost for Host {
             return None;
         }
         let listing = actors::Listing {
-            float: api::routes::admin::DEFAULT_FLOAT,
+            float: tick
+                .quantity
+                .filter(|q| *q > 0)
+                .unwrap_or(api::routes::admin::DEFAULT_FLOAT),
             ..actors::Listing::new(tick.symbol, tick.price)
         };
         match self.state.list(listing, tick.ts, true).await {

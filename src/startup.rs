@@ -253,6 +253,9 @@ async fn assemble(
     } else {
         issue_floats_to_house(&market, &listings).await?;
     }
+    // Without agents, the house (the issuer) offers each fresh listing's
+    // float at its initial price, so users have something to buy.
+    let offerings = (plan.is_none() && !restored).then(|| listings.clone());
     let base = api::state::Shared::new(market.clone());
     let (journal, db) = match db {
         Some((db, d)) => {
@@ -306,6 +309,12 @@ async fn assemble(
     }
     if let Some(k) = kafka {
         crate::kafka::start(k, &state, s.auto_list);
+    }
+    for l in offerings.iter().flatten() {
+        state
+            .offer(l.symbol, l.float, l.initial)
+            .await
+            .with_context(|| format!("the house's offering of {}", l.symbol))?;
     }
     keep_sessions(state.clone());
     Ok(Market {

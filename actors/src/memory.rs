@@ -80,6 +80,7 @@ mod tests {
             ts: Timestamp(n),
             seq: n as u64,
             origin: Default::default(),
+            quantity: None,
         };
         sink.publish(&[t(1), t(2)]).await.unwrap();
         sink.publish(&[t(3)]).await.unwrap();

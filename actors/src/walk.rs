@@ -20,6 +20,9 @@ pub struct PriceTick {
     /// duplicates by it.
     pub seq: u64,
     pub origin: Origin,
+    /// Shares a market issues when it lists this symbol at first sight
+    /// (random tickers carry 10,000-20,000); `None`: the market's default.
+    pub quantity: Option<u64>,
 }
 
 /// Where a tick comes from.
@@ -115,6 +118,7 @@ impl PriceWalk {
                 ts,
                 seq: w.seq,
                 origin: Origin::Walk,
+                quantity: None,
             });
         }
     }
@@ -129,6 +133,7 @@ impl PriceWalk {
             ts,
             seq: w.seq,
             origin: Origin::Walk,
+            quantity: None,
         })
     }
     /// Shock a symbol by a log-return (the random-ticker agent's jump).
@@ -142,6 +147,7 @@ impl PriceWalk {
             ts,
             seq: w.seq,
             origin: Origin::Walk,
+            quantity: None,
         })
     }
 }

@@ -151,6 +151,7 @@ pub fn to_ticks(
                 ts: Timestamp(day_start.nanos() + r.time * 1_000_000_000),
                 seq: *s,
                 origin: Origin::Replay,
+                quantity: None,
             }
         })
         .collect())

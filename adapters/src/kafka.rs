@@ -9,7 +9,10 @@
 //! ```
 //!
 //! `price` is a decimal string (never a float); `ts` is when the price
-//! happened (event time); `symbol` is case-insensitive. `origin` is absent
+//! happened (event time); `symbol` is case-insensitive. `quantity`
+//! (optional) is the number of shares a market issues if it lists the
+//! symbol at first sight (`generate --symbols` gives its random tickers
+//! 10,000-20,000). `origin` is absent
 //! for a random walk's ticks and `"replay"` for a price file's (a market
 //! takes such a symbol off its own walk). `seq` counts from 1 per symbol and
 //! origin, and the consumer drops a tick whose `seq` it has already seen for
@@ -50,6 +53,9 @@ pub struct TickMessage {
     pub seq: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// Shares to issue if a market lists the symbol at first sight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<u64>,
 }
 
 /// Why a message is not a tick.
@@ -77,6 +83,7 @@ pub fn encode_tick(t: &PriceTick) -> Vec<u8> {
         ts: engine::time::rfc3339(t.ts),
         seq: t.seq,
         origin: (t.origin != Origin::Walk).then(|| t.origin.as_str().to_string()),
+        quantity: t.quantity,
     };
     serde_json::to_vec(&m).unwrap_or_default()
 }
@@ -101,6 +108,7 @@ pub fn decode_tick(bytes: &[u8]) -> Result<PriceTick, DecodeError> {
         ts,
         seq: m.seq,
         origin,
+        quantity: m.quantity,
     })
 }
 
@@ -608,6 +616,7 @@ mod tests {
 
     fn tick() -> PriceTick {
         PriceTick {
+            quantity: None,
             symbol: Symbol::new("ACME").unwrap(),
             price: Price::from_minor(10_025),
             ts: Timestamp(1_767_605_400_250_000_000),

@@ -64,7 +64,8 @@ pub struct Stock {
     pub volume: u64,
     pub bid: Option<String>,
     pub ask: Option<String>,
-    /// Shares offered on the book now.
+    /// Shares offered for sale on the book now (a new listing: the float
+    /// the house offers at its initial price).
     pub available_quantity: u64,
     pub tick_size: String,
     pub timestamp: String,

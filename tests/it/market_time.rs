@@ -472,5 +472,82 @@ async fn generator_ticks_flow_through_a_real_broker_into_the_engine() {
             .unwrap_or_else(|| panic!("no topic {name}"));
         assert_eq!(t.partitions().len(), 2, "{name}");
     }
+    // Random tickers from a standalone generator on the same topic are
+    // listed at first sight with their 10,000-20,000 shares on offer.
+    ok(&marketsim(
+        strs(&[
+            "generate",
+            "--brokers",
+            &broker.brokers,
+            "--topic",
+            "marketsim.ticks",
+            "--symbols",
+            "3",
+            "--count",
+            "9",
+            "--rate",
+            "0",
+        ]),
+        vec![],
+    )
+    .await);
+    let start = Instant::now();
+    let stocks = loop {
+        let s = crate::get_json(&http, &format!("{}/v1/stocks", app.base), None).await;
+        if s["total"] == 8 {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the random tickers were not listed: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let defaults = ["ACME", "GLOBEX", "INITECH", "UMBRELLA", "HOOLI"];
+    let random: Vec<&Value> = stocks["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| !defaults.contains(&s["symbol"].as_str().unwrap()))
+        .collect();
+    assert_eq!(random.len(), 3);
+    for s in random {
+        let q = s["available_quantity"].as_u64().unwrap();
+        assert!((10_000..=20_000).contains(&q), "{s}");
+        assert!(!s["timestamp"].as_str().unwrap().starts_with("1970"), "{s}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_market_without_agents_offers_each_listings_float_for_sale() {
+    let app = crate::spawn_app(
+        &[("MARKETSIM_TICK_INTERVAL_MS", "3600000")],
+        Overrides::default(),
+    )
+    .await;
+    let (base, http) = (app.base.clone(), reqwest::Client::new());
+    let acme = crate::get_json(&http, &format!("{base}/v1/stocks/ACME"), None).await;
+    assert_eq!(acme["available_quantity"], 1_000_000, "{acme}");
+    assert_eq!(acme["ask"], "100.00", "{acme}");
+    let key = crate::register(&http, &base, "ann").await;
+    let r = http
+        .post(format!("{base}/v1/orders"))
+        .bearer_auth(&key)
+        .json(
+            &serde_json::json!({"symbol": "acme", "side": "buy", "type": "market", "quantity": 10}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let o: Value = r.json().await.unwrap();
+    assert_eq!(
+        (o["status"].as_str(), o["average_price"].as_str()),
+        (Some("filled"), Some("100.00")),
+        "{o}"
+    );
+    let acme = crate::get_json(&http, &format!("{base}/v1/stocks/ACME"), None).await;
+    assert_eq!(acme["available_quantity"], 999_990, "{acme}");
     app.stop().await;
 }

@@ -22,6 +22,7 @@ fn ticks(n: u64) -> Vec<PriceTick> {
             ts: Timestamp::from_secs(1_767_605_400 + i as i64),
             seq: i / 3 + 1,
             origin: Default::default(),
+            quantity: None,
         })
         .collect()
 }

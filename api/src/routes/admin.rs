@@ -130,6 +130,7 @@ impl AppState {
             &[],
         );
         self.commit(ticket).await?;
+        self.offer(s, listing.float, listing.initial).await?;
         if let Some(c) = &self.cache {
             // The listing changed: cached lists and movers are stale.
             let _ = c.invalidate().await;
@@ -145,6 +146,60 @@ impl AppState {
             );
         }
         Ok(h)
+    }
+
+    /// The issuer (the house) offers `quantity` shares of `symbol` at
+    /// `price`: a resting GTC sell, journaled like any order, that users
+    /// buy from (a listing's primary offering; its size is the stock's
+    /// `available_quantity` until someone buys).
+    pub async fn offer(
+        &self,
+        symbol: engine::Symbol,
+        quantity: u64,
+        price: engine::Price,
+    ) -> Result<(), ApiError> {
+        if quantity == 0 {
+            return Ok(());
+        }
+        let (id, ts) = self.next_order();
+        let req = engine::OrderRequest {
+            id,
+            account: self.house,
+            symbol,
+            side: engine::Side::Sell,
+            order_type: engine::OrderType::Limit,
+            quantity,
+            limit_price: Some(price),
+            collar: None,
+            time_in_force: engine::TimeInForce::Gtc,
+            client_order_id: None,
+            ts,
+        };
+        let order = actors::matcher::validate(&self.market.directory(), req, self.collar_bps)
+            .await
+            .map_err(|e| ApiError::Internal(format!("the house's offering of {symbol}: {e}")))?;
+        let fact = actors::facts::Fact::Order(actors::facts::OrderFact {
+            id,
+            account: self.house,
+            client_order_id: None,
+            symbol,
+            side: engine::Side::Sell,
+            order_type: engine::OrderType::Limit,
+            quantity,
+            limit_price: Some(price),
+            time_in_force: engine::TimeInForce::Gtc,
+            denied: None,
+            at: ts,
+        });
+        let batch = self
+            .submit(
+                self.house,
+                ts,
+                vec![fact],
+                vec![actors::Command::Place(order)],
+            )
+            .await?;
+        self.commit(batch.ticket).await
     }
 
     /// A price from outside the market (a replay, a consumed topic) at

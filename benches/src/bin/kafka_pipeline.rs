@@ -118,6 +118,7 @@ async fn raw(brokers: &str, topic: &str, n: usize, symbols: &[Symbol]) -> f64 {
                 ts: Timestamp(i as i64),
                 seq: (i / symbols.len()) as u64 + 1,
                 origin: Default::default(),
+                quantity: None,
             };
             (s.to_string(), encode_tick(&t))
         })
