@@ -12,6 +12,8 @@ pub struct Tansu {
     child: Option<Child>,
     port: u16,
     storage: String,
+    /// The broker's working directory (its SQLite file), if on disk.
+    dir: Option<tempfile::TempDir>,
     pub brokers: String,
 }
 
@@ -32,7 +34,7 @@ pub fn binary() -> PathBuf {
         .map(|d| d.join("bin/tansu"));
     on_path
         .or(cargo_bin.filter(|p| p.is_file()))
-        .expect("the Tansu broker is not installed: run scripts/test (it installs it), or `cargo install tansu --locked --features dynostore,postgres`")
+        .expect("the Tansu broker is not installed: run scripts/test (it installs it), or `cargo install tansu --locked --features dynostore,libsql`")
 }
 
 fn free_port() -> u16 {
@@ -46,17 +48,22 @@ fn free_port() -> u16 {
 impl Tansu {
     /// A broker keeping everything in memory.
     pub fn start() -> Tansu {
-        Tansu::start_with("memory://tansu/")
+        Tansu::start_with("memory://tansu/", None)
     }
 
-    /// A broker on `storage` (e.g. a PostgreSQL URL, which survives a
-    /// restart of the broker).
-    pub fn start_with(storage: &str) -> Tansu {
+    /// A broker keeping topics, messages and committed offsets in an SQLite
+    /// file of its own, so they survive a restart of the broker.
+    pub fn start_on_disk() -> Tansu {
+        Tansu::start_with("sqlite://tansu.db", Some(tempfile::tempdir().unwrap()))
+    }
+
+    fn start_with(storage: &str, dir: Option<tempfile::TempDir>) -> Tansu {
         let port = free_port();
         let mut t = Tansu {
             child: None,
             port,
             storage: storage.to_string(),
+            dir,
             brokers: format!("127.0.0.1:{port}"),
         };
         t.restart();
@@ -76,7 +83,12 @@ impl Tansu {
     pub fn restart(&mut self) {
         self.kill();
         let url = format!("tcp://127.0.0.1:{}", self.port);
-        let child = Command::new(binary())
+        let mut cmd = Command::new(binary());
+        if let Some(d) = &self.dir {
+            // SQLite paths are relative to the broker's working directory.
+            cmd.current_dir(d.path());
+        }
+        let child = cmd
             .args([
                 "broker",
                 "--listener-url",
