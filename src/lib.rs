@@ -101,15 +101,19 @@ pub fn simulate(args: cli::RunArgs) -> anyhow::Result<()> {
 pub fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::load(args.config.as_deref(), &args.overrides())?;
     init_tracing(&settings.log);
-    if args
-        .database_url
-        .as_deref()
-        .is_some_and(|u| u.contains('@'))
-    {
-        tracing::warn!(
-            "a database URL with credentials on the command line is visible to other users; \
-             prefer MARKETSIM_DATABASE_URL"
-        );
+    for (flag, url, var) in [
+        (
+            "--database-url",
+            &args.database_url,
+            "MARKETSIM_DATABASE_URL",
+        ),
+        ("--redis-url", &args.redis_url, "MARKETSIM_REDIS_URL"),
+    ] {
+        if url.as_deref().is_some_and(|u| u.contains('@')) {
+            tracing::warn!(
+                "{flag} with credentials on the command line is visible to other users; prefer {var}"
+            );
+        }
     }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let threads = settings.threads.unwrap_or(cores.saturating_sub(1));

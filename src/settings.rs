@@ -30,8 +30,11 @@ pub enum SettingsError {
 pub struct Settings {
     /// Address to listen on (port 0: any free port).
     pub listen: String,
-    /// The admin key (admin endpoints are refused without one).
+    /// The admin key (admin endpoints are refused without one); at least
+    /// 16 characters.
     pub admin_key: Option<SecretString>,
+    /// Accept an admin key shorter than 16 characters (development only).
+    pub allow_short_admin_key: bool,
     /// New users' cash, a decimal amount.
     pub starting_cash: String,
     /// Generator interval in milliseconds: every symbol's price moves this often.
@@ -100,6 +103,7 @@ impl Default for Settings {
         Settings {
             listen: "127.0.0.1:8080".into(),
             admin_key: None,
+            allow_short_admin_key: false,
             starting_cash: "100000.00".into(),
             tick_interval_ms: 500,
             collar_bps: 500,
@@ -194,6 +198,14 @@ impl Settings {
                 message: message.into(),
             })
         };
+        if let Some(k) = self.admin_key() {
+            if k.chars().count() < 16 && !self.allow_short_admin_key {
+                return invalid(
+                    "admin_key",
+                    "must be at least 16 characters (allow_short_admin_key = true accepts a shorter one, for development only)",
+                );
+            }
+        }
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
             return invalid("listen", "not an address like 127.0.0.1:8080");
         }
@@ -306,7 +318,7 @@ mod tests {
             env(&[
                 ("MARKETSIM_TICK_INTERVAL_MS", "200"),
                 ("MARKETSIM_LISTEN", "127.0.0.1:2222"),
-                ("MARKETSIM_ADMIN_KEY", "0123456789"),
+                ("MARKETSIM_ADMIN_KEY", "0123456789012345"),
                 ("MARKETSIM_REDIS_PREFIX", ""),
                 ("OTHER", "x"),
             ]),
@@ -323,7 +335,7 @@ mod tests {
         assert_eq!(s.cache_ttl_ms, 1_000, "defaults fill the rest");
         assert_eq!(
             s.admin_key(),
-            Some("0123456789"),
+            Some("0123456789012345"),
             "a numeric-looking key stays a string"
         );
     }
@@ -364,20 +376,39 @@ mod tests {
             .contains("time zone")
         );
         assert!(bad(&[("MARKETSIM_SESSION_PERIOD_MS", "5")]).contains("session_period_ms"));
+        let short = bad(&[("MARKETSIM_ADMIN_KEY", "hunter2")]);
+        assert!(
+            short.contains("admin_key") && short.contains("16"),
+            "{short}"
+        );
+        assert!(
+            !short.contains("hunter2"),
+            "the key itself is never shown: {short}"
+        );
+        let dev = [
+            ("MARKETSIM_ADMIN_KEY".to_string(), "hunter2".to_string()),
+            (
+                "MARKETSIM_ALLOW_SHORT_ADMIN_KEY".to_string(),
+                "true".to_string(),
+            ),
+        ];
+        let s = Settings::load_from(None, dev, &Overrides::default()).unwrap();
+        assert_eq!(s.admin_key(), Some("hunter2"));
     }
 
     #[test]
     fn every_key_is_settable_and_the_readme_documents_each() {
-        assert_eq!(Settings::keys().len(), 25);
+        assert_eq!(Settings::keys().len(), 26);
         assert_eq!(Settings::keys()[0], "listen");
         for key in Settings::keys() {
             let v = match *key {
                 "listen" => "127.0.0.1:1",
                 "starting_cash" => "1.00",
-                "scenario" | "log" | "admin_key" | "database_url" | "redis_url" => "x",
+                "scenario" | "log" | "database_url" | "redis_url" => "x",
                 k if k.starts_with("kafka_") && k != "kafka_partitions" => "x",
                 "redis_prefix" => "x",
-                "auto_list" => "false",
+                "auto_list" | "allow_short_admin_key" => "false",
+                "admin_key" => "0123456789abcdef",
                 "session_hours" => "09:30-16:00",
                 "session_tz" => "UTC",
                 "session_days" => "all",

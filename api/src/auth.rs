@@ -25,6 +25,13 @@ pub fn hash_key(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
 
+/// Equality of two hashes in time that does not depend on where they
+/// differ.
+pub fn same_hash(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
 /// A key hash as 64 lowercase hex digits (how it is stored).
 pub fn hex(hash: &[u8; 32]) -> String {
     hash.iter().map(|b| format!("{b:02x}")).collect()
@@ -73,10 +80,26 @@ impl FromRequestParts<AppState> for Admin {
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
         let key = bearer(parts).ok_or(ApiError::Unauthorized)?;
         match &st.admin_key_hash {
-            Some(h) if *h == hash_key(key) => Ok(Admin),
+            Some(h) if same_hash(h, &hash_key(key)) => Ok(Admin),
             // A user's key, or no admin configured: authenticated, not allowed.
             _ if st.users.by_key(&hash_key(key)).is_some() => Err(ApiError::Forbidden),
             _ => Err(ApiError::Unauthorized),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_compare_equal_only_when_every_byte_is() {
+        let a = hash_key("admin-key-0123456789");
+        assert!(same_hash(&a, &hash_key("admin-key-0123456789")));
+        for i in [0, 17, 31] {
+            let mut b = a;
+            b[i] ^= 1;
+            assert!(!same_hash(&a, &b), "byte {i}");
         }
     }
 }

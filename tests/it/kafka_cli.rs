@@ -142,7 +142,7 @@ async fn replay_sends_good_rows_in_time_order_and_reports_bad_ones_by_line() {
 async fn replay_applies_prices_straight_to_a_running_market_without_kafka() {
     let app = crate::spawn_app(
         &[
-            ("MARKETSIM_ADMIN_KEY", "secret"),
+            ("MARKETSIM_ADMIN_KEY", "secret-admin-key-1"),
             ("MARKETSIM_TICK_INTERVAL_MS", "3600000"),
         ],
         marketsim::settings::Overrides::default(),
@@ -161,7 +161,7 @@ async fn replay_applies_prices_straight_to_a_running_market_without_kafka() {
     let out = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_marketsim"))
             .args(["replay", f.to_str().unwrap(), "--url", &b])
-            .env("MARKETSIM_ADMIN_KEY", "secret")
+            .env("MARKETSIM_ADMIN_KEY", "secret-admin-key-1")
             .output()
             .unwrap()
     })

@@ -20,7 +20,7 @@ async fn serve_runs_a_live_market_and_stops_gracefully_on_sigterm() {
             "--tick-interval-ms",
             "50",
         ],
-        &[("MARKETSIM_ADMIN_KEY", "k")],
+        &[("MARKETSIM_ADMIN_KEY", "serve-test-admin-key")],
     );
     let http = reqwest::Client::new();
     let h: Value = crate::get_json(&http, &format!("{base}/health"), None).await;
