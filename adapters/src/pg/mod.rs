@@ -41,6 +41,9 @@ pub enum PgError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("journal: {0}")]
     Journal(String),
+    /// The journal already holds other facts at the numbers being written.
+    #[error("journal conflict: {0}")]
+    Conflict(String),
 }
 
 /// Connect to `url` (a pool of `max` connections), failing after `timeout`.
@@ -224,7 +227,12 @@ async fn run(
                 Ok(()) => break,
                 Err(e) => {
                     if healthy.swap(false, Ordering::Relaxed) {
-                        tracing::warn!(error = %e, "PostgreSQL write failed: trading paused, retrying");
+                        if matches!(e, PgError::Conflict(_)) {
+                            // Nothing is acknowledged past this point.
+                            tracing::error!(error = %e, "the journal cannot be written: trading paused");
+                        } else {
+                            tracing::warn!(error = %e, "PostgreSQL write failed: trading paused, retrying");
+                        }
                     }
                     metrics::counter!("marketsim_persistence_errors_total").increment(1);
                     tokio::time::sleep(backoff).await;

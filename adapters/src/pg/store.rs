@@ -24,23 +24,60 @@ fn acc_back(v: i64) -> AccountId {
 fn sym(s: &str) -> Result<Symbol, PgError> {
     Symbol::new(s).map_err(|e| PgError::Journal(format!("bad symbol in the database: {e}")))
 }
-/// One multi-row insert of journal rows.
+/// One multi-row insert of journal rows in one transaction, idempotent: a
+/// retry of a batch whose COMMIT went through but whose acknowledgement was
+/// lost finds its rows there and succeeds. Rows already there with
+/// different contents are a `PgError::Conflict` (another writer on the same
+/// journal): nothing of the batch is written, nothing is overwritten.
 pub(crate) async fn insert_journal(
     pool: &PgPool,
     seqs: &[i64],
     kinds: &[&str],
     bodies: &[String],
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<(), PgError> {
+    let mut tx = pool.begin().await?;
+    let inserted = sqlx::query(
         "INSERT INTO journal (seq, kind, fact)
-         SELECT s, k, f::json FROM UNNEST($1::int8[], $2::text[], $3::text[]) AS t(s, k, f)",
+         SELECT s, k, f::json FROM UNNEST($1::int8[], $2::text[], $3::text[]) AS t(s, k, f)
+         ON CONFLICT (seq) DO NOTHING",
     )
     .bind(seqs)
     .bind(kinds)
     .bind(bodies)
-    .execute(pool)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == seqs.len() as u64 {
+        tx.commit().await?;
+        return Ok(());
+    }
+    // Some rows were there already: they must be exactly these facts
+    // (`json` keeps its text as written).
+    let same: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM journal j
+         JOIN UNNEST($1::int8[], $2::text[], $3::text[]) AS t(s, k, f) ON j.seq = t.s
+         WHERE j.kind = t.k AND j.fact::text = t.f",
+    )
+    .bind(seqs)
+    .bind(kinds)
+    .bind(bodies)
+    .fetch_one(&mut *tx)
     .await?;
-    Ok(())
+    if same == seqs.len() as i64 {
+        tx.commit().await?;
+        tracing::info!(
+            already = seqs.len() as u64 - inserted,
+            "journal batch was already written (a lost acknowledgement); carrying on"
+        );
+        Ok(())
+    } else {
+        tx.rollback().await?;
+        Err(PgError::Conflict(format!(
+            "journal rows {}..={} already hold other facts: is another server writing this database?",
+            seqs.first().copied().unwrap_or_default(),
+            seqs.last().copied().unwrap_or_default()
+        )))
+    }
 }
 
 /// Write what changed since the last checkpoint, and the journal position

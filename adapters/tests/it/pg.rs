@@ -372,3 +372,154 @@ async fn concurrent_appends_are_group_committed_with_a_gap_free_sequence(pool: P
     let d = w.finish().await.unwrap();
     assert_eq!(d.seq, 4_000);
 }
+
+/// A loopback proxy in front of PostgreSQL that, once armed, lets the next
+/// journal insert through to the server and then drops the server's reply
+/// that says it is committed (and the connection): the COMMIT happened, its
+/// acknowledgement is lost.
+struct ReplyDropper {
+    addr: std::net::SocketAddr,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl ReplyDropper {
+    async fn start(upstream: (String, u16)) -> ReplyDropper {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (a, d) = (armed.clone(), dropped.clone());
+        tokio::spawn(async move {
+            while let Ok((down, _)) = listener.accept().await {
+                let Ok(up) = tokio::net::TcpStream::connect(upstream.clone()).await else {
+                    continue;
+                };
+                let (a, a2, d) = (a.clone(), a.clone(), d.clone());
+                tokio::spawn(async move {
+                    let (mut dr, mut dw) = down.into_split();
+                    let (mut ur, mut uw) = up.into_split();
+                    let insert_sent =
+                        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                    let sent = insert_sent.clone();
+                    let to_server = tokio::spawn(async move {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            let n = match dr.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => n,
+                            };
+                            let chunk = &buf[..n];
+                            if a.load(Ordering::SeqCst)
+                                && chunk.windows(19).any(|w| w == b"INSERT INTO journal")
+                            {
+                                sent.store(true, Ordering::SeqCst);
+                            }
+                            if uw.write_all(chunk).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match ur.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let chunk = &buf[..n];
+                        let has = |pat: &[u8]| chunk.windows(pat.len()).any(|w| w == pat);
+                        // The reply that ends the insert's transaction:
+                        // its CommandComplete (`INSERT 0 n` in autocommit,
+                        // or `COMMIT`) and ReadyForQuery with status idle.
+                        if insert_sent.load(Ordering::SeqCst)
+                            && has(&[b'Z', 0, 0, 0, 5, b'I'])
+                            && (has(b"INSERT 0 ") || has(b"COMMIT\0"))
+                        {
+                            // The reply to the insert: lost, with the
+                            // connection (once; the retry goes through).
+                            d.fetch_add(1, Ordering::SeqCst);
+                            a2.store(false, Ordering::SeqCst);
+                            break;
+                        }
+                        if dw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    to_server.abort();
+                });
+            }
+        });
+        ReplyDropper {
+            addr,
+            armed,
+            dropped,
+        }
+    }
+}
+
+#[sqlx::test]
+async fn a_lost_commit_acknowledgement_never_wedges_the_writer(pool: PgPool) {
+    use std::sync::atomic::Ordering;
+    let opts = (*pool.connect_options()).clone();
+    let proxy = ReplyDropper::start((opts.get_host().to_string(), opts.get_port())).await;
+    let via_proxy = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts.host("127.0.0.1").port(proxy.addr.port()))
+        .await
+        .unwrap();
+    let (j, w) = PgJournal::start(via_proxy, fresh(), config());
+    proxy.armed.store(true, Ordering::SeqCst);
+    let facts = history();
+    let t = j.append(facts.clone());
+    // The insert reached the server and committed; its reply was dropped;
+    // the retry finds the same facts there and carries on.
+    j.durable(t, Duration::from_secs(15))
+        .await
+        .expect("the writer wedged after a lost acknowledgement");
+    assert_eq!(
+        proxy.dropped.load(Ordering::SeqCst),
+        1,
+        "no reply was dropped"
+    );
+    assert!(j.healthy());
+    let more = j.append(vec![Fact::Tick {
+        symbol: acme(),
+        price: Price::from_minor(1_234),
+        ts: Timestamp(5 * MIN),
+    }]);
+    j.durable(more, Duration::from_secs(10)).await.unwrap();
+    let (n, lo, hi): (i64, i64, i64) =
+        sqlx::query_as("SELECT count(*), min(seq), max(seq) FROM journal")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let total = facts.len() as i64 + 1;
+    assert_eq!((n, lo, hi), (total, 1, total), "each fact once, gap-free");
+    drop(j);
+    assert_eq!(w.finish().await.unwrap().seq as i64, total);
+}
+
+#[sqlx::test]
+async fn a_journal_holding_other_facts_is_never_overwritten(pool: PgPool) {
+    // Another writer already put something at seq 1.
+    sqlx::query("INSERT INTO journal (seq, kind, fact) VALUES (1, 'tick', '{\"other\":true}')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (j, _w) = PgJournal::start(pool.clone(), fresh(), config());
+    let t = j.append(history());
+    assert!(
+        j.durable(t, Duration::from_millis(800)).await.is_err(),
+        "facts were acknowledged over another writer's"
+    );
+    assert!(!j.healthy());
+    let (n, fact): (i64, String) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM journal), (SELECT fact::text FROM journal WHERE seq = 1)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((n, fact.as_str()), (1, "{\"other\":true}"));
+}
