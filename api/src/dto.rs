@@ -192,7 +192,8 @@ pub struct PlaceOrder {
     pub limit_price: Option<String>,
     /// Default `gtc`; market orders behave as `ioc` (or `fok`).
     pub time_in_force: Option<TifDto>,
-    /// Your own id: a second order with the same id returns the first.
+    /// Your own id: a retry with the same id places nothing and gets the
+    /// first request's answer (same status and body) once it is durable.
     pub client_order_id: Option<String>,
 }
 

@@ -94,11 +94,41 @@ struct Inner {
     positions: FxHashMap<AccountId, BTreeMap<Symbol, Position>>,
 }
 
+/// What the first request with a `client_order_id` answered, for its
+/// retries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Still being placed.
+    Pending,
+    /// Answered once its facts were durable: status, whether the body is a
+    /// problem document, and the body.
+    Answered {
+        status: u16,
+        problem: bool,
+        body: axum::body::Bytes,
+    },
+    /// Answered 503: its facts (journal ticket `ticket`) were not durable in
+    /// time; they will be once the database is back.
+    NotDurable { ticket: u64 },
+}
+
+/// Outcomes kept for retries; older ones are answered from the record.
+const OUTCOMES_KEPT: usize = 100_000;
+
+#[derive(Debug, Default)]
+struct Outcomes {
+    by_order: FxHashMap<OrderId, Outcome>,
+    order: std::collections::VecDeque<OrderId>,
+}
+
 /// Records of the API's users (accounts not registered here are ignored).
 #[derive(Debug, Default)]
 pub struct Records {
     inner: Mutex<Inner>,
     users: Mutex<rustc_hash::FxHashSet<AccountId>>,
+    outcomes: Mutex<Outcomes>,
+    /// Woken whenever an outcome changes.
+    pub outcome_changed: tokio::sync::Notify,
 }
 
 impl Records {
@@ -130,6 +160,7 @@ impl Records {
 
     /// Record a new order. `false` if the client order id is taken (the
     /// caller lost an idempotency race and must answer with the winner).
+    /// An order with a client order id starts with the outcome `Pending`.
     pub fn insert(&self, r: OrderRecord) -> bool {
         let mut g = self.lock();
         if let Some(c) = r.client_order_id {
@@ -137,10 +168,38 @@ impl Records {
                 return false;
             }
             g.by_client.insert((r.account, c), r.id);
+            self.set_outcome(r.id, Outcome::Pending);
         }
         g.by_account.entry(r.account).or_default().insert(r.id);
         g.orders.insert(r.id, r);
         true
+    }
+
+    /// The outcome of an order placed with a client order id by this
+    /// process (`None`: restored, or old enough to be forgotten: durable).
+    pub fn outcome(&self, id: OrderId) -> Option<Outcome> {
+        self.outcomes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_order
+            .get(&id)
+            .cloned()
+    }
+
+    /// Set an order's outcome and wake its waiting retries.
+    pub fn set_outcome(&self, id: OrderId, o: Outcome) {
+        {
+            let mut g = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+            if g.by_order.insert(id, o).is_none() {
+                g.order.push_back(id);
+                while g.order.len() > OUTCOMES_KEPT {
+                    if let Some(old) = g.order.pop_front() {
+                        g.by_order.remove(&old);
+                    }
+                }
+            }
+        }
+        self.outcome_changed.notify_waiters();
     }
 
     /// Rebuild users' records after a restart: their orders as stored, and

@@ -295,6 +295,18 @@ async fn database_outage_gives_503_and_recovers_by_itself() {
     assert_eq!(r.status(), 503);
     let health = http.get(format!("{base}/health")).send().await.unwrap();
     assert_eq!(health.status(), 200, "the server died");
+    // An order with a client order id, and its retry: 503 both.
+    let idem = || {
+        http.post(format!("{base}/v1/orders"))
+            .bearer_auth(&key)
+            .json(
+                &json!({"symbol": "ACME", "side": "buy", "type": "limit", "quantity": 1,
+                          "limit_price": "49.00", "client_order_id": "idem-outage"}),
+            )
+            .send()
+    };
+    assert_eq!(idem().await.unwrap().status(), 503, "the original");
+    assert_eq!(idem().await.unwrap().status(), 503, "its retry");
 
     proxy.restore();
     let started = Instant::now();
@@ -310,6 +322,22 @@ async fn database_outage_gives_503_and_recovers_by_itself() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(after["status"], "accepted");
+    // Once the database is back, a retry gets the order (once durable),
+    // and every later retry the same answer; there is one such order.
+    let r = idem().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let first = r.text().await.unwrap();
+    let r = idem().await.unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.text().await.unwrap(), first);
+    let mine: Value = get_json(&http, &format!("{base}/v1/orders?limit=100"), Some(&key)).await;
+    let same: Vec<&Value> = mine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["client_order_id"] == "idem-outage")
+        .collect();
+    assert_eq!(same.len(), 1, "{mine}");
 
     // Everything acknowledged is durable: after a crash (nothing flushed),
     // a market started straight on the database still has both orders.

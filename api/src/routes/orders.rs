@@ -16,7 +16,7 @@ use crate::dto::{
 };
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
-use crate::records::OrderRecord;
+use crate::records::{OrderRecord, Outcome};
 use crate::routes::stocks::{page_bounds, parse_time};
 use crate::state::AppState;
 use engine::OrderStatus;
@@ -67,10 +67,14 @@ fn reject_text(r: RejectReason) -> &'static str {
 
 /// Place an order. 201 with the order and its fills; 422 with status
 /// `denied` and a reason when the market refuses it (the order is still
-/// recorded). A repeated `client_order_id` returns the first order (200).
+/// recorded). A repeated `client_order_id` places nothing: it gets the
+/// first request's answer (same status and body) once that answer is
+/// durable, or 503 while the first request waits for the database.
 #[utoipa::path(post, path = "/v1/orders", tag = "trading", security(("bearer" = [])), request_body = PlaceOrder,
-    responses((status = 201, body = OrderDto), (status = 200, body = OrderDto, description = "idempotent replay"),
-        (status = 422, body = crate::error::Problem), (status = 401, body = crate::error::Problem)))]
+    responses((status = 201, body = OrderDto),
+        (status = 422, body = crate::error::Problem), (status = 401, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem, description = "the market is closed"),
+        (status = 503, body = crate::error::Problem, description = "the database is unavailable")))]
 pub async fn place(
     State(st): State<AppState>,
     User(account): User,
@@ -96,7 +100,7 @@ async fn place_order(
         .map_err(|e| ApiError::Unprocessable(format!("`client_order_id`: {e}")))?;
     if let Some(c) = client_order_id {
         if let Some(r) = st.records.by_client_id(account, c) {
-            return Ok((StatusCode::OK, axum::Json(OrderDto::from(&r))).into_response());
+            return retry(&st, r.id).await;
         }
     }
     st.writable()?;
@@ -169,33 +173,64 @@ async fn place_order(
             record.status = OrderStatus::Denied;
             record.reason = Some(reason);
             if !st.records.insert(record.clone()) {
-                return replay(&st, account, client_order_id);
+                return retry_for(&st, account, client_order_id).await;
             }
             let ticket = st.publish(vec![record.fact()], &[]);
-            st.commit(ticket).await?;
-            return Err(denied(&record, format!("{}: {e}", reject_text(reason))));
+            let result = match st.commit(ticket).await {
+                Ok(()) => Err(denied(&record, format!("{}: {e}", reject_text(reason)))),
+                Err(e) => Err(e),
+            };
+            return answer(&st, id, client_order_id, Some(ticket), result).await;
         }
     };
     let fact = record.fact();
     if !st.records.insert(record) {
-        return replay(&st, account, client_order_id);
+        return retry_for(&st, account, client_order_id).await;
     }
-    let batch = st
+    let (ticket, result) = route(&st, account, id, now, side, fact, order).await;
+    answer(&st, id, client_order_id, ticket, result).await
+}
+
+/// Route a recorded order and answer as its first request does: 201 with
+/// the order and this request's fills once durable, 422 if the market
+/// denied it. Returns the journal ticket, if it got that far.
+async fn route(
+    st: &AppState,
+    account: AccountId,
+    id: OrderId,
+    now: engine::Timestamp,
+    side: Side,
+    fact: actors::facts::Fact,
+    order: engine::Order,
+) -> (Option<u64>, Result<Response, ApiError>) {
+    let batch = match st
         .submit(
             account,
             now,
             vec![fact],
             vec![actors::Command::Place(order)],
         )
-        .await?;
-    st.commit(batch.ticket).await?;
-    let r = st
-        .records
-        .get(id)
-        .ok_or_else(|| ApiError::Internal("order record vanished".into()))?;
+        .await
+    {
+        Ok(b) => b,
+        Err(e) => return (None, Err(e)),
+    };
+    let ticket = Some(batch.ticket);
+    if let Err(e) = st.commit(batch.ticket).await {
+        return (ticket, Err(e));
+    }
+    let r = match st.records.get(id) {
+        Some(r) => r,
+        None => {
+            return (
+                ticket,
+                Err(ApiError::Internal("order record vanished".into())),
+            );
+        }
+    };
     if r.status == OrderStatus::Denied {
         let reason = r.reason.unwrap_or(RejectReason::Overflow);
-        return Err(denied(&r, reject_text(reason).to_string()));
+        return (ticket, Err(denied(&r, reject_text(reason).to_string())));
     }
     metrics::counter!("marketsim_orders_total", "status" => "accepted").increment(1);
     let fills: Vec<FillDto> = batch
@@ -218,20 +253,126 @@ async fn place_order(
         .collect();
     let mut dto = OrderDto::from(&r);
     dto.fills = Some(fills);
-    Ok((StatusCode::CREATED, axum::Json(dto)).into_response())
+    (
+        ticket,
+        Ok((StatusCode::CREATED, axum::Json(dto)).into_response()),
+    )
 }
 
-fn replay(
+/// Keep the first request's answer for its retries (orders with a client
+/// order id): a final answer as sent, a 503 as "not durable yet".
+async fn answer(
+    st: &AppState,
+    id: OrderId,
+    client: Option<ClientOrderId>,
+    ticket: Option<u64>,
+    result: Result<Response, ApiError>,
+) -> Result<Response, ApiError> {
+    if client.is_none() {
+        return result;
+    }
+    let response = match (result, ticket) {
+        (Err(ApiError::Unavailable(m)), Some(ticket)) => {
+            st.records.set_outcome(id, Outcome::NotDurable { ticket });
+            return Err(ApiError::Unavailable(m));
+        }
+        (Ok(r), _) => r,
+        (Err(e), _) => e.into_response(),
+    };
+    let (parts, body) = response.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let problem = parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    st.records.set_outcome(
+        id,
+        Outcome::Answered {
+            status: parts.status.as_u16(),
+            problem,
+            body: body.clone(),
+        },
+    );
+    Ok(Response::from_parts(parts, axum::body::Body::from(body)))
+}
+
+/// The answer to a retry of `client`'s order.
+async fn retry_for(
     st: &AppState,
     account: AccountId,
-    c: Option<ClientOrderId>,
+    client: Option<ClientOrderId>,
 ) -> Result<Response, ApiError> {
-    let r = c
+    let r = client
         .and_then(|c| st.records.by_client_id(account, c))
-        .ok_or_else(|| {
-            ApiError::Conflict("this client_order_id is being used by another request".into())
-        })?;
-    Ok((StatusCode::OK, axum::Json(OrderDto::from(&r))).into_response())
+        .ok_or_else(|| ApiError::Internal("the winning order vanished".into()))?;
+    retry(st, r.id).await
+}
+
+/// A retry gets the first request's answer once that answer is durable:
+/// the same status and body; 503 while the first request is waiting for
+/// the database (as it does); if the first request answered 503, the
+/// order's outcome as soon as it is durable.
+async fn retry(st: &AppState, id: OrderId) -> Result<Response, ApiError> {
+    let deadline = tokio::time::Instant::now() + st.durable_timeout;
+    loop {
+        let changed = st.records.outcome_changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        match st.records.outcome(id) {
+            Some(Outcome::Answered {
+                status,
+                problem,
+                body,
+            }) => {
+                let content_type = if problem {
+                    "application/problem+json"
+                } else {
+                    "application/json"
+                };
+                return Ok((
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                    [(axum::http::header::CONTENT_TYPE, content_type)],
+                    body,
+                )
+                    .into_response());
+            }
+            Some(Outcome::NotDurable { ticket }) => {
+                st.writable()?;
+                st.commit(ticket).await?;
+                let r = st
+                    .records
+                    .get(id)
+                    .ok_or_else(|| ApiError::Internal("order record vanished".into()))?;
+                return answer(st, id, r.client_order_id, Some(ticket), Ok(from_record(&r))).await;
+            }
+            // Restored from the database (or long answered): durable.
+            None => {
+                let r = st
+                    .records
+                    .get(id)
+                    .ok_or_else(|| ApiError::Internal("order record vanished".into()))?;
+                return Ok(from_record(&r));
+            }
+            Some(Outcome::Pending) => {}
+        }
+        if tokio::time::timeout_at(deadline, changed).await.is_err() {
+            return Err(ApiError::Unavailable(
+                "the first request with this client_order_id is still waiting for the database; retry shortly".into(),
+            ));
+        }
+    }
+}
+
+/// An order's answer from its record: 422 for a denied order, else 201.
+fn from_record(r: &OrderRecord) -> Response {
+    if r.status == OrderStatus::Denied {
+        let reason = r.reason.unwrap_or(RejectReason::Overflow);
+        denied(r, reject_text(reason).to_string()).into_response()
+    } else {
+        (StatusCode::CREATED, axum::Json(OrderDto::from(r))).into_response()
+    }
 }
 
 fn statuses(field: &str, s: &str) -> Result<Vec<OrderStatus>, ApiError> {

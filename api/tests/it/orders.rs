@@ -78,8 +78,9 @@ async fn a_repeated_client_order_id_returns_the_first_order() {
     body["client_order_id"] = json!("my-order-1");
     let (s1, a) = app.post(&key, "/v1/orders", body.clone()).await;
     let (s2, b) = app.post(&key, "/v1/orders", body.clone()).await;
-    assert_eq!((s1, s2), (201, 200));
-    assert_eq!(a["id"], b["id"]);
+    // The retry gets the original's answer: same status, same body.
+    assert_eq!((s1, s2), (201, 201));
+    assert_eq!(a, b);
     assert_eq!(b["client_order_id"], "my-order-1");
     assert_eq!(app.get(&key, "/v1/orders").await.1["total"], 1);
     let (_, acc) = app.get(&key, "/v1/account").await;
@@ -87,6 +88,43 @@ async fn a_repeated_client_order_id_returns_the_first_order() {
     // Another user may use the same client id.
     let bob = app.user("bob").await;
     assert_eq!(app.post(&bob, "/v1/orders", body).await.0, 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_duplicates_place_one_order_and_all_get_its_answer() {
+    let app = std::sync::Arc::new(App::start().await);
+    let key = app.user("ann").await;
+    app.house_sells(900_000, "ACME", 3, 10_000).await;
+    let mut body = order("ACME", "buy", 5, "101.00");
+    body["client_order_id"] = json!("burst-1");
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (app, key, body) = (app.clone(), key.clone(), body.clone());
+            tokio::spawn(async move { app.post(&key, "/v1/orders", body).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    // One order: it took the 3 offered and rests for 2; every duplicate got
+    // exactly the first request's answer, fills included.
+    assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
+    assert_eq!(answers[0].0, 201);
+    assert_eq!(answers[0].1["filled_quantity"], 3);
+    assert_eq!(answers[0].1["fills"].as_array().unwrap().len(), 1);
+    assert_eq!(app.get(&key, "/v1/orders").await.1["total"], 1);
+    let (_, acc) = app.get(&key, "/v1/account").await;
+    // Reserved once: 5 x 101.00 = 505.00, less the 3 x 100.00 spent (the
+    // price improvement stays reserved until the order ends).
+    assert_eq!(acc["reserved_cash"], "205.00");
+    // A denied order's retries get its 422, same body.
+    let mut big = order("ACME", "buy", 1_000_000, "101.00");
+    big["client_order_id"] = json!("too-big");
+    let (s1, d1) = app.post(&key, "/v1/orders", big.clone()).await;
+    let (s2, d2) = app.post(&key, "/v1/orders", big).await;
+    assert_eq!((s1, s2), (422, 422));
+    assert_eq!(d1, d2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
