@@ -21,6 +21,13 @@ pub struct RelayArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8081")]
     pub listen: SocketAddr,
+    /// Token clients must send (`Authorization: Bearer TOKEN`) to stream;
+    /// at least 16 characters (or MARKETSIM_RELAY_TOKEN).
+    #[arg(long, env = "MARKETSIM_RELAY_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Serve the stream to anyone, without a token.
+    #[arg(long, conflicts_with = "token")]
+    pub public: bool,
 }
 
 /// A relay bound to its port, ready to run.
@@ -28,12 +35,23 @@ pub struct RelayArgs {
 pub struct Relay {
     listener: tokio::net::TcpListener,
     feed: api::relay::Feed,
+    token_hash: Option<[u8; 32]>,
 }
 
 impl Relay {
     /// Bind the listener and start following Redis.
     pub async fn build(args: RelayArgs) -> anyhow::Result<Relay> {
         adapters::redis::check_url(&args.redis_url)?;
+        let token_hash = match (&args.token, args.public) {
+            (Some(t), _) if t.chars().count() < 16 => {
+                anyhow::bail!("--token must be at least 16 characters")
+            }
+            (Some(t), _) => Some(api::auth::hash_key(t)),
+            (None, true) => None,
+            (None, false) => anyhow::bail!(
+                "give --token (or MARKETSIM_RELAY_TOKEN; clients send `Authorization: Bearer TOKEN`) or --public to stream to anyone"
+            ),
+        };
         let (feed, _) = broadcast::channel(4_096);
         tokio::spawn(adapters::redis::relay(
             args.redis_url,
@@ -43,7 +61,11 @@ impl Relay {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        Ok(Relay { listener, feed })
+        Ok(Relay {
+            listener,
+            feed,
+            token_hash,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -56,8 +78,22 @@ impl Relay {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let local = self.listener.local_addr()?;
-        tracing::info!("marketsim relay serving on http://{local} (GET /v1/stream)");
-        api::serve(self.listener, api::relay::router(self.feed), shutdown).await?;
+        tracing::info!(
+            public = self.token_hash.is_none(),
+            "marketsim relay serving on http://{local} (GET /v1/stream)"
+        );
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let router = api::relay::router(api::relay::RelayState {
+            feed: self.feed,
+            token_hash: self.token_hash,
+            shutdown: stopped,
+        });
+        // Streams end at shutdown, so the server can finish.
+        let signal = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        api::serve(self.listener, router, signal).await?;
         Ok(())
     }
 }

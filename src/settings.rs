@@ -94,6 +94,24 @@ pub struct Settings {
     /// Length of the back-to-back sessions when no hours are given (ms,
     /// aligned to 1970-01-01 UTC).
     pub session_period_ms: u64,
+    /// A client must send its request line and headers within this (ms;
+    /// the connection is closed).
+    pub header_timeout_ms: u64,
+    /// A request must arrive (body included) and be handled within this
+    /// (ms; 408). Event streams are not cut once started.
+    pub request_timeout_ms: u64,
+    /// Orders per second per API key (token bucket; 0: off).
+    pub orders_per_second_per_key: u32,
+    /// Orders per second per client address (0: off).
+    pub orders_per_second_per_address: u32,
+    /// Registrations per minute per client address (0: off).
+    pub registrations_per_minute_per_address: u32,
+    /// Concurrent event streams per API key (0: no cap).
+    pub streams_per_key: usize,
+    /// Concurrent event streams in all (0: no cap).
+    pub max_streams: usize,
+    /// Registered users in all; registration is refused beyond (0: no cap).
+    pub max_users: usize,
     /// Log filter (tracing's `EnvFilter` syntax, e.g. `info,actors=debug`).
     pub log: String,
 }
@@ -126,6 +144,14 @@ impl Default for Settings {
             session_tz: "UTC".into(),
             session_days: "mon-fri".into(),
             session_period_ms: 86_400_000,
+            header_timeout_ms: 10_000,
+            request_timeout_ms: 30_000,
+            orders_per_second_per_key: 200,
+            orders_per_second_per_address: 2_000,
+            registrations_per_minute_per_address: 60,
+            streams_per_key: 5,
+            max_streams: 1_000,
+            max_users: 100_000,
             log: "info".into(),
         }
     }
@@ -228,6 +254,24 @@ impl Settings {
         Ok(())
     }
 
+    /// The rate limits and caps.
+    pub fn limits(&self) -> api::limits::LimitSettings {
+        api::limits::LimitSettings {
+            orders_per_second_per_key: self.orders_per_second_per_key,
+            orders_per_second_per_address: self.orders_per_second_per_address,
+            registrations_per_minute_per_address: self.registrations_per_minute_per_address,
+            streams_per_key: self.streams_per_key,
+            streams: self.max_streams,
+            max_users: self.max_users,
+        }
+    }
+    /// How long a client may take over a request.
+    pub fn timeouts(&self) -> api::Timeouts {
+        api::Timeouts {
+            headers: Duration::from_millis(self.header_timeout_ms.max(1)),
+            request: Duration::from_millis(self.request_timeout_ms.max(1)),
+        }
+    }
     /// The trading sessions these settings describe.
     pub fn sessions(&self) -> Result<actors::session::Sessions, actors::session::SessionError> {
         match &self.session_hours {
@@ -398,7 +442,7 @@ mod tests {
 
     #[test]
     fn every_key_is_settable_and_the_readme_documents_each() {
-        assert_eq!(Settings::keys().len(), 26);
+        assert_eq!(Settings::keys().len(), 34);
         assert_eq!(Settings::keys()[0], "listen");
         for key in Settings::keys() {
             let v = match *key {

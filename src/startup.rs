@@ -144,7 +144,7 @@ impl Application {
         };
         let app = api::router(market.state.clone());
         let result = tokio::select! {
-            r = api::serve(listener, app, signal) => r.context("the HTTP server failed"),
+            r = api::serve_with(listener, app, signal, settings.timeouts()) => r.context("the HTTP server failed"),
             () = grace => Ok(()),
         };
         market.generator.stop();
@@ -296,6 +296,7 @@ async fn assemble(
         cache_ttl: s.cache_ttl(),
         replay_hold: s.replay_hold(),
         sessions: s.sessions()?,
+        limits: Arc::new(api::limits::Limits::new(s.limits())),
         history: redis
             .clone()
             .map(|r| r as Arc<dyn actors::ports::HistoryStore>),
@@ -317,6 +318,15 @@ async fn assemble(
             .with_context(|| format!("the house's offering of {}", l.symbol))?;
     }
     keep_sessions(state.clone());
+    // Idle rate-limit buckets are forgotten every minute.
+    let limits = state.limits.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            limits.prune();
+        }
+    });
     Ok(Market {
         state,
         market,

@@ -53,6 +53,15 @@ pub enum ApiError {
         detail: String,
         order: serde_json::Value,
     },
+    /// 403 with a detail: refused by a configured bound.
+    #[error("{0}")]
+    Refused(String),
+    /// 408: the client was too slow sending its request.
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// 429: too many requests or streams; retry after the given seconds.
+    #[error("{detail}")]
+    TooMany { detail: String, retry_after: u64 },
     /// 503: the detail says what is unavailable and what to do.
     #[error("{0}")]
     Unavailable(String),
@@ -75,6 +84,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Refused(_) => StatusCode::FORBIDDEN,
+            ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -91,6 +103,9 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::Denied { .. } => "order_denied",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::RequestTimeout(_) => "request_timeout",
+            ApiError::Refused(_) => "refused",
+            ApiError::TooMany { .. } => "too_many_requests",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -130,11 +145,18 @@ impl IntoResponse for ApiError {
             order,
         };
         let json = serde_json::to_vec(&body).unwrap_or_default();
-        (
+        let mut r = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             json,
         )
-            .into_response()
+            .into_response();
+        if let ApiError::TooMany { retry_after, .. } = self {
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(retry_after.max(1)),
+            );
+        }
+        r
     }
 }

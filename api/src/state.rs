@@ -200,6 +200,8 @@ pub struct Shared {
     pub history: Option<Arc<dyn actors::ports::HistoryStore>>,
     /// When the market trades (orders outside a session are refused).
     pub sessions: actors::session::Sessions,
+    /// Rate limits and caps.
+    pub limits: Arc<crate::limits::Limits>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -247,6 +249,9 @@ impl Shared {
             replay_hold: std::time::Duration::from_secs(60),
             history: None,
             sessions: actors::session::Sessions::default(),
+            limits: Arc::new(crate::limits::Limits::new(
+                crate::limits::LimitSettings::off(),
+            )),
         }
     }
 

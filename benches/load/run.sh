@@ -32,7 +32,10 @@ trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' E
 trades() { curl -sf "127.0.0.1:$PORT/metrics" | awk '/^marketsim_trades_total /{print $2}' | head -1; }
 
 run_once() { # mode run
-  local mode=$1 env=(MARKETSIM_LOG=warn MARKETSIM_STARTING_CASH=1000000000.00) db= facts=0
+  # Rate limits and caps off: the load driver is one address with many keys.
+  local mode=$1 env=(MARKETSIM_LOG=warn MARKETSIM_STARTING_CASH=1000000000.00
+    MARKETSIM_ORDERS_PER_SECOND_PER_KEY=0 MARKETSIM_ORDERS_PER_SECOND_PER_ADDRESS=0
+    MARKETSIM_REGISTRATIONS_PER_MINUTE_PER_ADDRESS=0 MARKETSIM_MAX_USERS=0) db= facts=0
   case $mode in
     pg|pg+redis)
       [ -n "${DATABASE_URL:-}" ] || { echo "mode $mode needs DATABASE_URL" >&2; exit 1; }

@@ -99,6 +99,30 @@ fn the_seed_flag_changes_the_market_and_json_output_parses() {
 }
 
 #[test]
+fn a_relay_needs_a_token_or_an_explicit_public_flag() {
+    for (args, words) in [
+        (vec![], "--public"),
+        (vec!["--token", "short"], "16 characters"),
+    ] {
+        let o = bin()
+            .args([
+                "relay",
+                "--redis-url",
+                "redis://127.0.0.1:6379",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .args(&args)
+            .env_remove("MARKETSIM_RELAY_TOKEN")
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(words), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn a_bad_scenario_is_a_clear_error_with_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");

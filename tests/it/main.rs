@@ -4,6 +4,7 @@
 
 mod cli;
 mod kafka_cli;
+mod limits;
 mod market_time;
 mod persist;
 mod serve;

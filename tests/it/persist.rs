@@ -488,6 +488,8 @@ async fn a_relay_process_streams_the_same_market_from_redis() {
         redis_url,
         redis_prefix: prefix.clone(),
         listen: "127.0.0.1:0".parse().unwrap(),
+        token: Some("relay-token-0123456789".into()),
+        public: false,
     })
     .await
     .unwrap();
@@ -497,8 +499,23 @@ async fn a_relay_process_streams_the_same_market_from_redis() {
         let _ = relay_stopped.await;
     }));
     let http = reqwest::Client::new();
+    // Without the token: 401.
+    let anon = http
+        .get(format!("{relay_base}/v1/stream"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon.status(), 401);
+    let wrong = http
+        .get(format!("{relay_base}/v1/stream"))
+        .bearer_auth("relay-token-0123456780")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
     let mut stream = http
         .get(format!("{relay_base}/v1/stream"))
+        .bearer_auth("relay-token-0123456789")
         .send()
         .await
         .unwrap()
@@ -526,9 +543,18 @@ async fn a_relay_process_streams_the_same_market_from_redis() {
             .contains(&tick["symbol"].as_str().unwrap()),
         "{tick}"
     );
-    drop(stream);
+    // Shutdown ends the open stream, and the relay stops.
     let _ = stop_relay.send(());
-    relay.await.unwrap().unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(_)) = stream.next().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream outlived the relay's shutdown");
+    tokio::time::timeout(Duration::from_secs(5), relay)
+        .await
+        .expect("the relay did not stop")
+        .unwrap()
+        .unwrap();
     market.stop().await;
 }
 

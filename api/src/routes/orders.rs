@@ -78,8 +78,10 @@ fn reject_text(r: RejectReason) -> &'static str {
 pub async fn place(
     State(st): State<AppState>,
     User(account): User,
+    addr: crate::limits::ClientAddr,
     Json(body): Json<PlaceOrder>,
 ) -> Result<Response, ApiError> {
+    st.limits.order(account, addr.0)?;
     // The order runs as a task of its own: a client that hangs up drops
     // only the answer, never the order half-way (audit C1).
     tokio::spawn(place_order(st, account, body))

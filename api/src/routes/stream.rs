@@ -29,9 +29,12 @@ pub fn router() -> Router<AppState> {
 pub async fn stream(
     State(st): State<AppState>,
     User(me): User,
-) -> SseResponse<impl Stream<Item = Result<Sse, Infallible>>> {
+) -> Result<SseResponse<impl Stream<Item = Result<Sse, Infallible>>>, crate::error::ApiError> {
+    // Held by the stream: the slot is given back when it ends.
+    let slot = st.limits.stream(me)?;
     let rx = BroadcastStream::new(st.bus.subscribe());
     let events = rx.flat_map(move |batch| {
+        let _held = &slot;
         let out: Vec<Result<Sse, Infallible>> = match batch {
             Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
                 vec![Ok(Sse::default().event("lagged").data(n.to_string()))]
@@ -47,8 +50,8 @@ pub async fn stream(
             std::future::pending::<()>().await;
         }
     };
-    SseResponse::new(events.take_until(stop))
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Ok(SseResponse::new(events.take_until(stop))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 fn to_sse(m: &actors::MarketEvent, me: engine::AccountId) -> Option<Sse> {

@@ -23,8 +23,10 @@ pub fn router() -> Router<AppState> {
     responses((status = 201, body = CreatedUser), (status = 422, body = crate::error::Problem)))]
 pub async fn register(
     State(st): State<AppState>,
+    addr: crate::limits::ClientAddr,
     Json(body): Json<NewUser>,
 ) -> Result<(StatusCode, axum::Json<CreatedUser>), ApiError> {
+    st.limits.registration(addr.0, st.users.len())?;
     let name = body.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 64 {
         return Err(ApiError::Unprocessable(
