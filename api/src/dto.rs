@@ -22,7 +22,8 @@ pub fn pct(bps: i64) -> String {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
-    /// Display name, 1 to 64 characters.
+    /// Display name, 1 to 64 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub name: String,
 }
 
@@ -95,7 +96,10 @@ pub struct Page<T: ToSchema> {
 #[serde(deny_unknown_fields)]
 pub struct Paging {
     /// Items per page (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    /// Items to skip (at most 1,000,000,000).
+    #[param(minimum = 0, maximum = 1_000_000_000)]
     pub offset: Option<usize>,
 }
 
@@ -182,18 +186,23 @@ pub enum TifDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrder {
+    /// A ticker symbol, either case.
+    #[schema(pattern = r"^[A-Za-z][A-Za-z0-9.-]{0,14}$")]
     pub symbol: String,
     pub side: SideDto,
     #[serde(rename = "type")]
     pub order_type: TypeDto,
     /// Whole shares, at least 1.
+    #[schema(minimum = 1, maximum = 9_223_372_036_854_775_807_i64)]
     pub quantity: u64,
     /// Decimal string, required for limit orders ("123.45").
+    #[schema(pattern = r"^(?=.*[1-9])[0-9]{1,12}(\.[0-9]{1,2})?$")]
     pub limit_price: Option<String>,
     /// Default `gtc`; market orders behave as `ioc` (or `fok`).
     pub time_in_force: Option<TifDto>,
     /// Your own id: a retry with the same id places nothing and gets the
     /// first request's answer (same status and body) once it is durable.
+    #[schema(min_length = 1, max_length = 36, pattern = r"^[!-~]+$")]
     pub client_order_id: Option<String>,
 }
 
@@ -288,24 +297,44 @@ impl From<&OrderRecord> for OrderDto {
 #[serde(deny_unknown_fields)]
 pub struct OrdersQuery {
     /// Comma-separated statuses to include, e.g. `accepted,partially_filled`.
+    #[param(
+        pattern = r"^(accepted|partially_filled|filled|cancelled|expired|denied)(,(accepted|partially_filled|filled|cancelled|expired|denied))*$"
+    )]
     pub status: Option<String>,
+    #[param(pattern = r"^[A-Za-z][A-Za-z0-9.-]{0,14}$")]
     pub symbol: Option<String>,
     /// `buy` or `sell`.
+    #[param(pattern = r"^(buy|sell)$")]
     pub side: Option<String>,
     /// RFC 3339 time, a date, or `today` (start of the current UTC day).
+    #[param(
+        pattern = r"^today$|^(19[7-9][0-9]|2[01][0-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+    )]
     pub created_from: Option<String>,
-    /// RFC 3339 time or a date (exclusive).
+    /// RFC 3339 time, a date, or `today` (exclusive).
+    #[param(
+        pattern = r"^today$|^(19[7-9][0-9]|2[01][0-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+    )]
     pub created_to: Option<String>,
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     pub min_quantity: Option<u64>,
     /// How `status` and the created range combine: `and` (default) or `or`.
+    #[param(pattern = r"^(and|or)$")]
     pub combine: Option<String>,
     /// Comma-separated statuses to exclude when the quantity is below
     /// `exclude_quantity_below`.
+    #[param(
+        pattern = r"^(accepted|partially_filled|filled|cancelled|expired|denied)(,(accepted|partially_filled|filled|cancelled|expired|denied))*$"
+    )]
     pub exclude_status: Option<String>,
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     pub exclude_quantity_below: Option<u64>,
     /// `created_at` or `-created_at` (default, newest first), `quantity`, `-quantity`.
+    #[param(pattern = r"^-?(created_at|quantity)$")]
     pub sort: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    #[param(minimum = 0, maximum = 1_000_000_000)]
     pub offset: Option<usize>,
 }
 
@@ -336,25 +365,40 @@ pub struct Portfolio {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewStock {
+    /// A new ticker symbol, either case.
+    #[schema(pattern = r"^[A-Za-z][A-Za-z0-9.-]{0,14}$")]
     pub symbol: String,
+    /// A positive decimal with at most two places, a multiple of `tick_size`.
+    #[schema(pattern = r"^(?=.*[1-9])[0-9]{1,12}(\.[0-9]{1,2})?$")]
     pub initial_price: String,
     /// Default "0.01".
+    #[schema(pattern = r"^(?=.*[1-9])[0-9]{1,12}(\.[0-9]{1,2})?$")]
     pub tick_size: Option<String>,
-    /// Shares issued into the house account (default 10,000).
+    /// Shares issued into the house account and offered (default 10,000).
+    #[schema(minimum = 1, maximum = 9_223_372_036_854_775_807_i64)]
     pub float: Option<u64>,
     /// When it is listed (RFC 3339; default now): its first price's time.
+    #[schema(
+        pattern = r"^(19[7-9][0-9]|2[01][0-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+    )]
     pub ts: Option<String>,
     /// Annualised volatility of its random walk (default 0.2, as for every listing).
+    #[schema(minimum = 0.0, maximum = 10.0)]
     pub volatility: Option<f64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetPrice {
+    /// A positive decimal with at most two places, on the symbol's tick grid.
+    #[schema(pattern = r"^(?=.*[1-9])[0-9]{1,12}(\.[0-9]{1,2})?$")]
     pub price: String,
     /// When the price happened (RFC 3339), e.g. a price file's time: history,
     /// candles and day statistics use it, and the symbol leaves the random
     /// walk while such prices arrive (`replay_hold_ms`). Default: now.
+    #[schema(
+        pattern = r"^(19[7-9][0-9]|2[01][0-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+    )]
     pub ts: Option<String>,
 }
 

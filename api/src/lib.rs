@@ -66,6 +66,75 @@ impl Modify for Security {
     }
 }
 
+/// Every error answer is a problem document: each operation documents the
+/// errors any request can get (`application/problem+json`, schema
+/// `Problem`), besides its own.
+struct Problems;
+impl Modify for Problems {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let problem = |what: &str| {
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in doc.paths.paths.values_mut() {
+            let ops = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
+            ];
+            for op in ops.into_iter().flatten() {
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let has_body = op.request_body.is_some();
+                let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let mut common: Vec<(&str, &str)> = vec![
+                    ("400", "malformed request (query, JSON or path)"),
+                    ("408", "the request did not arrive in time"),
+                    ("429", "rate limited; see Retry-After"),
+                    ("503", "the database or the market is unavailable; retry"),
+                ];
+                if secured {
+                    common.push(("401", "missing or invalid API key"));
+                    common.push(("403", "this key may not do this"));
+                }
+                if has_params {
+                    common.push(("404", "no such resource"));
+                }
+                if has_body {
+                    common.push(("413", "the body is larger than 16 KiB"));
+                    common.push(("415", "the body must be application/json"));
+                    common.push(("422", "the body is well-formed but invalid"));
+                }
+                let responses = &mut op.responses.responses;
+                // Errors already documented become problem documents.
+                for (code, r) in responses.iter_mut() {
+                    if code.starts_with('4') || code.starts_with('5') {
+                        let desc = match r {
+                            utoipa::openapi::RefOr::T(r) => r.description.clone(),
+                            utoipa::openapi::RefOr::Ref(_) => String::new(),
+                        };
+                        *r = utoipa::openapi::RefOr::T(problem(&desc));
+                    }
+                }
+                for (code, what) in common {
+                    responses
+                        .entry(code.to_string())
+                        .or_insert_with(|| utoipa::openapi::RefOr::T(problem(what)));
+                }
+            }
+        }
+    }
+}
+
 /// The OpenAPI description of every route.
 #[derive(OpenApi, Debug)]
 #[openapi(
@@ -79,7 +148,7 @@ impl Modify for Security {
         routes::stream::stream, routes::ops::health, routes::ops::metrics_text,
     ),
     components(schemas(Problem)),
-    modifiers(&Security)
+    modifiers(&Security, &Problems)
 )]
 pub struct ApiDoc;
 

@@ -75,7 +75,7 @@ pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
     }
     let day = days_from_civil(y, mo, d);
     if b.len() == 10 {
-        return Some(Timestamp::from_secs(day * 86_400));
+        return day.checked_mul(Timestamp::NANOS_PER_DAY).map(Timestamp);
     }
     if b.len() < 20
         || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ')
@@ -123,6 +123,18 @@ pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_beyond_the_nanosecond_range_are_refused_not_overflowed() {
+        for s in [
+            "0000-01-01",
+            "9999-12-31",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+        ] {
+            assert_eq!(parse_rfc3339(s), None, "{s}");
+        }
+    }
 
     #[test]
     fn dates_round_trip_through_day_counts() {

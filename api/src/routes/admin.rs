@@ -50,10 +50,11 @@ pub async fn list_stock(
         )));
     }
     let float = b.float.unwrap_or(DEFAULT_FLOAT);
-    if float == 0 {
-        return Err(ApiError::Unprocessable(
-            "`float` must be at least 1 share".into(),
-        ));
+    if float == 0 || float > i64::MAX as u64 {
+        return Err(ApiError::Unprocessable(format!(
+            "`float` must be 1 to {} shares",
+            i64::MAX
+        )));
     }
     let at = event_time(&st, b.ts.as_deref())?;
     let mut listing = actors::Listing {
@@ -62,6 +63,11 @@ pub async fn list_stock(
         ..actors::Listing::new(s, initial)
     };
     if let Some(v) = b.volatility {
+        if !(0.0..=10.0).contains(&v) {
+            return Err(ApiError::Unprocessable(
+                "`volatility` must be between 0 and 10".into(),
+            ));
+        }
         listing.params.volatility = v;
     }
     // A listing with its own time is a replay's: it starts off the walk.

@@ -409,6 +409,17 @@ pub async fn list(
     Query(q): Query<OrdersQuery>,
 ) -> Result<axum::Json<Page<OrderDto>>, ApiError> {
     let (limit, offset) = page_bounds(q.limit, q.offset)?;
+    for (field, v) in [
+        ("min_quantity", q.min_quantity),
+        ("exclude_quantity_below", q.exclude_quantity_below),
+    ] {
+        if v.is_some_and(|v| v > i64::MAX as u64) {
+            return Err(ApiError::BadRequest(format!(
+                "`{field}` must be at most {}",
+                i64::MAX
+            )));
+        }
+    }
     let status = q
         .status
         .as_deref()
@@ -442,11 +453,11 @@ pub async fn list(
         Some("today") => Some(today),
         Some(v) => Some(parse_time("created_from", v)?),
     };
-    let to = q
-        .created_to
-        .as_deref()
-        .map(|v| parse_time("created_to", v))
-        .transpose()?;
+    let to = match q.created_to.as_deref() {
+        None => None,
+        Some("today") => Some(today),
+        Some(v) => Some(parse_time("created_to", v)?),
+    };
     let or = match q.combine.as_deref().unwrap_or("and") {
         "and" => false,
         "or" => true,

@@ -72,7 +72,13 @@ pub fn page_bounds(
             "`limit` must be between 1 and 1000".into(),
         ));
     }
-    Ok((limit, offset.unwrap_or(0)))
+    let offset = offset.unwrap_or(0);
+    if offset > 1_000_000_000 {
+        return Err(ApiError::BadRequest(
+            "`offset` must be at most 1000000000".into(),
+        ));
+    }
+    Ok((limit, offset))
 }
 
 /// Every listed symbol with its day so far.
@@ -110,6 +116,7 @@ pub async fn one(
 #[serde(deny_unknown_fields)]
 pub struct DepthQuery {
     /// Levels per side (1 to 100, default 10).
+    #[param(minimum = 1, maximum = 100)]
     pub depth: Option<usize>,
 }
 
@@ -141,19 +148,30 @@ pub async fn book(
 #[serde(deny_unknown_fields)]
 pub struct CandleQuery {
     /// `1m` (default), `5m`, `15m` or `1h`.
+    #[param(pattern = r"^(1m|5m|15m|1h)$")]
     pub interval: Option<String>,
     /// RFC 3339 start (inclusive).
+    #[param(
+        pattern = r"^(19[7-9][0-9]|2[01][0-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+    )]
     pub from: Option<String>,
     /// RFC 3339 end (exclusive).
+    #[param(
+        pattern = r"^(19[7-9][0-9]|2[01][0-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+    )]
     pub to: Option<String>,
 }
 
+/// An RFC 3339 time or a date in the years 1970 to 2199.
 pub fn parse_time(field: &str, s: &str) -> Result<Timestamp, ApiError> {
-    engine::time::parse_rfc3339(s).ok_or_else(|| {
-        ApiError::BadRequest(format!(
-            "`{field}`: `{s}` is not an RFC 3339 time like 2026-01-05T09:30:00Z"
-        ))
-    })
+    const LAST: i64 = 84_006; // 2200-01-01 in days since 1970-01-01
+    engine::time::parse_rfc3339(s)
+        .filter(|t| (0..LAST).contains(&t.day()))
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "`{field}`: `{s}` is not an RFC 3339 time like 2026-01-05T09:30:00Z (or a date) in the years 1970 to 2199"
+            ))
+        })
 }
 
 /// Merge minute candles into `minutes`-long ones.
@@ -230,9 +248,15 @@ pub async fn candles(
 pub struct HistoryQuery {
     /// RFC 3339 time or a date (inclusive); default: the start of the day
     /// of the symbol's last price.
+    #[param(
+        pattern = r"^(19[7-9][0-9]|2[01][0-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+    )]
     pub from: Option<String>,
     /// RFC 3339 time or a date (inclusive); default: the end of `from`'s
-    /// day. At most 31 days after `from`.
+    /// day. Clipped to 31 days after `from`; before `from`: nothing.
+    #[param(
+        pattern = r"^(19[7-9][0-9]|2[01][0-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+    )]
     pub to: Option<String>,
 }
 
@@ -266,14 +290,10 @@ pub async fn history(
         Some(v) => parse_time("to", v)?,
         None => Timestamp((from.day() + 1) * Timestamp::NANOS_PER_DAY - 1),
     };
-    if to < from {
-        return Err(ApiError::BadRequest("`to` is before `from`".into()));
-    }
-    if to.day() - from.day() >= HISTORY_MAX_DAYS {
-        return Err(ApiError::BadRequest(format!(
-            "at most {HISTORY_MAX_DAYS} days per request"
-        )));
-    }
+    // At most 31 days from `from`; a `to` before `from` is an empty range.
+    let to = to.min(Timestamp(
+        (from.day() + HISTORY_MAX_DAYS) * Timestamp::NANOS_PER_DAY - 1,
+    ));
     let days = match &st.history {
         Some(h) => match h.minutes(t.symbol(), from, to).await {
             Ok(days) => days,
@@ -326,6 +346,7 @@ fn from_candles(candles: &[Candle], from: Timestamp, to: Timestamp) -> Vec<engin
 #[serde(deny_unknown_fields)]
 pub struct MoversQuery {
     /// How many of each (1 to 100, default 5).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<usize>,
 }
 
