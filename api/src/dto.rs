@@ -183,22 +183,102 @@ pub enum TifDto {
     Day,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// `POST /v1/orders` as read. Which fields a market and a limit order take
+/// is stated by `NewOrder` (the documented schema); the handler enforces it.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrder {
-    /// A ticker symbol, either case.
-    #[schema(pattern = r"^[A-Za-z][A-Za-z0-9.-]{0,14}$")]
     pub symbol: String,
     pub side: SideDto,
     #[serde(rename = "type")]
     pub order_type: TypeDto,
+    pub quantity: u64,
+    /// Absent, `null`, or a price: `Some(None)` is an explicit `null`.
+    #[serde(default, deserialize_with = "present")]
+    pub limit_price: Option<Option<String>>,
+    pub time_in_force: Option<TifDto>,
+    pub client_order_id: Option<String>,
+}
+
+/// A field that is present (even as `null`) is `Some`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// A new order: a market order (no `limit_price`) or a limit order
+/// (`limit_price` required), told apart by `type`.
+#[derive(Debug, ToSchema)]
+#[serde(untagged)]
+#[schema(discriminator(property_name = "type", mapping(
+    ("market" = "#/components/schemas/MarketOrder"),
+    ("limit" = "#/components/schemas/LimitOrder")
+)))]
+#[allow(dead_code)]
+pub enum NewOrder {
+    Market(MarketOrder),
+    Limit(LimitOrder),
+}
+
+/// `market`.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum MarketKind {
+    Market,
+}
+
+/// `limit`.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum LimitKind {
+    Limit,
+}
+
+/// Trades now against the best resting prices, at most `collar_bps` through
+/// the price; what cannot trade is cancelled (it never rests).
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"type": "market", "symbol": "ACME", "side": "buy", "quantity": 10}))]
+#[allow(dead_code)]
+pub struct MarketOrder {
+    #[serde(rename = "type")]
+    pub kind: MarketKind,
+    /// A ticker symbol, either case.
+    #[schema(pattern = r"^[A-Za-z][A-Za-z0-9.-]{0,14}$")]
+    pub symbol: String,
+    pub side: SideDto,
     /// Whole shares, at least 1.
     #[schema(minimum = 1, maximum = 9_223_372_036_854_775_807_i64)]
     pub quantity: u64,
-    /// Decimal string, required for limit orders ("123.45").
+    /// Default `gtc`; a market order behaves as `ioc` (or `fok`).
+    pub time_in_force: Option<TifDto>,
+    /// Your own id: a retry with the same id places nothing and gets the
+    /// first request's answer (same status and body) once it is durable.
+    #[schema(min_length = 1, max_length = 36, pattern = r"^[!-~]+$")]
+    pub client_order_id: Option<String>,
+}
+
+/// Trades at `limit_price` or better; what does not trade rests in the
+/// book (`gtc`, `day`) or is cancelled (`ioc`, `fok`: all or nothing).
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"type": "limit", "symbol": "ACME", "side": "buy", "quantity": 10, "limit_price": "101.00", "client_order_id": "my-order-1"}))]
+#[allow(dead_code)]
+pub struct LimitOrder {
+    #[serde(rename = "type")]
+    pub kind: LimitKind,
+    /// A ticker symbol, either case.
+    #[schema(pattern = r"^[A-Za-z][A-Za-z0-9.-]{0,14}$")]
+    pub symbol: String,
+    pub side: SideDto,
+    /// Whole shares, at least 1.
+    #[schema(minimum = 1, maximum = 9_223_372_036_854_775_807_i64)]
+    pub quantity: u64,
+    /// A positive decimal with at most two places, on the symbol's tick grid.
     #[schema(pattern = r"^(?=.*[1-9])[0-9]{1,12}(\.[0-9]{1,2})?$")]
-    pub limit_price: Option<String>,
-    /// Default `gtc`; market orders behave as `ioc` (or `fok`).
+    pub limit_price: String,
+    /// Default `gtc`.
     pub time_in_force: Option<TifDto>,
     /// Your own id: a retry with the same id places nothing and gets the
     /// first request's answer (same status and body) once it is durable.

@@ -70,7 +70,7 @@ fn reject_text(r: RejectReason) -> &'static str {
 /// recorded). A repeated `client_order_id` places nothing: it gets the
 /// first request's answer (same status and body) once that answer is
 /// durable, or 503 while the first request waits for the database.
-#[utoipa::path(post, path = "/v1/orders", tag = "trading", security(("bearer" = [])), request_body = PlaceOrder,
+#[utoipa::path(post, path = "/v1/orders", tag = "trading", security(("bearer" = [])), request_body = crate::dto::NewOrder,
     responses((status = 201, body = OrderDto),
         (status = 422, body = crate::error::Problem), (status = 401, body = crate::error::Problem),
         (status = 409, body = crate::error::Problem, description = "the market is closed"),
@@ -114,9 +114,9 @@ async fn place_order(
     }
     let symbol =
         Symbol::new(&body.symbol).map_err(|e| ApiError::Unprocessable(format!("`symbol`: {e}")))?;
-    let (order_type, limit_price) = match (body.order_type, body.limit_price.as_deref()) {
-        (TypeDto::Limit, Some(p)) => (OrderType::Limit, Some(price("limit_price", p)?)),
-        (TypeDto::Limit, None) => {
+    let (order_type, limit_price) = match (body.order_type, &body.limit_price) {
+        (TypeDto::Limit, Some(Some(p))) => (OrderType::Limit, Some(price("limit_price", p)?)),
+        (TypeDto::Limit, _) => {
             return Err(ApiError::Unprocessable(
                 "a limit order needs `limit_price`".into(),
             ));

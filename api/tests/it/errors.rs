@@ -47,6 +47,9 @@ async fn every_bad_request_gets_a_problem_and_changes_nothing() {
         ("price as a float", 422, br#"{"symbol":"ACME","side":"buy","type":"limit","quantity":1,"limit_price":1.5}"#.to_vec(), json_ct),
         ("unknown side", 422, br#"{"symbol":"ACME","side":"hold","type":"limit","quantity":1,"limit_price":"1.00"}"#.to_vec(), json_ct),
         ("limit without price", 422, br#"{"symbol":"ACME","side":"buy","type":"limit","quantity":1}"#.to_vec(), json_ct),
+        ("limit with a null price", 422, br#"{"symbol":"ACME","side":"buy","type":"limit","quantity":1,"limit_price":null}"#.to_vec(), json_ct),
+        ("market with a price", 422, br#"{"symbol":"ACME","side":"buy","type":"market","quantity":1,"limit_price":"1.00"}"#.to_vec(), json_ct),
+        ("market with a null price", 422, br#"{"symbol":"ACME","side":"buy","type":"market","quantity":1,"limit_price":null}"#.to_vec(), json_ct),
         ("not JSON at all", 415, b"symbol=ACME".to_vec(), "application/x-www-form-urlencoded"),
         ("oversized body", 413, vec![b' '; 64 * 1024], json_ct),
     ];
