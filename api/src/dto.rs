@@ -21,6 +21,7 @@ pub fn pct(bps: i64) -> String {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "ann"}))]
 pub struct NewUser {
     /// Display name, 1 to 64 characters, not only spaces.
     #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
@@ -444,6 +445,7 @@ pub struct Portfolio {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"symbol": "NEWCO", "initial_price": "10.00", "float": 10000}))]
 pub struct NewStock {
     /// A new ticker symbol, either case.
     #[schema(pattern = r"^[A-Za-z][A-Za-z0-9.-]{0,14}$")]
@@ -469,6 +471,7 @@ pub struct NewStock {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"price": "101.25", "ts": "2026-01-05T09:30:00Z"}))]
 pub struct SetPrice {
     /// A positive decimal with at most two places, on the symbol's tick grid.
     #[schema(pattern = r"^(?=.*[1-9])[0-9]{1,12}(\.[0-9]{1,2})?$")]

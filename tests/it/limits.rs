@@ -240,3 +240,39 @@ async fn registration_closes_at_the_user_cap() {
     assert_eq!(h["users"], 2);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_from_one_address_are_limited_across_keys() {
+    let app = crate::spawn_app(
+        &[
+            ("MARKETSIM_ORDERS_PER_SECOND_PER_KEY", "0"),
+            ("MARKETSIM_ORDERS_PER_SECOND_PER_ADDRESS", "6"),
+        ],
+        Overrides::default(),
+    )
+    .await;
+    let (base, http) = (app.base.clone(), reqwest::Client::new());
+    let keys = [
+        crate::register(&http, &base, "ann").await,
+        crate::register(&http, &base, "bob").await,
+        crate::register(&http, &base, "cy").await,
+    ];
+    let mut statuses = Vec::new();
+    for i in 0..15 {
+        let r = http
+            .post(format!("{base}/v1/orders"))
+            .bearer_auth(&keys[i % 3])
+            .json(&json!({"symbol": "ACME", "side": "buy", "type": "limit", "quantity": 1, "limit_price": "1.00"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    // No key is limited, but the address is.
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(
+        statuses.iter().filter(|s| **s == 201).count() >= 6,
+        "{statuses:?}"
+    );
+    app.stop().await;
+}

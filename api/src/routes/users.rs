@@ -20,7 +20,8 @@ pub fn router() -> Router<AppState> {
 
 /// Register a user: an account with the starting cash and an API key.
 #[utoipa::path(post, path = "/v1/users", request_body = NewUser, tag = "users",
-    responses((status = 201, body = CreatedUser), (status = 422, body = crate::error::Problem)))]
+    responses((status = 201, body = CreatedUser), (status = 422, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem, description = "registration is closed (`max_users` reached)")))]
 pub async fn register(
     State(st): State<AppState>,
     addr: crate::limits::ClientAddr,

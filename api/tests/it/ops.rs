@@ -162,6 +162,38 @@ async fn openapi_and_docs_are_served_and_health_answers() {
             "{path} missing from the OpenAPI document"
         );
     }
+    // Every error any operation documents is a problem document, and every
+    // operation documents the errors any request can get.
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            for code in ["400", "408", "429", "503"] {
+                assert!(responses.contains_key(code), "{method} {path}: no {code}");
+            }
+            for (code, r) in responses {
+                if code.starts_with('4') || code.starts_with('5') {
+                    assert!(
+                        r["content"]["application/problem+json"].is_object(),
+                        "{method} {path} {code}: not a problem document"
+                    );
+                }
+            }
+        }
+    }
+    // An order is a market or a limit order, told apart by `type`.
+    let body = &spec["paths"]["/v1/orders"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(body["$ref"], "#/components/schemas/NewOrder");
+    let new_order = &spec["components"]["schemas"]["NewOrder"];
+    assert_eq!(new_order["discriminator"]["propertyName"], "type");
+    assert_eq!(new_order["oneOf"].as_array().unwrap().len(), 2);
+    let limit = &spec["components"]["schemas"]["LimitOrder"];
+    assert!(
+        limit["required"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("limit_price"))
+    );
+    assert!(spec["components"]["schemas"]["MarketOrder"]["properties"]["limit_price"].is_null());
     let docs = app.http.get(app.url("/docs/")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.unwrap().contains("swagger"));
