@@ -671,3 +671,32 @@ async fn an_order_whose_client_hangs_up_is_kept() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_houses_offering_survives_a_restart() {
+    let url = fresh_database("offering").await;
+    let flags = || Overrides {
+        database_url: Some(url.clone()),
+        ..Overrides::default()
+    };
+    let app = spawn_app(&[("MARKETSIM_TICK_INTERVAL_MS", "3600000")], flags()).await;
+    let http = reqwest::Client::new();
+    let key = register(&http, &app.base, "ann").await;
+    let r = http
+        .post(format!("{}/v1/orders", app.base))
+        .bearer_auth(&key)
+        .json(&json!({"symbol": "ACME", "side": "buy", "type": "market", "quantity": 7}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    app.stop().await;
+    let app = spawn_app(&[("MARKETSIM_TICK_INTERVAL_MS", "3600000")], flags()).await;
+    let acme = get_json(&http, &format!("{}/v1/stocks/ACME", app.base), None).await;
+    assert_eq!(
+        (acme["available_quantity"].as_u64(), acme["ask"].as_str()),
+        (Some(999_993), Some("100.00")),
+        "{acme}"
+    );
+    app.stop().await;
+}
