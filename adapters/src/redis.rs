@@ -23,7 +23,7 @@
 //! readers fall back to engine state at once. The connection manager
 //! reconnects by itself; the first call that succeeds logs the recovery.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -244,6 +244,21 @@ type Latest = BTreeMap<Symbol, (Price, Timestamp)>;
 /// from Redis if a late price arrives).
 const DAYS_IN_MEMORY: usize = 2;
 
+/// The (symbol, UTC day) of every price in `batch` (ticks and trades).
+fn days_of(batch: &[MarketEvent]) -> BTreeSet<(Symbol, i64)> {
+    batch
+        .iter()
+        .filter_map(|e| match *e {
+            MarketEvent::Tick { symbol, ts, .. } => Some((symbol, ts.day())),
+            MarketEvent::Order {
+                symbol,
+                event: Event::Trade(t),
+            } => Some((symbol, t.ts.day())),
+            _ => None,
+        })
+        .collect()
+}
+
 /// `history:SYMBOL:2026-01-05`, the key part of a symbol's day.
 pub fn history_key(symbol: Symbol, day: i64) -> String {
     format!("history:{symbol}:{}", engine::time::date(day))
@@ -319,29 +334,14 @@ impl MarketMirror {
         self.history.get(&(symbol, day))
     }
 
-    /// Every (symbol, day) history in memory.
-    pub fn histories(&self) -> impl Iterator<Item = (Symbol, i64, &MinuteHistory)> {
-        self.history.iter().map(|((s, d), h)| (*s, *d, h))
-    }
-
-    /// Read back from Redis the (symbol, day) histories `batch` touches that
-    /// are not in memory yet.
-    async fn load(&mut self, redis: &RedisStore, batch: &[MarketEvent]) {
-        let mut wanted: Vec<(Symbol, i64)> = Vec::new();
-        for e in batch {
-            let (symbol, ts) = match *e {
-                MarketEvent::Tick { symbol, ts, .. } => (symbol, ts),
-                MarketEvent::Order {
-                    symbol,
-                    event: Event::Trade(t),
-                } => (symbol, t.ts),
-                _ => continue,
-            };
-            let k = (symbol, ts.day());
-            if !self.history.contains_key(&k) && !wanted.contains(&k) {
-                wanted.push(k);
-            }
-        }
+    /// Read back from Redis the (symbol, day) histories in `days` that are
+    /// not in memory yet.
+    async fn load(&mut self, redis: &RedisStore, days: &BTreeSet<(Symbol, i64)>) {
+        let wanted: Vec<(Symbol, i64)> = days
+            .iter()
+            .filter(|k| !self.history.contains_key(k))
+            .copied()
+            .collect();
         for (symbol, day) in wanted {
             let key = redis.key(&history_key(symbol, day));
             let doc = redis
@@ -355,16 +355,18 @@ impl MarketMirror {
         }
     }
 
-    /// Forget all but each symbol's latest days.
-    fn prune(&mut self) {
-        let mut per_symbol: BTreeMap<Symbol, Vec<i64>> = BTreeMap::new();
-        for (s, d) in self.history.keys() {
-            per_symbol.entry(*s).or_default().push(*d);
-        }
-        for (s, days) in per_symbol {
-            for d in days.iter().rev().skip(DAYS_IN_MEMORY) {
-                self.history.remove(&(s, *d));
-            }
+    /// The days of `symbol` in memory, oldest first.
+    fn days(&self, symbol: Symbol) -> impl DoubleEndedIterator<Item = i64> + '_ {
+        self.history
+            .range((symbol, i64::MIN)..=(symbol, i64::MAX))
+            .map(|((_, d), _)| *d)
+    }
+
+    /// Forget all but `symbol`'s latest days.
+    fn prune(&mut self, symbol: Symbol) {
+        let old: Vec<i64> = self.days(symbol).rev().skip(DAYS_IN_MEMORY).collect();
+        for d in old {
+            self.history.remove(&(symbol, d));
         }
     }
 
@@ -378,8 +380,9 @@ impl MarketMirror {
         batch: &[MarketEvent],
         quotes: &BTreeMap<Symbol, (Option<Price>, Option<Price>)>,
     ) -> Result<(), PortError> {
+        let touched = days_of(batch);
         if self.load_existing {
-            self.load(redis, batch).await;
+            self.load(redis, &touched).await;
         }
         let (latest, messages) = self.fold(batch);
         if latest.is_empty() && messages.is_empty() {
@@ -388,20 +391,6 @@ impl MarketMirror {
         let mut pipe = redis::pipe();
         for (channel, m) in messages {
             pipe.publish(redis.key(channel), m).ignore();
-        }
-        let mut touched: Vec<(Symbol, i64)> = Vec::new();
-        for e in batch {
-            let (symbol, ts) = match *e {
-                MarketEvent::Tick { symbol, ts, .. } => (symbol, ts),
-                MarketEvent::Order {
-                    symbol,
-                    event: Event::Trade(t),
-                } => (symbol, t.ts),
-                _ => continue,
-            };
-            if !touched.contains(&(symbol, ts.day())) {
-                touched.push((symbol, ts.day()));
-            }
         }
         for (symbol, (last, ts)) in &latest {
             let (bid, ask) = quotes.get(symbol).copied().unwrap_or((None, None));
@@ -414,25 +403,22 @@ impl MarketMirror {
             pipe.hset_multiple(redis.key(&format!("quote:{symbol}")), &quote_fields(&q))
                 .ignore();
         }
-        for (symbol, day) in touched {
+        for &(symbol, day) in &touched {
             let Some(h) = self.history.get(&(symbol, day)) else {
                 continue;
             };
             let doc = history_json(h);
             // `history:SYMBOL` is the symbol's latest day (the seed's key).
-            let latest_day = self
-                .history
-                .keys()
-                .filter(|(s, _)| *s == symbol)
-                .map(|(_, d)| *d)
-                .max();
-            if latest_day == Some(day) {
+            if self.days(symbol).next_back() == Some(day) {
                 pipe.set(redis.key(&format!("history:{symbol}")), &doc)
                     .ignore();
             }
             pipe.set(redis.key(&history_key(symbol, day)), doc).ignore();
         }
-        self.prune();
+        let symbols: BTreeSet<Symbol> = touched.iter().map(|(s, _)| *s).collect();
+        for s in symbols {
+            self.prune(s);
+        }
         redis
             .call(|mut c| async move { pipe.query_async::<()>(&mut c).await })
             .await
