@@ -23,8 +23,9 @@ pub fn pct(bps: i64) -> String {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "ann"}))]
 pub struct NewUser {
-    /// Display name, 1 to 64 characters, not only spaces.
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
+    /// Display name, 1 to 64 characters, not all blank (white space is
+    /// trimmed).
+    #[schema(min_length = 1, max_length = 64, pattern = r"[^\s\u0085]")]
     pub name: String,
 }
 

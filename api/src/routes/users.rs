@@ -28,12 +28,16 @@ pub async fn register(
     Json(body): Json<NewUser>,
 ) -> Result<(StatusCode, axum::Json<CreatedUser>), ApiError> {
     st.limits.registration(addr.0, st.users.len())?;
-    let name = body.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 64 {
+    // Blank: Unicode white space, and the byte-order mark (what the
+    // schema's pattern calls blank too).
+    let blank = |c: char| c.is_whitespace() || c == '\u{feff}';
+    let n = body.name.chars().count();
+    if !(1..=64).contains(&n) || body.name.chars().all(blank) {
         return Err(ApiError::Unprocessable(
-            "`name` must be 1 to 64 characters".into(),
+            "`name` must be 1 to 64 characters, not all blank".into(),
         ));
     }
+    let name = body.name.trim_matches(blank).to_string();
     st.writable()?;
     let (key, hash) = new_key()?;
     let id = st.users.next_id();

@@ -110,6 +110,13 @@ async fn every_bad_request_gets_a_problem_and_changes_nothing() {
     assert_eq!(app.get(&key, "/v1/orders?nonsense=1").await.0, 400);
     let (s, p) = app.post(&key, "/v1/users", json!({"name": ""})).await;
     assert_eq!((s, p["type"].as_str()), (422, Some("invalid_input")));
+    // Blank in any script, or too long, is refused; spaces around are trimmed.
+    for name in ["   ", "\u{85}", "\u{a0}\u{feff}", &"x".repeat(65)] {
+        let (s, _) = app.post(&key, "/v1/users", json!({ "name": name })).await;
+        assert_eq!(s, 422, "{name:?}");
+    }
+    let (s, u) = app.post(&key, "/v1/users", json!({"name": " ann "})).await;
+    assert_eq!((s, u["name"].as_str()), (201, Some("ann")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
