@@ -7,6 +7,16 @@ use marketsim::settings::Overrides;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// A 1-share buy at 1.00 (rests far below the market).
+async fn small_bid(http: &reqwest::Client, base: &str, key: &str) -> reqwest::Response {
+    http.post(format!("{base}/v1/orders"))
+        .bearer_auth(key)
+        .json(&json!({"symbol": "ACME", "side": "buy", "type": "limit", "quantity": 1, "limit_price": "1.00"}))
+        .send()
+        .await
+        .unwrap()
+}
+
 fn addr(base: &str) -> String {
     base.trim_start_matches("http://").to_string()
 }
@@ -189,13 +199,7 @@ async fn orders_and_registrations_are_rate_limited() {
     let mut placed = 0;
     let mut limited = 0;
     for _ in 0..12 {
-        let r = http
-            .post(format!("{base}/v1/orders"))
-            .bearer_auth(&key)
-            .json(&json!({"symbol": "ACME", "side": "buy", "type": "limit", "quantity": 1, "limit_price": "1.00"}))
-            .send()
-            .await
-            .unwrap();
+        let r = small_bid(&http, &base, &key).await;
         match r.status().as_u16() {
             201 => placed += 1,
             429 => {
@@ -259,13 +263,7 @@ async fn orders_from_one_address_are_limited_across_keys() {
     ];
     let mut statuses = Vec::new();
     for i in 0..15 {
-        let r = http
-            .post(format!("{base}/v1/orders"))
-            .bearer_auth(&keys[i % 3])
-            .json(&json!({"symbol": "ACME", "side": "buy", "type": "limit", "quantity": 1, "limit_price": "1.00"}))
-            .send()
-            .await
-            .unwrap();
+        let r = small_bid(&http, &base, &keys[i % 3]).await;
         statuses.push(r.status().as_u16());
     }
     // No key is limited, but the address is.

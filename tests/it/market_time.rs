@@ -167,6 +167,24 @@ fn ok(out: &std::process::Output) -> String {
     err
 }
 
+/// `marketsim replay FILE --redis-url ... --redis-prefix PREFIX --date DATE`.
+async fn replay_to_redis(file: &str, prefix: &str) -> std::process::Output {
+    marketsim(
+        strs(&[
+            "replay",
+            file,
+            "--redis-url",
+            &redis_url(),
+            "--redis-prefix",
+            prefix,
+            "--date",
+            DATE,
+        ]),
+        vec![],
+    )
+    .await
+}
+
 fn write_file(text: &str) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("prices.csv");
@@ -192,20 +210,7 @@ async fn a_price_file_goes_straight_to_redis_as_the_exact_minute_history() {
     );
     let (_dir, file) = write_file(&text);
     let p = prefix("direct");
-    let out = marketsim(
-        strs(&[
-            "replay",
-            &file,
-            "--redis-url",
-            &redis_url(),
-            "--redis-prefix",
-            &p,
-            "--date",
-            DATE,
-        ]),
-        vec![],
-    )
-    .await;
+    let out = replay_to_redis(&file, &p).await;
     let err = ok(&out);
     assert!(
         err.contains(&format!("replayed {} ticks", rows.len())),
@@ -224,20 +229,7 @@ async fn a_price_file_goes_straight_to_redis_as_the_exact_minute_history() {
     let v: Value = serde_json::from_str(&doc).unwrap();
     assert_eq!(v["time"].as_array().unwrap().len(), want["STOCK1"].0.len());
     // Replaying again replaces the day rather than refusing it.
-    ok(&marketsim(
-        strs(&[
-            "replay",
-            &file,
-            "--redis-url",
-            &redis_url(),
-            "--redis-prefix",
-            &p,
-            "--date",
-            DATE,
-        ]),
-        vec![],
-    )
-    .await);
+    ok(&replay_to_redis(&file, &p).await);
     assert_eq!(stored(&p, &symbols).await, want);
 }
 
