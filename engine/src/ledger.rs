@@ -29,7 +29,8 @@ pub struct Fees {
 
 impl Fees {
     /// What one trade moves: (notional, buyer's fee, seller's fee), exactly
-    /// as settlement charges them (fees round down).
+    /// as settlement charges them (fees round up, per fill: splitting an
+    /// order into small fills never avoids its fee).
     pub fn charges(&self, t: &Trade) -> Result<(Money, Money, Money), LedgerError> {
         let (buy_bps, sell_bps) = match t.taker_side {
             Side::Buy => (self.taker_bps, self.maker_bps),
@@ -37,11 +38,7 @@ impl Fees {
         };
         let q = crate::types::Quantity::new(t.quantity).ok_or(LedgerError::NonPositiveAmount)?;
         let notional = t.price.checked_notional(q)?;
-        Ok((
-            notional,
-            notional.bps(buy_bps, false)?,
-            notional.bps(sell_bps, false)?,
-        ))
+        Ok((notional, fee(notional, buy_bps)?, fee(notional, sell_bps)?))
     }
     /// Fees above 10% (1,000 bps) are refused as a configuration error.
     pub fn new(maker_bps: u32, taker_bps: u32) -> Result<Fees, LedgerError> {
@@ -62,6 +59,11 @@ impl Fees {
     fn max_bps(&self) -> u32 {
         self.maker_bps.max(self.taker_bps)
     }
+}
+
+/// The fee on `notional` at `bps`: rounded up to a whole minor unit.
+fn fee(notional: Money, bps: u32) -> Result<Money, LedgerError> {
+    Ok(notional.bps(bps, true)?)
 }
 
 /// Shares of one symbol held by an account.
@@ -277,11 +279,22 @@ impl Ledger {
     }
 
     /// Cash a buy of `qty` at `price` must hold back: notional plus the
-    /// highest fee it could be charged, rounded up.
+    /// highest fee it could be charged. Fees round up per fill, so `n`
+    /// fills can cost up to `n - 1` minor units more than the fee on the
+    /// whole; an order fills at most `qty` times (a share each), so the
+    /// reservation covers `qty - 1` more (released when the order ends).
     pub fn buy_requirement(&self, price: Price, qty: u64) -> Result<Money, LedgerError> {
         let q = crate::types::Quantity::new(qty).ok_or(LedgerError::NonPositiveAmount)?;
         let notional = price.checked_notional(q)?;
-        Ok(notional.checked_add(notional.bps(self.fees.max_bps(), true)?)?)
+        let bps = self.fees.max_bps();
+        let rounding = if bps == 0 {
+            Money::ZERO
+        } else {
+            Money::from_minor(i64::try_from(qty - 1).map_err(|_| LedgerError::Overflow)?)
+        };
+        Ok(notional
+            .checked_add(fee(notional, bps)?)?
+            .checked_add(rounding)?)
     }
 
     /// Reserve what `order` needs: cash for a buy (at its limit or collar),
@@ -403,8 +416,8 @@ impl Ledger {
         };
         let q = crate::types::Quantity::new(t.quantity).ok_or(LedgerError::NonPositiveAmount)?;
         let notional = t.price.checked_notional(q)?;
-        let buy_fee = notional.bps(buy_bps, false)?;
-        let sell_fee = notional.bps(sell_bps, false)?;
+        let buy_fee = fee(notional, buy_bps)?;
+        let sell_fee = fee(notional, sell_bps)?;
         let cost = notional.checked_add(buy_fee)?;
         let proceeds = notional.checked_sub(sell_fee)?;
 
@@ -478,7 +491,7 @@ impl Ledger {
         };
         let q = crate::types::Quantity::new(t.quantity).ok_or(LedgerError::NonPositiveAmount)?;
         let notional = t.price.checked_notional(q)?;
-        let fee = notional.bps(bps, false)?;
+        let fee = fee(notional, bps)?;
         let r = self
             .reservations
             .get(&order)
@@ -663,15 +676,46 @@ mod tests {
     fn a_buy_reserves_notional_plus_the_highest_fee() {
         let mut l = ledger(10, 20);
         l.reserve(&order(1, A, Side::Buy, 10, 1_000)).unwrap();
-        // 10 x 10.00 = 100.00, plus 20 bps = 0.20.
+        // 10 x 10.00 = 100.00, plus 20 bps = 0.20, plus 0.09: a cent for
+        // each fill after the first (fees round up per fill).
         assert_eq!(
             l.account(A).unwrap().reserved_cash(),
-            Money::from_minor(10_020)
+            Money::from_minor(10_029)
         );
         assert_eq!(
             l.account(A).unwrap().available_cash(),
-            Money::from_minor(100_000 - 10_020)
+            Money::from_minor(100_000 - 10_029)
         );
+        l.check_invariants().unwrap();
+        // Without fees there is nothing to round.
+        let mut l = ledger(0, 0);
+        l.reserve(&order(1, A, Side::Buy, 10, 1_000)).unwrap();
+        assert_eq!(
+            l.account(A).unwrap().reserved_cash(),
+            Money::from_minor(10_000)
+        );
+    }
+
+    #[test]
+    fn splitting_an_order_into_small_fills_never_avoids_the_fee() {
+        // 3 bps of a 10.00 fill is 0.003: rounded up, a cent per fill.
+        let mut l = ledger(3, 3);
+        l.reserve(&order(1, A, Side::Buy, 10, 1_000)).unwrap();
+        l.reserve(&order(2, B, Side::Sell, 10, 1_000)).unwrap();
+        let total = l.total_cash();
+        for _ in 0..10 {
+            l.settle(&trade(1, 2, Side::Buy, 1, 1_000)).unwrap();
+        }
+        assert_eq!(l.account(FEE).unwrap().cash(), Money::from_minor(20));
+        assert_eq!(
+            l.account(A).unwrap().cash(),
+            Money::from_minor(100_000 - 10 * 1_001)
+        );
+        assert_eq!(l.account(B).unwrap().cash(), Money::from_minor(10 * 999));
+        assert_eq!(l.total_cash(), total);
+        // The reservation covered every fill; what is left goes back.
+        let left = l.release(OrderId(1)).unwrap();
+        assert_eq!(left.cash, Money::from_minor(10_012 - 10_010));
         l.check_invariants().unwrap();
     }
 
