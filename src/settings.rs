@@ -41,6 +41,11 @@ pub struct Settings {
     pub tick_interval_ms: u64,
     /// Market orders trade at most this far (basis points) through the price.
     pub collar_bps: u32,
+    /// Self-trade prevention, when an order would trade with a resting
+    /// order of the same account: `cancel_resting` (the resting order is
+    /// cancelled), `cancel_incoming` (the incoming order's remainder is
+    /// cancelled) or `allow`.
+    pub self_trade_prevention: String,
     /// Scenario file whose symbols are listed and whose agents trade in the
     /// background (without one: five default symbols, no agents).
     pub scenario: Option<PathBuf>,
@@ -125,6 +130,7 @@ impl Default for Settings {
             starting_cash: "100000.00".into(),
             tick_interval_ms: 500,
             collar_bps: 500,
+            self_trade_prevention: "cancel_resting".into(),
             scenario: None,
             seed: None,
             threads: None,
@@ -240,6 +246,9 @@ impl Settings {
             Ok(_) => {}
             Err(e) => return invalid("starting_cash", &e.to_string()),
         }
+        if let Err(e) = self.self_trade_prevention.parse::<engine::SelfTrade>() {
+            return invalid("self_trade_prevention", &e);
+        }
         if self.kafka_partitions < 1 {
             return invalid("kafka_partitions", "must be at least 1");
         }
@@ -285,6 +294,10 @@ impl Settings {
         self.listen
             .parse()
             .unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+    /// The self-trade rule (validated at load).
+    pub fn self_trade(&self) -> engine::SelfTrade {
+        self.self_trade_prevention.parse().unwrap_or_default()
     }
     pub fn starting_cash(&self) -> engine::Money {
         self.starting_cash.parse().unwrap_or(engine::Money::ZERO)
@@ -420,6 +433,9 @@ mod tests {
             .contains("time zone")
         );
         assert!(bad(&[("MARKETSIM_SESSION_PERIOD_MS", "5")]).contains("session_period_ms"));
+        assert!(
+            bad(&[("MARKETSIM_SELF_TRADE_PREVENTION", "never")]).contains("self_trade_prevention")
+        );
         let short = bad(&[("MARKETSIM_ADMIN_KEY", "hunter2")]);
         assert!(
             short.contains("admin_key") && short.contains("16"),
@@ -442,7 +458,7 @@ mod tests {
 
     #[test]
     fn every_key_is_settable_and_the_readme_documents_each() {
-        assert_eq!(Settings::keys().len(), 34);
+        assert_eq!(Settings::keys().len(), 35);
         assert_eq!(Settings::keys()[0], "listen");
         for key in Settings::keys() {
             let v = match *key {
@@ -457,6 +473,7 @@ mod tests {
                 "session_tz" => "UTC",
                 "session_days" => "all",
                 "session_period_ms" => "5000",
+                "self_trade_prevention" => "cancel_incoming",
                 _ => "1",
             };
             let var = format!("MARKETSIM_{}", key.to_uppercase());

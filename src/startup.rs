@@ -225,7 +225,9 @@ async fn assemble(
         Some(p) => Fees::new(p.scenario.fees.maker_bps, p.scenario.fees.taker_bps)?,
         None => Fees::default(),
     };
-    let market = MarketHandle::start(fees, AccountId::FEES, ACCOUNT_SHARDS).await?;
+    let market = MarketHandle::start(fees, AccountId::FEES, ACCOUNT_SHARDS)
+        .await?
+        .with_self_trade(s.self_trade());
     let db = match s.database_url() {
         Some(url) => {
             let db = Database::connect(url, 4, Duration::from_secs(5)).await?;

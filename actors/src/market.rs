@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use engine::{AccountId, Fees, Symbol, Timestamp};
+use engine::{AccountId, Fees, SelfTrade, Symbol, Timestamp};
 
 use crate::ActorError;
 use crate::account::AccountHandle;
@@ -31,6 +31,7 @@ pub struct MarketHandle {
     dir: Arc<Directory>,
     fees: Fees,
     fee_account: AccountId,
+    self_trade: SelfTrade,
 }
 
 impl MarketHandle {
@@ -50,7 +51,14 @@ impl MarketHandle {
             dir: Arc::new(Directory::new(handles)),
             fees,
             fee_account,
+            self_trade: SelfTrade::Allow,
         })
+    }
+    /// The self-trade prevention rule of every symbol listed from now on
+    /// (default `Allow`).
+    pub fn with_self_trade(mut self, rule: SelfTrade) -> MarketHandle {
+        self.self_trade = rule;
+        self
     }
     pub fn directory(&self) -> Arc<Directory> {
         Arc::clone(&self.dir)
@@ -65,7 +73,8 @@ impl MarketHandle {
         self.fee_account
     }
     /// List a symbol: spawn its ticker under supervision.
-    pub async fn list(&self, core: TickerCore) -> Result<TickerHandle, ActorError> {
+    pub async fn list(&self, mut core: TickerCore) -> Result<TickerHandle, ActorError> {
+        core.book.set_self_trade(self.self_trade);
         let h = self.supervisor.spawn_ticker(core).await?;
         self.dir.add_ticker(h.clone());
         Ok(h)
@@ -87,7 +96,7 @@ impl MarketHandle {
     }
     /// Route a batch of commands through the matcher.
     pub async fn submit(&self, ts: Timestamp, cmds: Vec<Command>) -> Result<Routed, ActorError> {
-        route(&self.dir, ts, cmds).await
+        Ok(route(&self.dir, ts, cmds).await)
     }
     /// Stop every actor.
     pub fn shutdown(&self) {

@@ -76,6 +76,22 @@ impl Ladder {
     }
 }
 
+/// Take the head order `i` off `level` (its slot goes to the free list);
+/// returns the next order's slot.
+#[inline]
+fn pop_head(level: &mut Level, nodes: &mut [Node], free: &mut Vec<u32>, i: u32) -> u32 {
+    let next = nodes[i as usize].next;
+    free.push(i);
+    level.count -= 1;
+    level.head = next;
+    if next != NIL {
+        nodes[next as usize].prev = NIL;
+    } else {
+        level.tail = NIL;
+    }
+    next
+}
+
 #[inline]
 fn key_of(side: Side, price: Price) -> i64 {
     match side {
@@ -117,6 +133,46 @@ impl OrderState {
     }
 }
 
+/// Self-trade prevention: what happens when an incoming order would trade
+/// with a resting order of the same account.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum SelfTrade {
+    /// They trade (simulations, where one agent's two orders are two
+    /// decisions).
+    #[default]
+    Allow,
+    /// The resting order is cancelled (reason `self_trade`) and matching
+    /// goes on past it.
+    CancelResting,
+    /// The incoming order's remainder is cancelled (reason `self_trade`)
+    /// at the first own order it meets; what it traded before stays.
+    CancelIncoming,
+}
+
+impl SelfTrade {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SelfTrade::Allow => "allow",
+            SelfTrade::CancelResting => "cancel_resting",
+            SelfTrade::CancelIncoming => "cancel_incoming",
+        }
+    }
+}
+
+impl std::str::FromStr for SelfTrade {
+    type Err = String;
+    fn from_str(s: &str) -> Result<SelfTrade, String> {
+        [
+            SelfTrade::Allow,
+            SelfTrade::CancelResting,
+            SelfTrade::CancelIncoming,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+        .ok_or_else(|| format!("`{s}`: expected allow, cancel_resting or cancel_incoming"))
+    }
+}
+
 /// Why a cancel or replace did nothing.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Error)]
 pub enum BookError {
@@ -151,6 +207,7 @@ pub struct OrderBook {
     free: Vec<u32>,
     index: FxHashMap<OrderId, u32>,
     trade_seq: u64,
+    self_trade: SelfTrade,
 }
 
 impl OrderBook {
@@ -166,7 +223,16 @@ impl OrderBook {
             free: Vec::new(),
             index: FxHashMap::default(),
             trade_seq: 0,
+            self_trade: SelfTrade::Allow,
         }
+    }
+
+    /// Set the self-trade prevention rule for orders placed from now on.
+    pub fn set_self_trade(&mut self, rule: SelfTrade) {
+        self.self_trade = rule;
+    }
+    pub fn self_trade(&self) -> SelfTrade {
+        self.self_trade
     }
 
     pub fn symbol(&self) -> Symbol {
@@ -301,7 +367,7 @@ impl OrderBook {
             ts,
         });
         let tif = order.time_in_force();
-        if tif == TimeInForce::Fok && self.fillable(side, limit) < qty {
+        if tif == TimeInForce::Fok && self.fillable(side, limit, account, qty) < qty {
             events.push(Event::Cancelled {
                 order: id,
                 account,
@@ -311,11 +377,20 @@ impl OrderBook {
             });
             return;
         }
-        let remaining = self.match_incoming(id, account, side, limit, qty, qty, ts, events);
+        let (remaining, stopped) =
+            self.match_incoming(id, account, side, limit, qty, qty, ts, events);
         if remaining == 0 {
             return;
         }
-        if tif.rests() {
+        if stopped {
+            events.push(Event::Cancelled {
+                order: id,
+                account,
+                remaining,
+                reason: CancelReason::SelfTrade,
+                ts,
+            });
+        } else if tif.rests() {
             self.rest(Node {
                 id,
                 account,
@@ -422,7 +497,7 @@ impl OrderBook {
             remaining,
             ts,
         });
-        let left = self.match_incoming(
+        let (left, stopped) = self.match_incoming(
             id,
             node.account,
             node.side,
@@ -432,7 +507,15 @@ impl OrderBook {
             ts,
             events,
         );
-        if left > 0 {
+        if left > 0 && stopped {
+            events.push(Event::Cancelled {
+                order: id,
+                account: node.account,
+                remaining: left,
+                reason: CancelReason::SelfTrade,
+                ts,
+            });
+        } else if left > 0 {
             self.rest(Node {
                 price,
                 original,
@@ -466,14 +549,28 @@ impl OrderBook {
         }
     }
 
-    /// Quantity available to a taker on `side` at `limit` or better.
-    fn fillable(&self, side: Side, limit: Price) -> u64 {
+    /// Quantity available to `account`'s taker on `side` at `limit` or
+    /// better (under the self-trade rule), counted up to `want`.
+    fn fillable(&self, side: Side, limit: Price, account: AccountId, want: u64) -> u64 {
         let mut total = 0u64;
         for l in self.ladder(side.opposite()).levels.iter().rev() {
-            if !crosses(side, limit, l.price) {
+            if !crosses(side, limit, l.price) || total >= want {
                 break;
             }
-            total += l.qty;
+            if self.self_trade == SelfTrade::Allow {
+                total += l.qty;
+                continue;
+            }
+            let mut i = l.head;
+            while i != NIL {
+                let n = &self.nodes[i as usize];
+                if n.account != account {
+                    total += n.remaining;
+                } else if self.self_trade == SelfTrade::CancelIncoming {
+                    return total;
+                }
+                i = n.next;
+            }
         }
         total
     }
@@ -486,7 +583,9 @@ impl OrderBook {
     }
 
     /// Match an incoming order against the opposite side; returns what is
-    /// left. `original` is the taker's total size (for fill events).
+    /// left, and whether matching stopped at an own order (self-trade rule
+    /// `CancelIncoming`: the caller cancels the rest). `original` is the
+    /// taker's total size (for fill events).
     #[allow(clippy::too_many_arguments)]
     #[inline]
     fn match_incoming(
@@ -499,8 +598,9 @@ impl OrderBook {
         original: u64,
         ts: Timestamp,
         events: &mut Vec<Event>,
-    ) -> u64 {
+    ) -> (u64, bool) {
         let mut remaining = qty;
+        let rule = self.self_trade;
         let opp = match side {
             Side::Buy => &mut self.asks,
             Side::Sell => &mut self.bids,
@@ -515,6 +615,24 @@ impl OrderBook {
             let mut i = level.head;
             while i != NIL && remaining > 0 {
                 let maker = &mut self.nodes[i as usize];
+                if maker.account == account && rule != SelfTrade::Allow {
+                    if rule == SelfTrade::CancelIncoming {
+                        return (remaining, true);
+                    }
+                    events.push(Event::Cancelled {
+                        order: maker.id,
+                        account,
+                        remaining: maker.remaining,
+                        reason: CancelReason::SelfTrade,
+                        ts,
+                    });
+                    level.qty -= maker.remaining;
+                    maker.remaining = 0;
+                    let id = maker.id;
+                    i = pop_head(level, &mut self.nodes, &mut self.free, i);
+                    self.index.remove(&id);
+                    continue;
+                }
                 let q = maker.remaining.min(remaining);
                 maker.remaining -= q;
                 remaining -= q;
@@ -538,17 +656,9 @@ impl OrderBook {
                         account: maker.account,
                         ts,
                     });
-                    let next = maker.next;
-                    self.index.remove(&maker.id);
-                    self.free.push(i);
-                    level.count -= 1;
-                    level.head = next;
-                    if next != NIL {
-                        self.nodes[next as usize].prev = NIL;
-                    } else {
-                        level.tail = NIL;
-                    }
-                    i = next;
+                    let id = maker.id;
+                    i = pop_head(level, &mut self.nodes, &mut self.free, i);
+                    self.index.remove(&id);
                 } else {
                     events.push(Event::PartiallyFilled {
                         order: maker.id,
@@ -578,7 +688,7 @@ impl OrderBook {
                 opp.levels.pop();
             }
         }
-        remaining
+        (remaining, false)
     }
 
     fn rest(&mut self, mut node: Node) {

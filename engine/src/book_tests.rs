@@ -449,3 +449,111 @@ fn slots_are_reused_after_orders_leave() {
     assert!(b.is_empty());
     assert!(b.nodes.len() <= 1, "slab grew to {}", b.nodes.len());
 }
+
+fn cancelled_self_trade(ev: &[Event]) -> Vec<(u64, u64)> {
+    ev.iter()
+        .filter_map(|e| match e {
+            Event::Cancelled {
+                order,
+                remaining,
+                reason: CancelReason::SelfTrade,
+                ..
+            } => Some((order.0, *remaining)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Account 7 rests asks at 100 (id 1) and 101 (id 3) around another
+/// account's ask at 100 (id 2); then account 7 buys 12 up to 101.
+fn self_trade_book(rule: SelfTrade) -> (OrderBook, Vec<Event>) {
+    let mut b = book();
+    b.set_self_trade(rule);
+    place(&mut b, limit(1, 7, Side::Sell, 5, 100, TimeInForce::Gtc));
+    place(&mut b, limit(2, 8, Side::Sell, 5, 100, TimeInForce::Gtc));
+    place(&mut b, limit(3, 7, Side::Sell, 5, 101, TimeInForce::Gtc));
+    let ev = place(&mut b, limit(4, 7, Side::Buy, 12, 101, TimeInForce::Gtc));
+    (b, ev)
+}
+
+#[test]
+fn self_trades_are_allowed_unless_prevented() {
+    let (b, ev) = self_trade_book(SelfTrade::Allow);
+    assert_eq!(
+        trades(&ev),
+        [(1, 4, 100, 5), (2, 4, 100, 5), (3, 4, 101, 2)]
+    );
+    assert!(cancelled_self_trade(&ev).is_empty());
+    assert_eq!(b.order(OrderId(3)).unwrap().remaining, 3);
+}
+
+#[test]
+fn cancel_resting_cancels_own_orders_and_trades_past_them() {
+    let (b, ev) = self_trade_book(SelfTrade::CancelResting);
+    assert_eq!(trades(&ev), [(2, 4, 100, 5)]);
+    assert_eq!(cancelled_self_trade(&ev), [(1, 5), (3, 5)]);
+    // Nothing of its own left to cross: the rest of the buy rests.
+    assert_eq!(b.order(OrderId(4)).unwrap().remaining, 7);
+    assert_eq!(b.best_ask(), None);
+    assert!(b.order(OrderId(1)).is_none() && b.order(OrderId(3)).is_none());
+}
+
+#[test]
+fn cancel_incoming_stops_at_the_first_own_order_and_never_rests_crossed() {
+    let (b, ev) = self_trade_book(SelfTrade::CancelIncoming);
+    assert!(trades(&ev).is_empty(), "its own order is first in line");
+    assert_eq!(cancelled_self_trade(&ev), [(4, 12)]);
+    assert!(b.order(OrderId(4)).is_none());
+    assert_eq!(b.order(OrderId(1)).unwrap().remaining, 5);
+    // Another account's order ahead of the own one trades first.
+    let mut b = book();
+    b.set_self_trade(SelfTrade::CancelIncoming);
+    place(&mut b, limit(1, 8, Side::Sell, 5, 100, TimeInForce::Gtc));
+    place(&mut b, limit(2, 7, Side::Sell, 5, 100, TimeInForce::Gtc));
+    let ev = place(&mut b, limit(3, 7, Side::Buy, 8, 100, TimeInForce::Gtc));
+    assert_eq!(trades(&ev), [(1, 3, 100, 5)]);
+    assert_eq!(cancelled_self_trade(&ev), [(3, 3)]);
+    assert_eq!(b.best_bid(), None);
+}
+
+#[test]
+fn fill_or_kill_counts_only_what_it_may_trade_with() {
+    for (rule, fills) in [
+        (SelfTrade::Allow, true),
+        (SelfTrade::CancelResting, false),
+        (SelfTrade::CancelIncoming, false),
+    ] {
+        let mut b = book();
+        b.set_self_trade(rule);
+        place(&mut b, limit(1, 7, Side::Sell, 5, 100, TimeInForce::Gtc));
+        place(&mut b, limit(2, 8, Side::Sell, 5, 100, TimeInForce::Gtc));
+        let ev = place(&mut b, limit(3, 7, Side::Buy, 10, 100, TimeInForce::Fok));
+        assert_eq!(!trades(&ev).is_empty(), fills, "{rule:?}");
+        if !fills {
+            // Killed whole: nothing traded and nothing was cancelled.
+            assert_eq!(b.order(OrderId(1)).unwrap().remaining, 5, "{rule:?}");
+        }
+    }
+}
+
+#[test]
+fn a_replace_that_crosses_its_own_order_follows_the_rule() {
+    let mut b = book();
+    b.set_self_trade(SelfTrade::CancelResting);
+    place(&mut b, limit(1, 7, Side::Sell, 5, 102, TimeInForce::Gtc));
+    place(&mut b, limit(2, 7, Side::Buy, 5, 100, TimeInForce::Gtc));
+    let mut ev = Vec::new();
+    b.replace(
+        OrderId(2),
+        Some(AccountId(7)),
+        Some(Price::from_minor(102)),
+        None,
+        Timestamp(1),
+        &mut ev,
+    )
+    .unwrap();
+    b.check_invariants().unwrap();
+    assert!(trades(&ev).is_empty());
+    assert_eq!(cancelled_self_trade(&ev), [(1, 5)]);
+    assert_eq!(b.best_bid(), Some(Price::from_minor(102)));
+}

@@ -80,6 +80,9 @@ pub enum CancelReason {
     Unfilled,
     /// FOK that could not fill entirely.
     Killed,
+    /// It would have traded with an order of its own account (self-trade
+    /// prevention: the resting order, or the incoming one's remainder).
+    SelfTrade,
 }
 
 impl CancelReason {
@@ -88,6 +91,7 @@ impl CancelReason {
             CancelReason::Requested => "requested",
             CancelReason::Unfilled => "unfilled",
             CancelReason::Killed => "killed",
+            CancelReason::SelfTrade => "self_trade",
         }
     }
 }

@@ -20,7 +20,7 @@ pub mod status;
 pub mod time;
 pub mod types;
 
-pub use book::{BookError, DepthLevel, OrderBook, OrderState, Quote};
+pub use book::{BookError, DepthLevel, OrderBook, OrderState, Quote, SelfTrade};
 pub use events::{CancelReason, Event, RejectReason, Trade};
 pub use exchange::Exchange;
 pub use ledger::{Account, Fees, Holding, Ledger, LedgerError, Released, Reservation};
