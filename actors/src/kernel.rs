@@ -369,7 +369,7 @@ impl Kernel {
                 }
                 let mut events = invalid;
                 if !cmds.is_empty() {
-                    let routed = route(&self.dir, ts, cmds).await?;
+                    let routed = route(&self.dir, ts, cmds).await;
                     for s in routed.snapshots {
                         let reference = market.get(&s.symbol).map_or(s.reference, |m| m.reference);
                         market.insert(s.symbol, TickerSnapshot { reference, ..s });
@@ -394,7 +394,7 @@ impl Kernel {
                 let evs = t.end_of_day(close).await?;
                 events.extend(evs.into_iter().map(|e| (t.symbol(), e)));
             }
-            settle(&self.dir, &events)?;
+            settle(&self.dir, &events).await;
             self.absorb(&events, pop, obs, &mut stats);
             for t in self.dir.tickers() {
                 market.insert(t.symbol(), t.snapshot().await?);

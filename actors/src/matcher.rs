@@ -41,6 +41,11 @@ pub struct Routed {
     pub refused: Vec<(OrderId, BookError)>,
     /// Each touched ticker's state after the batch.
     pub snapshots: Vec<TickerSnapshot>,
+    /// Actors that failed during the batch. Their commands were not
+    /// applied: placements are rejected (`market_unavailable`) with their
+    /// reservations released, cancels refused; everything else in the
+    /// batch was routed, settled and is in `events`.
+    pub failures: Vec<ActorError>,
 }
 
 fn group_by_actor<T>(dir: &Directory, items: Vec<(AccountId, T)>) -> Vec<(AccountHandle, Vec<T>)> {
@@ -48,11 +53,14 @@ fn group_by_actor<T>(dir: &Directory, items: Vec<(AccountId, T)>) -> Vec<(Accoun
 }
 
 /// Route one batch of commands at time `ts`.
-pub async fn route(
-    dir: &Directory,
-    ts: Timestamp,
-    cmds: Vec<Command>,
-) -> Result<Routed, ActorError> {
+///
+/// A failing actor costs only its own commands (audit M4): an account
+/// actor that fails in phase 1 made no reservations (its orders are
+/// rejected); a ticker that fails in phase 2 applied none of its batch
+/// (its placements are rejected and their reservations released through
+/// settlement); settlement in phase 3 is retried until the restarted actor
+/// takes it, so trades that matched are always settled and returned.
+pub async fn route(dir: &Directory, ts: Timestamp, cmds: Vec<Command>) -> Routed {
     let mut out = Routed::default();
 
     // Phase 1: reserve every placement with its account's actor.
@@ -77,10 +85,17 @@ pub async fn route(
     )
     .await;
     for ((_, items), reply) in groups.iter().zip(replies) {
-        for ((i, o), r) in items.iter().zip(reply?) {
-            if let Err(e) = r {
+        let results = match reply {
+            Ok(r) => r.into_iter().map(|r| r.err().map(|e| e.reason())).collect(),
+            Err(e) => {
+                out.failures.push(e);
+                vec![Some(RejectReason::MarketUnavailable); items.len()]
+            }
+        };
+        for ((i, o), refused) in items.iter().zip(results) {
+            if let Some(reason) = refused {
                 accepted[*i] = false;
-                rejections.push((*i, (o.symbol(), reject(o, e.reason(), ts))));
+                rejections.push((*i, (o.symbol(), reject(o, reason, ts))));
             }
         }
     }
@@ -118,7 +133,24 @@ pub async fn route(
     });
     let start = out.events.len();
     for (symbol, batch, reply) in join_all(calls).await {
-        let reply = reply?;
+        let reply = match reply {
+            Ok(r) => r,
+            Err(e) => {
+                // The ticker applied none of the batch.
+                out.failures.push(e);
+                for cmd in &batch {
+                    match cmd {
+                        BookCmd::Place(o) => out
+                            .events
+                            .push((symbol, reject(o, RejectReason::MarketUnavailable, ts))),
+                        BookCmd::Cancel { id, .. } | BookCmd::Replace { id, .. } => {
+                            out.refused.push((*id, BookError::UnknownOrder(*id)));
+                        }
+                    }
+                }
+                continue;
+            }
+        };
         for (cmd, r) in batch.iter().zip(&reply.results) {
             if let (BookCmd::Cancel { id, .. }, Err(e)) = (cmd, r) {
                 out.refused.push((*id, *e));
@@ -128,14 +160,25 @@ pub async fn route(
             .extend(reply.events.into_iter().map(|e| (symbol, e)));
         out.snapshots.push(reply.snapshot);
     }
+    for e in &out.failures {
+        metrics::counter!("marketsim_route_failures_total").increment(1);
+        tracing::warn!(error = %e, "an actor failed while routing; its commands were not applied");
+    }
 
-    // Phase 3: settlement and releases go to the actors that hold them.
-    settle(dir, &out.events[start..])?;
-    Ok(out)
+    // Phase 3: settlement and releases go to the actors that hold them
+    // (book rejections included: they release what phase 1 reserved).
+    settle(dir, &out.events[start..]).await;
+    out
 }
 
-/// Send trades and terminal events to the account actors they concern.
-pub fn settle(dir: &Directory, events: &[(Symbol, Event)]) -> Result<(), ActorError> {
+/// How long settlement waits for a failed account actor to be restarted.
+const SETTLE_RETRIES: u32 = 200;
+
+/// Send trades and terminal events to the account actors they concern and
+/// wait until each has applied them. An actor that fails is retried once
+/// the supervisor has restarted it (from its journal, which the failed
+/// delivery never reached), so a matched trade is never left unsettled.
+pub async fn settle(dir: &Directory, events: &[(Symbol, Event)]) {
     let mut items = Vec::new();
     for (_, e) in events {
         match e {
@@ -147,17 +190,29 @@ pub fn settle(dir: &Directory, events: &[(Symbol, Event)]) -> Result<(), ActorEr
             }
             Event::Filled { account, .. }
             | Event::Cancelled { account, .. }
-            | Event::Expired { account, .. } => items.push((*account, *e)),
+            | Event::Expired { account, .. }
+            | Event::Rejected { account, .. } => items.push((*account, *e)),
             _ => {}
         }
     }
     let mut groups = group_by_actor(dir, items);
-    for (h, evs) in groups.iter_mut() {
+    for (_, evs) in groups.iter_mut() {
         // A trade between two accounts of one actor appears once per side.
         evs.dedup();
-        h.settle(std::mem::take(evs))?;
     }
-    Ok(())
+    let sends = groups.into_iter().map(|(h, evs)| async move {
+        let mut tries = 0;
+        while let Err(e) = h.settle_wait(evs.clone()).await {
+            tries += 1;
+            if tries >= SETTLE_RETRIES {
+                metrics::counter!("marketsim_settle_failures_total").increment(1);
+                tracing::error!(error = %e, events = evs.len(), "settlement could not be delivered");
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    });
+    join_all(sends).await;
 }
 
 /// Replace a resting order: resize its reservation with the owner's
@@ -207,7 +262,7 @@ pub async fn replace(
         )
         .await?;
     let events: Vec<(Symbol, Event)> = reply.events.into_iter().map(|e| (symbol, e)).collect();
-    settle(dir, &events)?;
+    settle(dir, &events).await;
     match reply.results.first() {
         Some(Err(e)) => Ok(Err(e.reason())),
         _ => Ok(Ok(events)),
@@ -246,6 +301,20 @@ impl PlaceError {
     }
 }
 
+/// A market order's collar: `delta` through `base`, on the tick grid and
+/// never beyond the band: a buy's limit rounds down, a sell's up (at least
+/// one tick).
+fn collar(side: engine::Side, base: i64, delta: i64, tick: i64) -> Price {
+    let raw = match side {
+        engine::Side::Buy => base.saturating_add(delta) / tick * tick,
+        engine::Side::Sell => {
+            let low = (base - delta).max(tick);
+            (low + tick - 1) / tick * tick
+        }
+    };
+    Price::from_minor(raw.max(tick))
+}
+
 /// Validate a request against its symbol: tick grid, quantity, and a collar
 /// for market orders (the worst price the order may trade at).
 pub async fn validate(
@@ -262,11 +331,31 @@ pub async fn validate(
         let base = snap.mid().minor();
         let tick = ticker.tick_size().minor();
         let delta = (i128::from(base) * i128::from(collar_bps) / 10_000) as i64;
-        let raw = match req.side {
-            engine::Side::Buy => base.saturating_add(delta),
-            engine::Side::Sell => (base - delta).max(tick),
-        };
-        req.collar = Some(Price::from_minor(raw / tick * tick).max(ticker.tick_size()));
+        req.collar = Some(collar(req.side, base, delta, tick));
     }
     Ok(Order::new(req, ticker.tick_size())?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::collar;
+    use engine::{Price, Side};
+
+    #[test]
+    fn collars_round_inside_the_band() {
+        // 5% of 10.07 is 0.5035 -> 0.50; band [9.57, 10.57] on a 0.05 grid.
+        let (base, delta, tick) = (1_007, 50, 5);
+        assert_eq!(
+            collar(Side::Buy, base, delta, tick),
+            Price::from_minor(1_055)
+        );
+        assert_eq!(
+            collar(Side::Sell, base, delta, tick),
+            Price::from_minor(960)
+        );
+        // On the grid already: unchanged.
+        assert_eq!(collar(Side::Sell, 1_000, 50, 5), Price::from_minor(950));
+        // Never below one tick.
+        assert_eq!(collar(Side::Sell, 3, 50, 5), Price::from_minor(5));
+    }
 }

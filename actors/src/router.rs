@@ -135,21 +135,14 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Submission>, dir: Arc<Directory>, p
             replies.push(s.reply);
         }
         let size = replies.len();
-        let outcome = match route(&dir, ts, cmds).await {
-            Ok(routed) => {
-                let ticket = publish(facts, &routed.events);
-                Ok(Arc::new(Batch {
-                    routed,
-                    ticket,
-                    size,
-                }))
-            }
-            Err(e) => {
-                // An actor failed mid-route: the submitters hear of it (503).
-                tracing::warn!(error = %e, size, "a batch could not be routed");
-                Err(e)
-            }
-        };
+        // An actor that fails costs only its own commands (see `route`).
+        let routed = route(&dir, ts, cmds).await;
+        let ticket = publish(facts, &routed.events);
+        let outcome = Ok(Arc::new(Batch {
+            routed,
+            ticket,
+            size,
+        }));
         metrics::histogram!("marketsim_router_batch_size").record(size as f64);
         for r in replies {
             let _ = r.send(outcome.clone());

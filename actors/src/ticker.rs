@@ -206,6 +206,9 @@ pub enum TickerMsg {
     },
     /// Fault injection: the actor panics (supervision tests).
     Crash,
+    /// Fault injection: the actor panics on its next batch, before applying
+    /// any of it (routing-failure tests).
+    CrashOnNextBatch,
 }
 
 /// Journal of a ticker: snapshot plus timestamped commands.
@@ -223,6 +226,7 @@ pub struct TickerArgs {
 pub struct TickerState {
     core: TickerCore,
     journal: TickerJournal,
+    crash_on_batch: bool,
 }
 
 /// The ticker behaviour.
@@ -247,6 +251,7 @@ impl Actor for TickerActor {
         Ok(TickerState {
             core,
             journal: args.journal,
+            crash_on_batch: false,
         })
     }
 
@@ -258,6 +263,12 @@ impl Actor for TickerActor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             TickerMsg::Batch { ts, cmds, reply } => {
+                if st.crash_on_batch {
+                    panic!(
+                        "ticker {}: injected crash on a batch",
+                        st.core.book.symbol()
+                    );
+                }
                 let mut events = Vec::with_capacity(cmds.len() * 3);
                 let mut results = Vec::with_capacity(cmds.len());
                 for c in &cmds {
@@ -293,6 +304,7 @@ impl Actor for TickerActor {
                 let _ = reply.send(events);
             }
             TickerMsg::Crash => panic!("ticker {}: injected crash", st.core.book.symbol()),
+            TickerMsg::CrashOnNextBatch => st.crash_on_batch = true,
         }
         Ok(())
     }
@@ -384,5 +396,9 @@ impl TickerHandle {
     /// Fault injection for supervision tests: the actor panics.
     pub fn crash(&self) {
         let _ = self.actor().cast(TickerMsg::Crash);
+    }
+    /// Fault injection: the actor panics on its next batch of orders.
+    pub fn crash_on_next_batch(&self) {
+        let _ = self.actor().cast(TickerMsg::CrashOnNextBatch);
     }
 }

@@ -129,7 +129,7 @@ impl AppState {
             let evs = t.end_of_day(ts).await?;
             events.extend(evs.into_iter().map(|e| (t.symbol(), e)));
         }
-        actors::matcher::settle(&dir, &events)?;
+        actors::matcher::settle(&dir, &events).await;
         let expired = events
             .iter()
             .filter(|(_, e)| matches!(e, engine::Event::Expired { .. }))

@@ -27,10 +27,13 @@ pub enum RejectReason {
     MissingPrice,
     InvalidClientOrderId,
     Overflow,
+    /// A part of the market (an actor) failed while routing the order:
+    /// nothing of it traded and its reservation was released.
+    MarketUnavailable,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 12] = [
+    pub const ALL: [RejectReason; 13] = [
         RejectReason::InsufficientCash,
         RejectReason::InsufficientHoldings,
         RejectReason::UnknownSymbol,
@@ -43,6 +46,7 @@ impl RejectReason {
         RejectReason::MissingPrice,
         RejectReason::InvalidClientOrderId,
         RejectReason::Overflow,
+        RejectReason::MarketUnavailable,
     ];
     /// The inverse of `as_str`.
     pub fn parse(s: &str) -> Option<RejectReason> {
@@ -62,6 +66,7 @@ impl RejectReason {
             RejectReason::MissingPrice => "missing_price",
             RejectReason::InvalidClientOrderId => "invalid_client_order_id",
             RejectReason::Overflow => "overflow",
+            RejectReason::MarketUnavailable => "market_unavailable",
         }
     }
 }

@@ -1,4 +1,5 @@
 //! Integration tests of the actors crate: real actors on a tokio runtime.
+mod faults;
 mod kernel;
 mod router;
 mod routing;

@@ -62,6 +62,10 @@ fn reject_text(r: RejectReason) -> &'static str {
         RejectReason::UnknownAccount => "unknown account",
         RejectReason::UnknownOrder => "unknown order",
         RejectReason::Overflow => "the order's value is too large",
+        RejectReason::MarketUnavailable => {
+            "a part of the market failed while routing this order: nothing traded and its \
+             reservation was released; it is safe to send it again"
+        }
     }
 }
 

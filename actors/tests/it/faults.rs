@@ -1,0 +1,215 @@
+//! An actor that fails part-way through routing costs only its own
+//! commands (audit M4): reservations made before the failure are released,
+//! trades that matched are settled, and a book rejection after a
+//! reservation releases it. Conservation holds after each.
+//!
+//! Current-thread runtimes: `crash()` queues the panic ahead of the
+//! batch's message, so the failure lands in the phase under test.
+
+use actors::ticker::{TickerConfig, TickerCore};
+use actors::{Command, MarketHandle};
+use engine::{
+    AccountId, Event, Money, Order, OrderId, Price, RejectReason, Side, Symbol, TimeInForce,
+    Timestamp,
+};
+
+use crate::{TICK, limit, market, sym, totals};
+
+fn beta() -> Symbol {
+    Symbol::new("BETA").unwrap()
+}
+
+/// `market()` plus BETA, and users 10, 11 and 12 in actors of their own:
+/// 11 rests a sell of 30 ACME at 100.00.
+async fn setup() -> MarketHandle {
+    let m = market().await;
+    m.list(TickerCore::new(
+        beta(),
+        TICK,
+        Price::from_minor(5_000),
+        TickerConfig {
+            ticks_update_stats: false,
+        },
+    ))
+    .await
+    .unwrap();
+    for id in [AccountId(10), AccountId(11), AccountId(12)] {
+        let h = m.own_actor(id).await.unwrap();
+        h.open(id, Money::from_major(5_000)).await.unwrap().unwrap();
+    }
+    m.accounts_of(AccountId(11))
+        .apply(actors::account::AccountCmd::Issue(AccountId(11), sym(), 50))
+        .await
+        .unwrap()
+        .unwrap();
+    m.submit(
+        Timestamp(1),
+        vec![Command::Place(limit(1, 11, Side::Sell, 30, 10_000))],
+    )
+    .await
+    .unwrap();
+    m
+}
+
+fn buy_beta(id: u64, acc: u64) -> Order {
+    Order::limit(
+        OrderId(id),
+        AccountId(acc),
+        beta(),
+        Side::Buy,
+        10,
+        Price::from_minor(5_000),
+        TimeInForce::Gtc,
+        TICK,
+        Timestamp(0),
+    )
+    .unwrap()
+}
+
+fn traded(r: &actors::matcher::Routed) -> u64 {
+    r.events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Trade(t) => Some(t.quantity),
+            _ => None,
+        })
+        .sum()
+}
+
+fn rejected(r: &actors::matcher::Routed, id: u64) -> Option<RejectReason> {
+    r.events.iter().find_map(|(_, e)| match e {
+        Event::Rejected { order, reason, .. } if order.0 == id => Some(*reason),
+        _ => None,
+    })
+}
+
+/// Every actor consistent, nothing reserved by `idle` accounts, and the
+/// totals as `before`.
+async fn conserved(m: &MarketHandle, before: (Money, u64), idle: &[u64]) {
+    for h in m.directory().account_actors() {
+        h.settle_wait(vec![]).await.unwrap();
+        assert_eq!(h.check_invariants().await.unwrap(), Ok(()));
+    }
+    for id in idle {
+        let a = m
+            .accounts_of(AccountId(*id))
+            .get(AccountId(*id))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.reserved_cash(), Money::ZERO, "account {id} leaked cash");
+    }
+    assert_eq!(totals(m).await, before, "cash or shares not conserved");
+}
+
+#[tokio::test]
+async fn an_account_actor_failing_at_reservation_costs_only_its_own_orders() {
+    let m = setup().await;
+    let before = totals(&m).await;
+    m.accounts_of(AccountId(12)).crash();
+    let r = m
+        .submit(
+            Timestamp(2),
+            vec![
+                Command::Place(limit(2, 10, Side::Buy, 10, 10_000)),
+                Command::Place(limit(3, 12, Side::Buy, 10, 10_000)),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.failures.len(), 1);
+    assert_eq!(traded(&r), 10, "the healthy account's order traded");
+    assert_eq!(rejected(&r, 3), Some(RejectReason::MarketUnavailable));
+    conserved(&m, before, &[10, 12]).await;
+    let buyer = m
+        .accounts_of(AccountId(10))
+        .get(AccountId(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(buyer.holding(sym()).quantity, 10, "and was settled");
+    m.shutdown();
+}
+
+#[tokio::test]
+async fn a_ticker_failing_at_matching_releases_its_orders_and_keeps_the_others_trades() {
+    let m = setup().await;
+    let before = totals(&m).await;
+    m.ticker(beta()).unwrap().crash_on_next_batch();
+    let r = m
+        .submit(
+            Timestamp(2),
+            vec![
+                Command::Place(limit(2, 10, Side::Buy, 10, 10_000)),
+                Command::Place(buy_beta(3, 12)),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.failures.len(), 1);
+    assert_eq!(traded(&r), 10, "ACME matched and is kept");
+    assert_eq!(rejected(&r, 3), Some(RejectReason::MarketUnavailable));
+    // 12's reservation for the BETA buy was released; 10's fill settled.
+    conserved(&m, before, &[10, 12]).await;
+    let seller = m
+        .accounts_of(AccountId(11))
+        .get(AccountId(11))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seller.holding(sym()).quantity, 40);
+    m.shutdown();
+}
+
+#[tokio::test]
+async fn a_counterpartys_actor_failing_at_settlement_still_gets_the_trade() {
+    let m = setup().await;
+    let before = totals(&m).await;
+    // The seller's actor takes no part until settlement.
+    m.accounts_of(AccountId(11)).crash();
+    let r = m
+        .submit(
+            Timestamp(2),
+            vec![Command::Place(limit(2, 10, Side::Buy, 10, 10_000))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(traded(&r), 10);
+    conserved(&m, before, &[10]).await;
+    let seller = m
+        .accounts_of(AccountId(11))
+        .get(AccountId(11))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seller.holding(sym()).quantity, 40, "the seller delivered");
+    assert_eq!(seller.holding(sym()).reserved, 20, "and still offers 20");
+    assert!(m.supervisor().restarts().await.unwrap() >= 1);
+    m.shutdown();
+}
+
+#[tokio::test]
+async fn a_book_rejection_after_the_reservation_releases_it() {
+    let m = setup().await;
+    let before = totals(&m).await;
+    // Order id 1 rests in the book (11's sell); 10 reuses the id: its own
+    // actor reserves, the book refuses the duplicate.
+    let r = m
+        .submit(
+            Timestamp(2),
+            vec![Command::Place(limit(1, 10, Side::Buy, 5, 9_000))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.events.iter().find_map(|(_, e)| match e {
+            Event::Rejected {
+                account, reason, ..
+            } if account.0 == 10 => Some(*reason),
+            _ => None,
+        }),
+        Some(RejectReason::DuplicateOrderId)
+    );
+    conserved(&m, before, &[10]).await;
+    m.shutdown();
+}
