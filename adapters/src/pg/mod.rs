@@ -279,15 +279,29 @@ fn checkpoint_if_due(
 }
 
 async fn checkpointer(pool: PgPool, mut rx: mpsc::Receiver<Durable>, config: WriterConfig) {
-    while let Some(snap) = rx.recv().await {
+    // A snapshot PostgreSQL refused: never dropped (audit M2). It is
+    // retried with the next snapshot folded in, so `checkpoint.seq` never
+    // moves past rows that were not written; until one succeeds, recovery
+    // folds the journal from the last good checkpoint.
+    let mut refused: Option<Durable> = None;
+    while let Some(next) = rx.recv().await {
+        let snap = match refused.take() {
+            Some(mut r) => {
+                r.absorb(next);
+                r
+            }
+            None => next,
+        };
         let mut backoff = Duration::from_millis(100);
         let mut warned = false;
         while let Err(e) = store::write_checkpoint(&pool, &snap).await {
             if let PgError::Sql(sqlx::Error::Database(db)) = &e {
                 // Refused by the database itself (a constraint): retrying
-                // cannot help. The journal keeps the facts; say so loudly.
-                metrics::counter!("marketsim_persistence_errors_total").increment(1);
-                tracing::error!(error = %db, seq = snap.seq, "checkpoint refused by PostgreSQL; skipped");
+                // the same rows now cannot help. Keep them for the next.
+                metrics::counter!("marketsim_checkpoint_refusals_total").increment(1);
+                tracing::error!(error = %db, seq = snap.seq,
+                    "checkpoint refused by PostgreSQL; kept and retried with the next (the journal has everything)");
+                refused = Some(snap);
                 break;
             }
             if !warned {

@@ -486,6 +486,40 @@ impl Durable {
         snap
     }
 
+    /// Fold a later snapshot into this one (a checkpoint that was refused
+    /// is retried with everything that changed since, so no row is lost):
+    /// the later rows win, trades are kept in order.
+    pub fn absorb(&mut self, later: Durable) {
+        self.seq = later.seq;
+        self.max_order_id = self.max_order_id.max(later.max_order_id);
+        for a in later.dirty_users {
+            if let Some(u) = later.users.get(&a) {
+                self.users.insert(a, u.clone());
+            }
+            self.dirty_users.insert(a);
+        }
+        for a in later.dirty_cash {
+            self.cash
+                .insert(a, later.cash.get(&a).copied().unwrap_or(0));
+            self.dirty_cash.insert(a);
+        }
+        for k in later.dirty_holdings {
+            self.holdings
+                .insert(k, later.holdings.get(&k).copied().unwrap_or(0));
+            self.dirty_holdings.insert(k);
+        }
+        self.stocks.extend(later.stocks);
+        self.dirty_stocks.extend(later.dirty_stocks);
+        self.dirty_candles.extend(later.dirty_candles);
+        for id in later.dirty_orders {
+            if let Some(o) = later.orders.get(&id) {
+                self.orders.insert(id, o.clone());
+            }
+            self.dirty_orders.insert(id);
+        }
+        self.new_trades.extend(later.new_trades);
+    }
+
     /// Sum of all cash (fee account included) and of each symbol's shares:
     /// what conservation checks compare against deposits and issues.
     pub fn totals(&self) -> (i64, BTreeMap<Symbol, u64>) {

@@ -294,7 +294,8 @@ pub async fn write_checkpoint(pool: &PgPool, d: &Durable) -> Result<(), PgError>
                quantity = EXCLUDED.quantity, limit_price = EXCLUDED.limit_price,
                client_order_id = EXCLUDED.client_order_id, status = EXCLUDED.status,
                filled = EXCLUDED.filled, remaining = EXCLUDED.remaining,
-               reason = EXCLUDED.reason, updated_at = EXCLUDED.updated_at",
+               reason = EXCLUDED.reason, updated_at = EXCLUDED.updated_at
+             WHERE orders.status IN ('accepted', 'partially_filled')",
         )
         .bind(&ids)
         .bind(&accs)
@@ -537,6 +538,26 @@ pub async fn load(
                 .map_err(|e| PgError::Journal(format!("journal entry {seq}: {e}")))?;
             d.apply(&fact);
             d.seq = seq;
+        }
+    }
+    // An order the tables hold as closed stays closed, whatever a fact
+    // folded after the checkpoint says: it never goes back in a book.
+    let open: Vec<i64> = d.open_orders().iter().map(|o| o.id.0 as i64).collect();
+    if !open.is_empty() {
+        let closed: Vec<i64> = sqlx::query_scalar(
+            "SELECT order_id FROM orders WHERE order_id = ANY($1)
+               AND status NOT IN ('accepted', 'partially_filled')",
+        )
+        .bind(&open)
+        .fetch_all(pool)
+        .await?;
+        for id in closed {
+            d.anomalies += 1;
+            tracing::warn!(
+                order = id,
+                "a closed order was reopened by a late fact; kept closed"
+            );
+            d.orders.remove(&OrderId(id as u64));
         }
     }
     Ok(d)

@@ -523,3 +523,160 @@ async fn a_journal_holding_other_facts_is_never_overwritten(pool: PgPool) {
     .unwrap();
     assert_eq!((n, fact.as_str()), (1, "{\"other\":true}"));
 }
+
+/// A resting sell (order 9 of account 7) filled by a buy, journaled
+/// before the sell's own acceptance (audit M1: a fill racing its order).
+fn fill_before_acceptance() -> (Vec<Fact>, Fact) {
+    let (a, b) = (AccountId(1_000_000_000), AccountId(7));
+    let t = Trade {
+        symbol: acme(),
+        seq: 1,
+        price: Price::from_minor(1_000),
+        quantity: 10,
+        maker_order: OrderId(9),
+        maker_account: b,
+        taker_order: OrderId(8),
+        taker_account: a,
+        taker_side: Side::Buy,
+        ts: Timestamp(MIN),
+    };
+    let accepted = |order, account, side| {
+        ev(Event::Accepted {
+            order: OrderId(order),
+            account,
+            side,
+            price: Price::from_minor(1_000),
+            quantity: 10,
+            ts: Timestamp(MIN),
+        })
+    };
+    let facts = vec![
+        Fact::Open { account: a },
+        Fact::Deposit {
+            account: a,
+            amount: Money::from_minor(1_000_000),
+        },
+        Fact::Open { account: b },
+        Fact::Issue {
+            account: b,
+            symbol: acme(),
+            quantity: 10,
+        },
+        accepted(8, a, Side::Buy),
+        ev(Event::Trade(t)),
+        ev(Event::Filled {
+            order: OrderId(9),
+            account: b,
+            ts: Timestamp(MIN),
+        }),
+        ev(Event::Filled {
+            order: OrderId(8),
+            account: a,
+            ts: Timestamp(MIN),
+        }),
+    ];
+    (facts, accepted(9, b, Side::Sell))
+}
+
+async fn status_of(pool: &PgPool, id: i64) -> (String, i64) {
+    sqlx::query_as("SELECT status, remaining FROM orders WHERE order_id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn a_late_acceptance_never_reopens_a_filled_order_across_a_checkpoint(pool: PgPool) {
+    let (facts, late) = fill_before_acceptance();
+    // The fill is checkpointed (the closed order leaves memory) ...
+    let (j, w) = write_all(&pool, facts).await;
+    drop(j);
+    w.finish().await.unwrap();
+    assert_eq!(status_of(&pool, 9).await.0, "filled");
+    // ... then the acceptance arrives: once with a checkpoint after it,
+    // once with the writer killed before one.
+    for checkpointed in [false, true] {
+        let d = pg::load(&pool, Fees::new(10, 20).unwrap(), FEE)
+            .await
+            .unwrap();
+        let (j, w) = PgJournal::start(pool.clone(), d, config());
+        let t = j.append(vec![late.clone()]);
+        j.durable(t, Duration::from_secs(10)).await.unwrap();
+        drop(j);
+        if checkpointed {
+            w.finish().await.unwrap();
+        } else {
+            w.abort();
+        }
+        assert_eq!(
+            status_of(&pool, 9).await,
+            ("filled".to_string(), 0),
+            "checkpointed: {checkpointed}"
+        );
+        let back = pg::load(&pool, Fees::new(10, 20).unwrap(), FEE)
+            .await
+            .unwrap();
+        assert!(
+            back.open_orders().is_empty(),
+            "a filled order would go back in the book (checkpointed: {checkpointed})"
+        );
+        let (cash, shares) = back.totals();
+        assert_eq!((cash, shares[&acme()]), (1_000_000, 10));
+    }
+}
+
+#[sqlx::test]
+async fn a_refused_checkpoint_loses_no_rows(pool: PgPool) {
+    let user = |id: u64, name: &str| Fact::User {
+        account: AccountId(id),
+        name: name.into(),
+        key_hash: format!("{id:064}"),
+        at: Timestamp(MIN),
+    };
+    // PostgreSQL refuses any checkpoint holding bob.
+    sqlx::query("ALTER TABLE users ADD CONSTRAINT no_bob CHECK (name <> 'bob')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let fast = WriterConfig {
+        checkpoint_every: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(50),
+    };
+    let (j, w) = PgJournal::start(pool.clone(), fresh(), fast);
+    let t = j.append(vec![user(1_000_000_001, "ann"), user(1_000_000_002, "bob")]);
+    j.durable(t, Duration::from_secs(10)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let t = j.append(vec![user(1_000_000_003, "cy")]);
+    j.durable(t, Duration::from_secs(10)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let names = || async {
+        sqlx::query_scalar::<_, String>("SELECT name FROM users ORDER BY name")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    };
+    assert!(
+        names().await.is_empty(),
+        "every checkpoint holds bob, so none may land"
+    );
+    // A restart now folds the whole journal: nobody is lost.
+    let load = || async {
+        pg::load(&pool, Fees::new(10, 20).unwrap(), FEE)
+            .await
+            .unwrap()
+    };
+    assert_eq!(load().await.users.len(), 3);
+    // Once PostgreSQL accepts, the kept rows land with the newer ones.
+    sqlx::query("ALTER TABLE users DROP CONSTRAINT no_bob")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let t = j.append(vec![user(1_000_000_004, "dan")]);
+    j.durable(t, Duration::from_secs(10)).await.unwrap();
+    drop(j);
+    w.finish().await.unwrap();
+    assert_eq!(names().await, ["ann", "bob", "cy", "dan"]);
+    let back = load().await;
+    assert_eq!((back.seq, back.users.len()), (4, 4));
+}
