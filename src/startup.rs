@@ -184,9 +184,7 @@ fn start_agents(
     let hooks = simulations::live::LiveHooks {
         ids: st.ids.clone(),
         clock: st.clock.clone(),
-        on_events: Arc::new(move |evs| {
-            st.publish(Vec::new(), evs);
-        }),
+        router: st.router().clone(),
         generator: Some(m.generator.clone()),
         accounts_ready: true,
         paused: Some(Arc::new(move || !paused.journal.healthy())),

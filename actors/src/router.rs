@@ -6,6 +6,11 @@
 //! through the host's hook, and answers every submitter with the batch's
 //! outcome and its journal ticket.
 //!
+//! Every order source of the live market goes through the router (users,
+//! the background agents, the session close), so the journal holds each
+//! book's events in the order the book produced them: an order's
+//! acceptance is always journaled before its fills (audit M1).
+//!
 //! Invariants:
 //! - One account's submissions are applied in the order they were sent,
 //!   each after the previous one settled: a batch holds at most one
@@ -48,8 +53,15 @@ struct Submission {
     account: AccountId,
     ts: Timestamp,
     facts: Vec<Fact>,
-    cmds: Vec<Command>,
+    work: Work,
     reply: oneshot::Sender<Result<Arc<Batch>, ActorError>>,
+}
+
+enum Work {
+    Route(Vec<Command>),
+    /// End the trading session: every ticker expires its DAY orders and
+    /// rolls its day (a batch of its own, after everything sent before).
+    CloseSession,
 }
 
 /// The handle of a running router (cheap to clone).
@@ -80,13 +92,31 @@ impl OrderRouter {
         facts: Vec<Fact>,
         cmds: Vec<Command>,
     ) -> Result<Arc<Batch>, ActorError> {
+        self.send(account, ts, facts, Work::Route(cmds)).await
+    }
+
+    /// Close the trading session at `ts` after everything submitted before:
+    /// DAY orders expire (reservations released) and every ticker rolls
+    /// its day. The batch's events are the expiries.
+    pub async fn close_session(&self, ts: Timestamp) -> Result<Arc<Batch>, ActorError> {
+        self.send(AccountId::HOUSE, ts, Vec::new(), Work::CloseSession)
+            .await
+    }
+
+    async fn send(
+        &self,
+        account: AccountId,
+        ts: Timestamp,
+        facts: Vec<Fact>,
+        work: Work,
+    ) -> Result<Arc<Batch>, ActorError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Submission {
                 account,
                 ts,
                 facts,
-                cmds,
+                work,
                 reply,
             })
             .map_err(|_| ActorError::Unavailable("order router"))?;
@@ -94,6 +124,22 @@ impl OrderRouter {
             .await
             .map_err(|_| ActorError::Unavailable("order router"))?
     }
+}
+
+/// Expire DAY orders and roll the day on every ticker, then settle.
+async fn close(dir: &Directory, ts: Timestamp) -> Routed {
+    let mut out = Routed::default();
+    for t in dir.tickers() {
+        match t.end_of_day(ts).await {
+            Ok(evs) => out.events.extend(evs.into_iter().map(|e| (t.symbol(), e))),
+            Err(e) => {
+                tracing::warn!(symbol = %t.symbol(), error = %e, "a ticker could not close its session");
+                out.failures.push(e);
+            }
+        }
+    }
+    crate::matcher::settle(dir, &out.events).await;
+    out
 }
 
 async fn run(mut rx: mpsc::UnboundedReceiver<Submission>, dir: Arc<Directory>, publish: Publish) {
@@ -112,13 +158,23 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Submission>, dir: Arc<Directory>, p
             }
         }
         // At most one submission per account; an account with one waiting
-        // keeps all its later ones waiting too (its order holds).
+        // keeps all its later ones waiting too (its order holds). A session
+        // close is a batch of its own, and everything after it waits.
         let mut accounts = FxHashSet::default();
         let mut batch = Vec::new();
         let mut rest = VecDeque::new();
+        let mut closing = false;
         for s in queued.drain(..) {
-            let first = accounts.insert(s.account);
-            if first && batch.len() < MAX_BATCH {
+            if closing {
+                rest.push_back(s);
+            } else if matches!(s.work, Work::CloseSession) {
+                closing = true;
+                if batch.is_empty() {
+                    batch.push(s);
+                } else {
+                    rest.push_back(s);
+                }
+            } else if accounts.insert(s.account) && batch.len() < MAX_BATCH {
                 batch.push(s);
             } else {
                 rest.push_back(s);
@@ -129,14 +185,22 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Submission>, dir: Arc<Directory>, p
         let mut facts = Vec::new();
         let mut cmds = Vec::new();
         let mut replies = Vec::with_capacity(batch.len());
+        let mut close_session = false;
         for s in batch {
             facts.extend(s.facts);
-            cmds.extend(s.cmds);
+            match s.work {
+                Work::Route(c) => cmds.extend(c),
+                Work::CloseSession => close_session = true,
+            }
             replies.push(s.reply);
         }
         let size = replies.len();
         // An actor that fails costs only its own commands (see `route`).
-        let routed = route(&dir, ts, cmds).await;
+        let routed = if close_session {
+            close(&dir, ts).await
+        } else {
+            route(&dir, ts, cmds).await
+        };
         let ticket = publish(facts, &routed.events);
         let outcome = Ok(Arc::new(Batch {
             routed,

@@ -123,24 +123,28 @@ impl AppState {
     /// statistics (the last price becomes the next day's reference).
     /// Returns how many orders expired.
     pub async fn close_session(&self, ts: Timestamp) -> Result<usize, crate::ApiError> {
-        let dir = self.market.directory();
-        let mut events = Vec::new();
-        for t in dir.tickers() {
-            let evs = t.end_of_day(ts).await?;
-            events.extend(evs.into_iter().map(|e| (t.symbol(), e)));
-        }
-        actors::matcher::settle(&dir, &events).await;
-        let expired = events
+        // Through the router, after every order sent before: the journal
+        // never holds an expiry ahead of a fill the book made first.
+        let batch = self.0.router.close_session(ts).await?;
+        let expired = batch
+            .routed
+            .events
             .iter()
             .filter(|(_, e)| matches!(e, engine::Event::Expired { .. }))
             .count();
-        let ticket = self.publish(Vec::new(), &events);
         if let Some(c) = &self.cache {
             // Movers and changes are of the new day now.
             let _ = c.invalidate().await;
         }
-        self.commit(ticket).await?;
+        self.commit(batch.ticket).await?;
         Ok(expired)
+    }
+
+    /// The order router: every order source of this market sends through
+    /// it (the background agents too), so the journal keeps each book's
+    /// order of events.
+    pub fn router(&self) -> &OrderRouter {
+        &self.0.router
     }
 
     /// Route one account's commands (with the facts to journal beside

@@ -13,15 +13,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use actors::kernel::{Action, Population, WakeCtx};
-use actors::{Clock, Command, GeneratorHandle, MarketHandle, TickerSnapshot};
-use engine::{Event, OrderId, Symbol};
+use actors::{Clock, Command, GeneratorHandle, MarketHandle, OrderRouter, TickerSnapshot};
+use engine::{AccountId, OrderId, Symbol};
 
 use crate::agents::Agents;
 use crate::runner::RunError;
 use crate::scenario::Plan;
-
-/// Receives routed events.
-pub type EventHook = Arc<dyn Fn(&[(Symbol, Event)]) + Send + Sync>;
 
 /// What the live driver needs from its host.
 pub struct LiveHooks {
@@ -29,8 +26,10 @@ pub struct LiveHooks {
     pub ids: Arc<AtomicU64>,
     /// Wall clock.
     pub clock: Clock,
-    /// Routed events (for records, streaming, metrics).
-    pub on_events: EventHook,
+    /// Where the agents' orders go: the market's order router, which
+    /// publishes them (journal, records, stream) in book order with every
+    /// other source's.
+    pub router: OrderRouter,
     /// Where shocks go.
     pub generator: Option<GeneratorHandle>,
     /// The agents' accounts are already open (opened by the host, or
@@ -133,10 +132,15 @@ pub async fn run_live(
         if cmds.is_empty() {
             continue;
         }
-        let routed = market.submit(ts, cmds).await?;
-        for (s, e) in &routed.events {
+        // The agents' batch is one submission (they act in turn); the
+        // batch it joins may hold users' orders too: agents read only
+        // their own accounts' events.
+        let batch = hooks
+            .router
+            .submit(AccountId::HOUSE, ts, Vec::new(), cmds)
+            .await?;
+        for (s, e) in &batch.routed.events {
             agents.on_event(*s, e);
         }
-        (hooks.on_events)(&routed.events);
     }
 }

@@ -84,6 +84,70 @@ async fn one_accounts_orders_are_applied_in_the_order_sent_and_published_once() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_close_is_published_after_every_order_sent_before_it() {
+    let m = market().await;
+    let (router, published) = router(&m);
+    let day = |id, acc, side, qty| {
+        engine::Order::limit(
+            OrderId(id),
+            AccountId(acc),
+            sym(),
+            side,
+            qty,
+            Price::from_minor(10_000),
+            TimeInForce::Day,
+            crate::TICK,
+            Timestamp(0),
+        )
+        .unwrap()
+    };
+    router
+        .submit(
+            AccountId(2),
+            Timestamp(1),
+            Vec::new(),
+            vec![Command::Place(day(1, 2, Side::Sell, 30))],
+        )
+        .await
+        .unwrap();
+    // A crossing buy and the close, sent together (each future is polled
+    // once, in order, before any is awaited): the close comes second.
+    let (buy, close) = futures::join!(
+        router.submit(
+            AccountId(1),
+            Timestamp(2),
+            Vec::new(),
+            vec![Command::Place(limit(2, 1, Side::Buy, 10, 10_000))],
+        ),
+        router.close_session(Timestamp(3)),
+    );
+    buy.unwrap();
+    let close = close.unwrap();
+    assert!(
+        close
+            .routed
+            .events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Expired { order, remaining: 20, .. } if order.0 == 1)),
+        "the DAY order expires with what the buy left"
+    );
+    let published = published.lock().unwrap();
+    let at = |f: &dyn Fn(&Event) -> bool| published.iter().position(|(_, e)| f(e)).unwrap();
+    let fill = at(&|e| matches!(e, Event::PartiallyFilled { order, .. } if order.0 == 1));
+    let expiry = at(&|e| matches!(e, Event::Expired { order, .. } if order.0 == 1));
+    assert!(
+        fill < expiry,
+        "the journal must see the fill before the expiry"
+    );
+    drop(published);
+    // The expiry released the rest of the seller's reservation.
+    let h = m.accounts_of(AccountId(2));
+    h.settle_wait(vec![]).await.unwrap();
+    assert_eq!(h.reservation(OrderId(1)).await.unwrap(), None);
+    m.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_accounts_next_order_sees_the_fills_of_the_one_before() {
     let m = market().await;
     let (router, _) = router(&m);
