@@ -23,6 +23,9 @@ impl FactJournal for NoJournal {
     fn healthy(&self) -> bool {
         true
     }
+    fn immediate(&self) -> bool {
+        true
+    }
 }
 
 /// An in-process channel of tick batches.

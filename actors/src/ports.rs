@@ -74,6 +74,11 @@ pub trait FactJournal: Send + Sync + std::fmt::Debug {
     async fn durable(&self, ticket: u64, timeout: std::time::Duration) -> Result<(), PortError>;
     /// False while writes are failing: new trading is refused meanwhile.
     fn healthy(&self) -> bool;
+    /// True when appended facts are as durable as they will ever be (no
+    /// store: memory mode), so their effects need not wait.
+    fn immediate(&self) -> bool {
+        false
+    }
 }
 
 /// Where minute price histories are kept (by each price's own time).

@@ -9,6 +9,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod limits;
+pub mod outbox;
 pub mod records;
 pub mod relay;
 pub mod routes;

@@ -158,9 +158,11 @@ impl Records {
             .cloned()
     }
 
-    /// Record a new order. `false` if the client order id is taken (the
-    /// caller lost an idempotency race and must answer with the winner).
-    /// An order with a client order id starts with the outcome `Pending`.
+    /// Record a new order, hidden from its owner's reads until `reveal`
+    /// (its request is durable). `false` if the client order id is taken
+    /// (the caller lost an idempotency race and must answer with the
+    /// winner). An order with a client order id starts with the outcome
+    /// `Pending`.
     pub fn insert(&self, r: OrderRecord) -> bool {
         let mut g = self.lock();
         if let Some(c) = r.client_order_id {
@@ -170,9 +172,31 @@ impl Records {
             g.by_client.insert((r.account, c), r.id);
             self.set_outcome(r.id, Outcome::Pending);
         }
-        g.by_account.entry(r.account).or_default().insert(r.id);
         g.orders.insert(r.id, r);
         true
+    }
+
+    /// Show orders to their owners' reads (their requests are durable).
+    pub fn reveal(&self, ids: &[OrderId]) {
+        if ids.is_empty() {
+            return;
+        }
+        let mut g = self.lock();
+        for id in ids {
+            if let Some(account) = g.orders.get(id).map(|r| r.account) {
+                g.by_account.entry(account).or_default().insert(*id);
+            }
+        }
+    }
+
+    /// An order its owner may see: revealed, and `account`'s.
+    pub fn visible(&self, account: AccountId, id: OrderId) -> Option<OrderRecord> {
+        let g = self.lock();
+        g.by_account
+            .get(&account)
+            .filter(|ids| ids.contains(&id))
+            .and_then(|_| g.orders.get(&id))
+            .cloned()
     }
 
     /// The outcome of an order placed with a client order id by this
@@ -210,12 +234,14 @@ impl Records {
         for r in orders {
             self.add_user(r.account);
             finals.push((r.id, r.status, r.reason, r.updated_at));
+            let id = r.id;
             self.insert(OrderRecord {
                 status: OrderStatus::Accepted,
                 filled: 0,
                 filled_value: Money::ZERO,
                 ..r
             });
+            self.reveal(&[id]);
         }
         self.apply(trades);
         let mut g = self.lock();

@@ -86,6 +86,7 @@ pub struct AppState(Arc<Inner>);
 struct Inner {
     shared: Shared,
     router: OrderRouter,
+    outbox: Arc<crate::outbox::Outbox>,
 }
 
 impl std::ops::Deref for AppState {
@@ -104,17 +105,57 @@ impl AppState {
             .engine
             .clone()
             .unwrap_or_else(tokio::runtime::Handle::current);
-        let (records, bus, journal) = (
+        let outbox = crate::outbox::Outbox::start(
+            &tokio::runtime::Handle::current(),
+            shared.journal.clone(),
             shared.records.clone(),
             shared.bus.clone(),
-            shared.journal.clone(),
         );
+        let o = outbox.clone();
         let router = OrderRouter::start(
             &runtime,
             shared.market.directory(),
-            Arc::new(move |facts, events| record_events(&records, &bus, &*journal, facts, events)),
+            Arc::new(move |facts, events| o.publish(facts, events)),
         );
-        AppState(Arc::new(Inner { shared, router }))
+        AppState(Arc::new(Inner {
+            shared,
+            router,
+            outbox,
+        }))
+    }
+
+    /// Journal `facts` then `events`; their effects (users' records, the
+    /// stream, metrics) follow once durable. Returns the journal ticket to
+    /// `commit` before acknowledging.
+    pub fn publish(
+        &self,
+        facts: Vec<actors::facts::Fact>,
+        events: &[(engine::Symbol, engine::Event)],
+    ) -> u64 {
+        self.0.outbox.publish(facts, events)
+    }
+
+    /// Wait until everything up to `ticket` is durable and visible: 503 if
+    /// the store does not confirm within `durable_timeout`.
+    pub async fn commit(&self, ticket: u64) -> Result<(), crate::ApiError> {
+        let unavailable = |e: String| {
+            metrics::counter!("marketsim_unavailable_total", "cause" => "persistence").increment(1);
+            crate::ApiError::Unavailable(format!(
+                "{e}: the request was applied in memory and will be stored when the \
+                 database is back; check its state before retrying"
+            ))
+        };
+        let started = tokio::time::Instant::now();
+        self.journal
+            .durable(ticket, self.durable_timeout)
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        let left = self.durable_timeout.saturating_sub(started.elapsed());
+        if self.0.outbox.visible(ticket, left).await {
+            Ok(())
+        } else {
+            Err(unavailable("durable, but not yet published".into()))
+        }
     }
 
     /// Close the trading session at `ts`: every ticker expires its DAY
@@ -274,33 +315,6 @@ impl Shared {
             ts,
         )
     }
-    /// Journal `facts` then the routed events, record the events for
-    /// users, count them, and stream them. Returns the journal ticket to
-    /// `commit` before acknowledging.
-    pub fn publish(
-        &self,
-        facts: Vec<actors::facts::Fact>,
-        events: &[(engine::Symbol, engine::Event)],
-    ) -> u64 {
-        record_events(&self.records, &self.bus, &*self.journal, facts, events)
-    }
-
-    /// Wait until everything up to `ticket` is durable: 503 if the store
-    /// does not confirm within `durable_timeout`.
-    pub async fn commit(&self, ticket: u64) -> Result<(), crate::ApiError> {
-        self.journal
-            .durable(ticket, self.durable_timeout)
-            .await
-            .map_err(|e| {
-                metrics::counter!("marketsim_unavailable_total", "cause" => "persistence")
-                    .increment(1);
-                crate::ApiError::Unavailable(format!(
-                    "{e}: the request was applied in memory and will be stored when the \
-                     database is back; check its state before retrying"
-                ))
-            })
-    }
-
     /// A JSON read through the shared cache: a hit is served as stored; a
     /// miss (or Redis down) is computed from engine state and stored.
     pub async fn cached<T, F>(
@@ -348,38 +362,4 @@ impl Shared {
             ))
         }
     }
-}
-
-/// What every order source does with its routed events: update users'
-/// records, count trades, and publish on the bus.
-pub fn record_events(
-    records: &Records,
-    bus: &EventBus,
-    journal: &dyn actors::ports::FactJournal,
-    mut facts: Vec<actors::facts::Fact>,
-    events: &[(engine::Symbol, engine::Event)],
-) -> u64 {
-    facts.extend(actors::facts::events(events));
-    let ticket = journal.append(facts);
-    if events.is_empty() {
-        return ticket;
-    }
-    records.apply(events);
-    let trades = events
-        .iter()
-        .filter(|(_, e)| matches!(e, engine::Event::Trade(_)))
-        .count();
-    if trades > 0 {
-        metrics::counter!("marketsim_trades_total").increment(trades as u64);
-    }
-    bus.publish(
-        events
-            .iter()
-            .map(|(s, e)| actors::MarketEvent::Order {
-                symbol: *s,
-                event: *e,
-            })
-            .collect(),
-    );
-    ticket
 }

@@ -131,7 +131,7 @@ async fn a_session_close_is_published_after_every_order_sent_before_it() {
             .any(|(_, e)| matches!(e, Event::Expired { order, remaining: 20, .. } if order.0 == 1)),
         "the DAY order expires with what the buy left"
     );
-    let published = published.lock().unwrap();
+    let published = published.lock().unwrap().clone();
     let at = |f: &dyn Fn(&Event) -> bool| published.iter().position(|(_, e)| f(e)).unwrap();
     let fill = at(&|e| matches!(e, Event::PartiallyFilled { order, .. } if order.0 == 1));
     let expiry = at(&|e| matches!(e, Event::Expired { order, .. } if order.0 == 1));

@@ -534,9 +534,9 @@ pub async fn list(
 
 fn owned(st: &AppState, account: AccountId, id: u64) -> Result<OrderRecord, ApiError> {
     // Another user's order is reported exactly like a missing one.
+    // An order not yet durable is not there yet either.
     st.records
-        .get(OrderId(id))
-        .filter(|r| r.account == account)
+        .visible(account, OrderId(id))
         .ok_or_else(|| ApiError::NotFound(format!("no order {id}")))
 }
 

@@ -1,4 +1,5 @@
 //! The API over real HTTP: the app on port 0, reqwest as the client.
+mod durability;
 mod errors;
 mod journey;
 mod market_time;
@@ -29,6 +30,11 @@ pub struct App {
 impl App {
     /// A market with ACME (100.00) and BETA (20.00); the house holds the floats.
     pub async fn start() -> App {
+        App::start_with(Arc::new(actors::memory::NoJournal)).await
+    }
+
+    /// `start`, journaling to `journal`.
+    pub async fn start_with(journal: Arc<dyn actors::ports::FactJournal>) -> App {
         let market = MarketHandle::start(Fees::default(), AccountId::FEES, 2)
             .await
             .unwrap();
@@ -59,6 +65,7 @@ impl App {
         let state = api::AppState::new(api::state::Shared {
             clock: actors::Clock::from_fn(move || Timestamp(c.load(Ordering::Relaxed))),
             admin_key_hash: Some(api::auth::hash_key(ADMIN_KEY)),
+            journal,
             ..api::state::Shared::new(market)
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
