@@ -222,7 +222,8 @@ pub async fn restore_users(
 }
 
 /// Journal every reference tick the bus carries (best effort: a lagging
-/// subscriber skips ticks, which only costs price history).
+/// subscriber skips ticks, and ticks are skipped while the journal cannot
+/// keep up or write, which only costs price history).
 pub fn journal_ticks(bus: &actors::EventBus, journal: Arc<dyn FactJournal>) {
     let rx = bus.subscribe();
     tokio::spawn(actors::bus::follow(
@@ -238,7 +239,12 @@ pub fn journal_ticks(bus: &actors::EventBus, journal: Arc<dyn FactJournal>) {
                     _ => None,
                 })
                 .collect();
-            journal.append(facts);
+            if journal.healthy() {
+                journal.append(facts);
+            } else if !facts.is_empty() {
+                metrics::counter!("marketsim_ticks_unjournaled_total")
+                    .increment(facts.len() as u64);
+            }
         },
     ));
 }

@@ -57,18 +57,13 @@ struct Market {
 }
 
 impl Application {
-    /// Start the engine runtime, build the market on it (restoring it from
-    /// PostgreSQL when configured), and bind the listener.
+    /// Start the engine runtime with the market's actors on it, build the
+    /// rest (restoring the market from PostgreSQL when configured) on the
+    /// caller's runtime, and bind the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let (stop, stop_rx) = watch::channel(false);
         let engine = Engine::start()?;
-        let s = settings.clone();
-        let h = engine.handle.clone();
-        let market = engine
-            .handle
-            .spawn(async move { assemble(&s, stop_rx, h).await })
-            .await
-            .context("start-up panicked")??;
+        let market = assemble(&settings, stop_rx, engine.handle.clone()).await?;
         let addr = settings.listen_addr();
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -202,9 +197,10 @@ fn start_agents(
     tracing::info!(agents, "background agents trading");
 }
 
-/// Build the market on the engine runtime: actors, listings, accounts
-/// (fresh or restored), the journal, Redis, Kafka, the generator and the
-/// API state.
+/// Build the market: actors (spawned on the engine runtime, which then
+/// runs nothing else but the order router and the agents), listings,
+/// accounts (fresh or restored), and on the caller's runtime the journal
+/// writer and checkpointer, Redis, Kafka and the API state (audit M8).
 async fn assemble(
     s: &Settings,
     shutdown: watch::Receiver<bool>,
@@ -223,8 +219,10 @@ async fn assemble(
         Some(p) => Fees::new(p.scenario.fees.maker_bps, p.scenario.fees.taker_bps)?,
         None => Fees::default(),
     };
-    let market = MarketHandle::start(fees, AccountId::FEES, ACCOUNT_SHARDS)
-        .await?
+    let market = engine
+        .spawn(MarketHandle::start(fees, AccountId::FEES, ACCOUNT_SHARDS))
+        .await
+        .context("start-up panicked")??
         .with_self_trade(s.self_trade());
     let db = match s.database_url() {
         Some(url) => {
@@ -274,15 +272,17 @@ async fn assemble(
     };
     let bus = base.bus.clone();
     // With Kafka the generator only publishes; the consumer applies.
-    let generator = GeneratorHandle::spawn(GeneratorArgs {
-        walk,
-        interval: s.tick_interval(),
-        sink: kafka.as_ref().map(|k| k.sink.clone() as Arc<dyn TickSink>),
-        directory: kafka.is_none().then(|| market.directory()),
-        bus: kafka.is_none().then_some(bus),
-        clock: base.clock.clone(),
-    })
-    .await?;
+    let generator = engine
+        .spawn(GeneratorHandle::spawn(GeneratorArgs {
+            walk,
+            interval: s.tick_interval(),
+            sink: kafka.as_ref().map(|k| k.sink.clone() as Arc<dyn TickSink>),
+            directory: kafka.is_none().then(|| market.directory()),
+            bus: kafka.is_none().then_some(bus),
+            clock: base.clock.clone(),
+        }))
+        .await
+        .context("start-up panicked")??;
     let state = api::AppState::new(api::state::Shared {
         admin_key_hash: s.admin_key().map(api::auth::hash_key),
         starting_cash: s.starting_cash(),

@@ -68,6 +68,11 @@ pub struct WriterConfig {
     pub checkpoint_every: Duration,
     /// Longest wait between retries of a failed write.
     pub max_backoff: Duration,
+    /// Most facts queued and not yet durable: beyond, the journal reports
+    /// itself unhealthy, so new trading is refused (503) and background
+    /// agents and tick history pause until the writer catches up (the
+    /// queue's memory stays bounded; audit M7).
+    pub max_pending: u64,
 }
 
 impl Default for WriterConfig {
@@ -75,6 +80,7 @@ impl Default for WriterConfig {
         WriterConfig {
             checkpoint_every: Duration::from_secs(2),
             max_backoff: Duration::from_secs(1),
+            max_pending: 200_000,
         }
     }
 }
@@ -87,6 +93,7 @@ pub struct PgJournal {
     queue: Mutex<(u64, mpsc::UnboundedSender<Queued>)>,
     durable: watch::Receiver<u64>,
     healthy: Arc<AtomicBool>,
+    max_pending: u64,
 }
 
 impl PgJournal {
@@ -102,6 +109,7 @@ impl PgJournal {
                 queue: Mutex::new((0, tx)),
                 durable: durable_rx,
                 healthy,
+                max_pending: config.max_pending,
             },
             Writer { task },
         )
@@ -170,6 +178,7 @@ impl FactJournal for PgJournal {
 
     fn healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
+            && self.last_ticket() - *self.durable.borrow() < self.max_pending
     }
 }
 

@@ -155,6 +155,7 @@ fn config() -> WriterConfig {
     WriterConfig {
         checkpoint_every: Duration::from_secs(3_600),
         max_backoff: Duration::from_millis(100),
+        max_pending: 100_000,
     }
 }
 
@@ -642,6 +643,7 @@ async fn a_refused_checkpoint_loses_no_rows(pool: PgPool) {
     let fast = WriterConfig {
         checkpoint_every: Duration::from_millis(20),
         max_backoff: Duration::from_millis(50),
+        ..config()
     };
     let (j, w) = PgJournal::start(pool.clone(), fresh(), fast);
     let t = j.append(vec![user(1_000_000_001, "ann"), user(1_000_000_002, "bob")]);
@@ -679,4 +681,25 @@ async fn a_refused_checkpoint_loses_no_rows(pool: PgPool) {
     assert_eq!(names().await, ["ann", "bob", "cy", "dan"]);
     let back = load().await;
     assert_eq!((back.seq, back.users.len()), (4, 4));
+}
+
+#[sqlx::test]
+async fn a_full_queue_reports_unhealthy_until_the_writer_catches_up(pool: PgPool) {
+    let (j, w) = PgJournal::start(
+        pool.clone(),
+        fresh(),
+        WriterConfig {
+            max_pending: 10,
+            ..config()
+        },
+    );
+    // The writer has not run yet (one thread): the queue fills.
+    j.append(history()[..8].to_vec());
+    assert!(j.healthy(), "8 queued is under the bound");
+    let t = j.append(history()[8..].to_vec());
+    assert!(!j.healthy(), "beyond the bound: new trading is refused");
+    j.durable(t, Duration::from_secs(10)).await.unwrap();
+    assert!(j.healthy(), "written: trading resumes");
+    drop(j);
+    check_state(&w.finish().await.unwrap());
 }
