@@ -164,13 +164,19 @@ impl Records {
     /// winner). An order with a client order id starts with the outcome
     /// `Pending`.
     pub fn insert(&self, r: OrderRecord) -> bool {
+        self.add(r, true)
+    }
+
+    fn add(&self, r: OrderRecord, pending: bool) -> bool {
         let mut g = self.lock();
         if let Some(c) = r.client_order_id {
             if g.by_client.contains_key(&(r.account, c)) {
                 return false;
             }
             g.by_client.insert((r.account, c), r.id);
-            self.set_outcome(r.id, Outcome::Pending);
+            if pending {
+                self.set_outcome(r.id, Outcome::Pending);
+            }
         }
         g.orders.insert(r.id, r);
         true
@@ -235,12 +241,16 @@ impl Records {
             self.add_user(r.account);
             finals.push((r.id, r.status, r.reason, r.updated_at));
             let id = r.id;
-            self.insert(OrderRecord {
-                status: OrderStatus::Accepted,
-                filled: 0,
-                filled_value: Money::ZERO,
-                ..r
-            });
+            // Durable already: a retry of it is answered from the record.
+            self.add(
+                OrderRecord {
+                    status: OrderStatus::Accepted,
+                    filled: 0,
+                    filled_value: Money::ZERO,
+                    ..r
+                },
+                false,
+            );
             self.reveal(&[id]);
         }
         self.apply(trades);
