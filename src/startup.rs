@@ -228,8 +228,14 @@ async fn assemble(
         Some(url) => {
             let db = Database::connect(url, 4, Duration::from_secs(5)).await?;
             db.migrate().await?;
+            // Symbols from settings have rows before the journal is folded
+            // (their trades may predate the first checkpoint).
+            let known: Vec<_> = crate::listings::listings(plan.as_ref(), None)
+                .iter()
+                .map(|l| (l.symbol, l.tick, l.initial))
+                .collect();
             let d = db
-                .load(fees, AccountId::FEES)
+                .load_with(fees, AccountId::FEES, &known)
                 .await
                 .context("cannot recover from PostgreSQL")?;
             Some((db, d))

@@ -44,6 +44,17 @@ impl Database {
         super::load(&self.pool, fees, fee_account).await
     }
 
+    /// `load`, with the symbols listed from settings (symbol, tick,
+    /// listing price) known before the journal is folded.
+    pub async fn load_with(
+        &self,
+        fees: Fees,
+        fee_account: AccountId,
+        known: &[(engine::Symbol, engine::Price, engine::Price)],
+    ) -> Result<Durable, PgError> {
+        super::store::load_with(&self.pool, fees, fee_account, known).await
+    }
+
     /// Write what changed in `d` to the tables (with its `seq`).
     pub async fn checkpoint(&self, d: &mut Durable) -> Result<(), PgError> {
         super::checkpoint(&self.pool, d).await

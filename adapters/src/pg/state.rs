@@ -354,7 +354,10 @@ impl Durable {
             } => {
                 let row = self.order_mut(order, account, symbol, ts);
                 if row.status.is_open() {
-                    row.remaining = remaining;
+                    // Nothing remains to fill (as the API says); what was
+                    // cancelled is quantity - filled.
+                    row.remaining = 0;
+                    row.quantity = row.quantity.max(row.filled + remaining);
                     row.reason = Some(reason.as_str().to_string());
                 }
                 row.advance(event, ts);
@@ -367,7 +370,8 @@ impl Durable {
             } => {
                 let row = self.order_mut(order, account, symbol, ts);
                 if row.status.is_open() {
-                    row.remaining = remaining;
+                    row.remaining = 0;
+                    row.quantity = row.quantity.max(row.filled + remaining);
                 }
                 row.advance(event, ts);
             }

@@ -413,6 +413,19 @@ pub async fn load(
     fees: engine::Fees,
     fee_account: AccountId,
 ) -> Result<Durable, PgError> {
+    load_with(pool, fees, fee_account, &[]).await
+}
+
+/// `load`, with the symbols the market lists from its settings (symbol,
+/// tick, listing price): they have rows before the journal is folded, so
+/// trades and ticks journaled before their first checkpoint still count
+/// (trade numbering, day statistics, candles).
+pub async fn load_with(
+    pool: &PgPool,
+    fees: engine::Fees,
+    fee_account: AccountId,
+    known: &[(Symbol, Price, Price)],
+) -> Result<Durable, PgError> {
     let mut d = Durable::new(fees, fee_account);
     d.seq = sqlx::query_scalar::<_, i64>("SELECT seq FROM checkpoint")
         .fetch_one(pool)
@@ -514,6 +527,9 @@ pub async fn load(
         .await?
         .unwrap_or(0) as u64;
 
+    for (symbol, tick, price) in known {
+        d.ensure_stock(*symbol, *tick, *price);
+    }
     // Fold the journal after the checkpoint, in chunks.
     loop {
         let rows = sqlx::query(

@@ -247,7 +247,7 @@ async fn every_table_round_trips_through_a_checkpoint(pool: PgPool) {
                 Some("insufficient_holdings".into()),
                 None
             ),
-            (4, "cancelled".into(), 0, 10, Some("requested".into()), None),
+            (4, "cancelled".into(), 0, 0, Some("requested".into()), None),
         ]
     );
     let trades: Vec<(String, i64, i64, i64, String)> =
@@ -702,4 +702,25 @@ async fn a_full_queue_reports_unhealthy_until_the_writer_catches_up(pool: PgPool
     assert!(j.healthy(), "written: trading resumes");
     drop(j);
     check_state(&w.finish().await.unwrap());
+}
+
+#[sqlx::test]
+async fn trades_before_the_first_checkpoint_keep_their_numbering(pool: PgPool) {
+    // A market listed from settings (no `Listed` fact) crashes before its
+    // first checkpoint: the fold must still count its trades.
+    let (facts, _) = fill_before_acceptance();
+    let (j, w) = PgJournal::start(
+        pool.clone(),
+        Durable::new(Fees::new(10, 20).unwrap(), FEE),
+        config(),
+    );
+    let t = j.append(facts);
+    j.durable(t, Duration::from_secs(10)).await.unwrap();
+    w.abort();
+    let known = [(acme(), Price::from_minor(1), Price::from_minor(1_000))];
+    let d = pg::load_with(&pool, Fees::new(10, 20).unwrap(), FEE, &known)
+        .await
+        .unwrap();
+    let st = &d.stocks[&acme()];
+    assert_eq!((st.trade_seq, st.stats.trades, st.stats.volume), (1, 1, 10));
 }
