@@ -2,6 +2,7 @@
 //! in-process with `spawn_app` (port 0), and the binary itself where a real
 //! process is the point (exit codes, signals, SIGKILL).
 
+mod chaos;
 mod cli;
 mod kafka_cli;
 mod limits;
@@ -86,7 +87,8 @@ impl TestApp {
 
 /// Start `marketsim <args>` (a `serve` or `relay`) as a child process with
 /// `envs`; return the child and its base URL, read from the "serving on"
-/// log line.
+/// log line. With `SERVE_LOG` set, the child's log goes to the test's
+/// stderr (for a failing test's story).
 pub fn start_serve(args: &[&str], envs: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_marketsim"))
         .args(args)
@@ -98,6 +100,9 @@ pub fn start_serve(args: &[&str], envs: &[(&str, &str)]) -> (Child, String) {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if std::env::var("SERVE_LOG").is_ok() {
+                eprintln!("serve: {line}");
+            }
             let _ = tx.send(line);
         }
     });

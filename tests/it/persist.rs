@@ -70,7 +70,7 @@ async fn load(http: reqwest::Client, base: String, key: String, worker: u64, ack
     }
 }
 
-async fn sums(url: &str) -> (i64, i64, BTreeMap<String, i64>, BTreeMap<String, i64>) {
+pub(crate) async fn sums(url: &str) -> (i64, i64, BTreeMap<String, i64>, BTreeMap<String, i64>) {
     let db = sqlx::PgPool::connect(url).await.unwrap();
     let cash: i64 = sqlx::query_scalar("SELECT sum(cash)::int8 FROM accounts")
         .fetch_one(&db)
