@@ -307,7 +307,8 @@ async fn assemble(
             .clone()
             .map(|r| r as Arc<dyn actors::ports::HistoryStore>),
         ..base
-    });
+    })
+    .await?;
     if let Some(r) = redis {
         adapters::redis::spawn_mirror(&state.bus, market.directory(), r);
     }

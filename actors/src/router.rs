@@ -1,10 +1,11 @@
-//! `OrderRouter`: the live market's order matcher task. Callers (the HTTP
-//! handlers) send their validated commands with the facts to journal and
-//! await the outcome; the router takes everything queued at once, routes
-//! it as one batch (`matcher::route`: one message per account actor and
-//! per ticker), publishes the batch once (journal append, records, bus)
-//! through the host's hook, and answers every submitter with the batch's
-//! outcome and its journal ticket.
+//! `OrderRouter`: the live market's order matcher, a ractor actor. Callers
+//! (the HTTP handlers) send their validated commands with the facts to
+//! journal and await the outcome; the actor queues each submission and,
+//! at a `Flush` it sends itself behind them (so everything already in its
+//! mailbox is in), routes the queue as one batch (`matcher::route`: one
+//! message per account actor and per ticker), publishes the batch once
+//! (journal append, records, bus) through the host's hook, and answers
+//! every submitter with the batch's outcome and its journal ticket.
 //!
 //! Every order source of the live market goes through the router (users,
 //! the background agents, the session close), so the journal holds each
@@ -23,8 +24,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use engine::{AccountId, Event, Symbol, Timestamp};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rustc_hash::FxHashSet;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::ActorError;
 use crate::directory::Directory;
@@ -49,7 +51,8 @@ pub struct Batch {
     pub size: usize,
 }
 
-struct Submission {
+#[derive(Debug)]
+pub struct Submission {
     account: AccountId,
     ts: Timestamp,
     facts: Vec<Fact>,
@@ -57,6 +60,7 @@ struct Submission {
     reply: oneshot::Sender<Result<Arc<Batch>, ActorError>>,
 }
 
+#[derive(Debug)]
 enum Work {
     Route(Vec<Command>),
     /// End the trading session: every ticker expires its DAY orders and
@@ -64,22 +68,104 @@ enum Work {
     CloseSession,
 }
 
+/// The router's messages.
+#[derive(Debug)]
+pub enum RouterMsg {
+    Submit(Submission),
+    /// Route what is queued (sent by the actor to itself).
+    Flush,
+}
+
+/// The router behaviour.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RouterActor;
+
+/// Start-up arguments.
+pub struct RouterArgs {
+    dir: Arc<Directory>,
+    publish: Publish,
+}
+
+impl std::fmt::Debug for RouterArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouterArgs").finish()
+    }
+}
+
+/// Live state: the queue and whether a `Flush` is on its way.
+pub struct RouterState {
+    dir: Arc<Directory>,
+    publish: Publish,
+    queued: VecDeque<Submission>,
+    flushing: bool,
+}
+
+impl std::fmt::Debug for RouterState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouterState")
+            .field("queued", &self.queued.len())
+            .finish()
+    }
+}
+
+impl Actor for RouterActor {
+    type Msg = RouterMsg;
+    type State = RouterState;
+    type Arguments = RouterArgs;
+
+    async fn pre_start(
+        &self,
+        _me: ActorRef<RouterMsg>,
+        args: RouterArgs,
+    ) -> Result<RouterState, ActorProcessingErr> {
+        Ok(RouterState {
+            dir: args.dir,
+            publish: args.publish,
+            queued: VecDeque::new(),
+            flushing: false,
+        })
+    }
+
+    async fn handle(
+        &self,
+        me: ActorRef<RouterMsg>,
+        msg: RouterMsg,
+        st: &mut RouterState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            RouterMsg::Submit(s) => st.queued.push_back(s),
+            RouterMsg::Flush => {
+                st.flushing = false;
+                flush(st).await;
+            }
+        }
+        if !st.queued.is_empty() && !st.flushing {
+            // Behind every submission already in the mailbox.
+            me.cast(RouterMsg::Flush)?;
+            st.flushing = true;
+        }
+        Ok(())
+    }
+}
+
 /// The handle of a running router (cheap to clone).
 #[derive(Clone, Debug)]
 pub struct OrderRouter {
-    tx: mpsc::UnboundedSender<Submission>,
+    actor: ActorRef<RouterMsg>,
 }
 
 impl OrderRouter {
-    /// Start the router task on `runtime` (the market's engine runtime).
-    pub fn start(
+    /// Start the router actor on `runtime` (the market's engine runtime).
+    pub async fn start(
         runtime: &tokio::runtime::Handle,
         dir: Arc<Directory>,
         publish: Publish,
-    ) -> OrderRouter {
-        let (tx, rx) = mpsc::unbounded_channel();
-        runtime.spawn(run(rx, dir, publish));
-        OrderRouter { tx }
+    ) -> Result<OrderRouter, ActorError> {
+        let spawn = runtime.spawn(Actor::spawn(None, RouterActor, RouterArgs { dir, publish }));
+        match spawn.await {
+            Ok(Ok((actor, _))) => Ok(OrderRouter { actor }),
+            _ => Err(ActorError::Unavailable("order router")),
+        }
     }
 
     /// Route `cmds` of `account` (requested at `ts`) and journal `facts`
@@ -111,18 +197,23 @@ impl OrderRouter {
         work: Work,
     ) -> Result<Arc<Batch>, ActorError> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Submission {
+        self.actor
+            .cast(RouterMsg::Submit(Submission {
                 account,
                 ts,
                 facts,
                 work,
                 reply,
-            })
+            }))
             .map_err(|_| ActorError::Unavailable("order router"))?;
         answer
             .await
             .map_err(|_| ActorError::Unavailable("order router"))?
+    }
+
+    /// Stop the actor (queued submissions are answered "unavailable").
+    pub fn stop(&self) {
+        self.actor.stop(None);
     }
 }
 
@@ -142,74 +233,60 @@ async fn close(dir: &Directory, ts: Timestamp) -> Routed {
     out
 }
 
-async fn run(mut rx: mpsc::UnboundedReceiver<Submission>, dir: Arc<Directory>, publish: Publish) {
-    let mut queued: VecDeque<Submission> = VecDeque::new();
-    loop {
-        if queued.is_empty() {
-            match rx.recv().await {
-                Some(s) => queued.push_back(s),
-                None => return,
-            }
-        }
-        while queued.len() < 2 * MAX_BATCH {
-            match rx.try_recv() {
-                Ok(s) => queued.push_back(s),
-                Err(_) => break,
-            }
-        }
-        // At most one submission per account; an account with one waiting
-        // keeps all its later ones waiting too (its order holds). A session
-        // close is a batch of its own, and everything after it waits.
-        let mut accounts = FxHashSet::default();
-        let mut batch = Vec::new();
-        let mut rest = VecDeque::new();
-        let mut closing = false;
-        for s in queued.drain(..) {
-            if closing {
-                rest.push_back(s);
-            } else if matches!(s.work, Work::CloseSession) {
-                closing = true;
-                if batch.is_empty() {
-                    batch.push(s);
-                } else {
-                    rest.push_back(s);
-                }
-            } else if accounts.insert(s.account) && batch.len() < MAX_BATCH {
+/// Route one batch from the queue and answer its submitters.
+async fn flush(st: &mut RouterState) {
+    // At most one submission per account; an account with one waiting
+    // keeps all its later ones waiting too (its order holds). A session
+    // close is a batch of its own, and everything after it waits.
+    let mut accounts = FxHashSet::default();
+    let mut batch = Vec::new();
+    let mut rest = VecDeque::new();
+    let mut closing = false;
+    for s in st.queued.drain(..) {
+        if closing {
+            rest.push_back(s);
+        } else if matches!(s.work, Work::CloseSession) {
+            closing = true;
+            if batch.is_empty() {
                 batch.push(s);
             } else {
                 rest.push_back(s);
             }
-        }
-        queued = rest;
-        let ts = batch.iter().map(|s| s.ts).max().unwrap_or(Timestamp(0));
-        let mut facts = Vec::new();
-        let mut cmds = Vec::new();
-        let mut replies = Vec::with_capacity(batch.len());
-        let mut close_session = false;
-        for s in batch {
-            facts.extend(s.facts);
-            match s.work {
-                Work::Route(c) => cmds.extend(c),
-                Work::CloseSession => close_session = true,
-            }
-            replies.push(s.reply);
-        }
-        let size = replies.len();
-        // An actor that fails costs only its own commands (see `route`).
-        let routed = if close_session {
-            close(&dir, ts).await
+        } else if accounts.insert(s.account) && batch.len() < MAX_BATCH {
+            batch.push(s);
         } else {
-            route(&dir, ts, cmds).await
-        };
-        let ticket = publish(facts, &routed.events);
-        let outcome = Ok(Arc::new(Batch {
-            routed,
-            ticket,
-            size,
-        }));
-        metrics::histogram!("marketsim_router_batch_size").record(size as f64);
-        for r in replies {
-            let _ = r.send(outcome.clone());
+            rest.push_back(s);
         }
+    }
+    st.queued = rest;
+    let ts = batch.iter().map(|s| s.ts).max().unwrap_or(Timestamp(0));
+    let mut facts = Vec::new();
+    let mut cmds = Vec::new();
+    let mut replies = Vec::with_capacity(batch.len());
+    let mut close_session = false;
+    for s in batch {
+        facts.extend(s.facts);
+        match s.work {
+            Work::Route(c) => cmds.extend(c),
+            Work::CloseSession => close_session = true,
+        }
+        replies.push(s.reply);
+    }
+    let size = replies.len();
+    // An actor that fails costs only its own commands (see `route`).
+    let routed = if close_session {
+        close(&st.dir, ts).await
+    } else {
+        route(&st.dir, ts, cmds).await
+    };
+    let ticket = (st.publish)(facts, &routed.events);
+    let outcome = Ok(Arc::new(Batch {
+        routed,
+        ticket,
+        size,
+    }));
+    metrics::histogram!("marketsim_router_batch_size").record(size as f64);
+    for r in replies {
+        let _ = r.send(outcome.clone());
     }
 }

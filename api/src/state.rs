@@ -100,7 +100,7 @@ impl AppState {
     /// The state, with its order router started on the engine runtime
     /// (or the current one): the router publishes each routed batch to the
     /// journal, the records and the bus of `shared`.
-    pub fn new(shared: Shared) -> AppState {
+    pub async fn new(shared: Shared) -> Result<AppState, actors::ActorError> {
         let runtime = shared
             .engine
             .clone()
@@ -116,12 +116,13 @@ impl AppState {
             &runtime,
             shared.market.directory(),
             Arc::new(move |facts, events| o.publish(facts, events)),
-        );
-        AppState(Arc::new(Inner {
+        )
+        .await?;
+        Ok(AppState(Arc::new(Inner {
             shared,
             router,
             outbox,
-        }))
+        })))
     }
 
     /// Journal `facts` then `events`; their effects (users' records, the

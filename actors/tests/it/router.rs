@@ -21,7 +21,7 @@ use crate::{limit, market, sym};
 type Published = Arc<Mutex<Vec<(engine::Symbol, Event)>>>;
 
 /// A router over `m` whose publish hook keeps every published event.
-fn router(m: &MarketHandle) -> (OrderRouter, Published) {
+async fn router(m: &MarketHandle) -> (OrderRouter, Published) {
     let published = Arc::new(Mutex::new(Vec::new()));
     let p = published.clone();
     let tickets = Arc::new(AtomicU64::new(0));
@@ -32,7 +32,9 @@ fn router(m: &MarketHandle) -> (OrderRouter, Published) {
             p.lock().unwrap().extend_from_slice(events);
             tickets.fetch_add(1, Ordering::Relaxed) + 1
         }),
-    );
+    )
+    .await
+    .unwrap();
     (r, published)
 }
 
@@ -49,7 +51,7 @@ fn trades(events: &[(engine::Symbol, Event)]) -> Vec<engine::Trade> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_accounts_orders_are_applied_in_the_order_sent_and_published_once() {
     let m = market().await;
-    let (router, published) = router(&m);
+    let (router, published) = router(&m).await;
     // Send 50 sells from account 2 in order without waiting for replies
     // (join_all polls each future once, in order, before awaiting any).
     let sends = (0..50u64).map(|i| {
@@ -86,7 +88,7 @@ async fn one_accounts_orders_are_applied_in_the_order_sent_and_published_once() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_close_is_published_after_every_order_sent_before_it() {
     let m = market().await;
-    let (router, published) = router(&m);
+    let (router, published) = router(&m).await;
     let day = |id, acc, side, qty| {
         engine::Order::limit(
             OrderId(id),
@@ -150,7 +152,7 @@ async fn a_session_close_is_published_after_every_order_sent_before_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_accounts_next_order_sees_the_fills_of_the_one_before() {
     let m = market().await;
-    let (router, _) = router(&m);
+    let (router, _) = router(&m).await;
     router
         .submit(
             AccountId(2),
@@ -212,7 +214,7 @@ fn market_buy(id: u64, collar: Option<Price>) -> OrderRequest {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_market_order_without_a_collar_gets_one_from_the_current_price() {
     let m = market().await;
-    let (router, _) = router(&m);
+    let (router, _) = router(&m).await;
     for (id, px) in [(1, 10_300), (2, 10_600)] {
         router
             .submit(

@@ -67,7 +67,9 @@ impl App {
             admin_key_hash: Some(api::auth::hash_key(ADMIN_KEY)),
             journal,
             ..api::state::Shared::new(market)
-        });
+        })
+        .await
+        .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let app = api::router(state.clone());
