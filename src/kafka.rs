@@ -17,6 +17,8 @@ pub struct KafkaParts {
     pub sink: Arc<KafkaTickSink>,
     source: KafkaTickSource,
     events: KafkaEventSink,
+    /// Tick batches the consumer could not apply (`<tick topic>.dead-letter`).
+    dead_letters: KafkaTickSink,
 }
 
 impl std::fmt::Debug for KafkaParts {
@@ -37,7 +39,8 @@ pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) {
 /// Check the brokers answer, create the topics, open producer and consumer.
 pub async fn connect(s: &Settings, brokers: &str) -> anyhow::Result<KafkaParts> {
     check_brokers(brokers, Duration::from_secs(5))?;
-    for t in [&s.kafka_tick_topic, &s.kafka_events_topic] {
+    let dead = dead_letter_topic(&s.kafka_tick_topic);
+    for t in [&s.kafka_tick_topic, &s.kafka_events_topic, &dead] {
         create_topic(brokers, t, s.kafka_partitions).await;
     }
     Ok(KafkaParts {
@@ -48,7 +51,13 @@ pub async fn connect(s: &Settings, brokers: &str) -> anyhow::Result<KafkaParts> 
             .context("the tick consumer")?,
         events: KafkaEventSink::new(brokers, &s.kafka_events_topic)
             .context("the events producer")?,
+        dead_letters: KafkaTickSink::new(brokers, &dead).context("the dead-letter producer")?,
     })
+}
+
+/// Where tick batches the consumer could not apply go.
+pub fn dead_letter_topic(tick_topic: &str) -> String {
+    format!("{tick_topic}.dead-letter")
 }
 
 /// How serve's consumer treats unknown symbols and replayed prices: lists
@@ -57,6 +66,7 @@ pub async fn connect(s: &Settings, brokers: &str) -> anyhow::Result<KafkaParts> 
 struct Host {
     state: api::AppState,
     auto_list: bool,
+    dead_letters: KafkaTickSink,
 }
 
 #[async_trait::async_trait]
@@ -89,6 +99,13 @@ impl adapters::kafka::TickHost for Host {
             let _ = g.hold(tick.symbol, tick.price, self.state.replay_hold);
         }
     }
+    async fn dead_letter(&self, batch: &[actors::PriceTick], error: &actors::ports::PortError) {
+        use actors::ports::TickSink;
+        tracing::error!(ticks = batch.len(), %error, "a tick batch could not be applied; sent to the dead-letter topic");
+        if let Err(e) = self.dead_letters.publish(batch).await {
+            tracing::error!(error = %e, ticks = batch.len(), "the dead-letter topic refused the batch; its ticks are lost");
+        }
+    }
 }
 
 /// Start the consumer (ticks into the tickers, commit after apply; unknown
@@ -102,6 +119,7 @@ pub fn start(k: KafkaParts, state: &api::AppState, auto_list: bool) {
     let host = Host {
         state: state.clone(),
         auto_list,
+        dead_letters: k.dead_letters,
     };
     tokio::spawn(async move {
         let stop = async move {
@@ -109,7 +127,7 @@ pub fn start(k: KafkaParts, state: &api::AppState, auto_list: bool) {
         };
         match adapters::kafka::apply_ticks_with(&source, &dir, Some(&tick_bus), &host, stop).await {
             Ok(n) => tracing::info!(ticks = n, "tick consumer stopped"),
-            Err(e) => tracing::error!(error = %e, "tick consumer failed"),
+            Err(e) => tracing::error!(error = %e, "tick consumer stopped on an error"),
         }
     });
     let events = k.events;

@@ -14,10 +14,14 @@
 //! symbol at first sight (`generate --symbols` gives its random tickers
 //! 10,000-20,000). `origin` is absent
 //! for a random walk's ticks and `"replay"` for a price file's (a market
-//! takes such a symbol off its own walk). `seq` counts from 1 per symbol and
-//! origin, and the consumer drops a tick whose `seq` it has already seen for
-//! that symbol and origin (at-least-once in, no double application).
-//! Malformed messages are counted and skipped, never fatal.
+//! takes such a symbol off its own walk). `seq` counts up per symbol and
+//! origin (a price file's from 1; a live walk's from the clock in
+//! microseconds at its start, so a restarted generator numbers above what
+//! it sent before), and the consumer drops a tick whose `seq` it has
+//! already seen for that symbol and origin (at-least-once in, no double
+//! application). Malformed messages are counted and skipped, never fatal;
+//! a batch the market cannot apply is retried, then sent to the
+//! dead-letter topic (`TickHost::dead_letter`), and the consumer goes on.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -509,7 +513,16 @@ pub trait TickHost: Send + Sync {
     /// A tick from outside the market's own walk (a replay) is about to be
     /// applied.
     fn outside(&self, _tick: &PriceTick) {}
+    /// A batch that could not be applied after `APPLY_TRIES` attempts:
+    /// keep it somewhere (a dead-letter topic) before the consumer moves
+    /// on. The default logs it.
+    async fn dead_letter(&self, batch: &[PriceTick], error: &PortError) {
+        tracing::error!(ticks = batch.len(), %error, "a tick batch could not be applied; skipped");
+    }
 }
+
+/// Attempts at applying one batch before it is dead-lettered.
+pub const APPLY_TRIES: u32 = 5;
 
 /// Skips ticks of unknown symbols; nothing else.
 #[derive(Debug, Clone, Copy, Default)]
@@ -540,56 +553,97 @@ pub async fn apply_ticks_with(
 ) -> Result<u64, PortError> {
     tokio::pin!(stop);
     let mut applied = 0u64;
+    let mut backoff = Duration::from_millis(50);
     loop {
+        // A failing broker delays the consumer; it never ends it.
         let batch = tokio::select! {
             () = &mut stop => return Ok(applied),
-            b = source.next_batch() => b?,
+            b = source.next_batch() => match b {
+                Ok(b) => {
+                    backoff = Duration::from_millis(50);
+                    b
+                }
+                Err(e) => {
+                    metrics::counter!("marketsim_kafka_consume_errors_total").increment(1);
+                    tracing::warn!(error = %e, "the tick topic could not be read; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            },
         };
         let Some(batch) = batch else {
             return Ok(applied);
         };
-        let mut touched = Vec::new();
-        let mut events = Vec::with_capacity(batch.len());
-        for t in &batch {
-            let ticker = match dir.ticker(t.symbol) {
-                Some(h) => Some(h),
-                None => host.unknown(t).await,
-            };
-            if t.origin != Origin::Walk {
-                host.outside(t);
+        // A batch that fails (an actor restarting) is retried; one that
+        // keeps failing goes to the dead letters, and the consumer goes on.
+        let mut tries = 0;
+        while let Err(e) = apply_batch(&batch, dir, bus, host).await {
+            tries += 1;
+            metrics::counter!("marketsim_kafka_apply_errors_total").increment(1);
+            if tries >= APPLY_TRIES {
+                metrics::counter!("marketsim_kafka_dead_letters_total").increment(1);
+                host.dead_letter(&batch, &e).await;
+                break;
             }
-            match ticker {
-                Some(h) => {
-                    h.tick(t.price, t.ts).map_err(port_err)?;
-                    events.push(actors::MarketEvent::Tick {
-                        symbol: t.symbol,
-                        price: t.price,
-                        ts: t.ts,
-                    });
-                    if !touched
-                        .iter()
-                        .any(|x: &actors::TickerHandle| x.symbol() == t.symbol)
-                    {
-                        touched.push(h);
-                    }
-                }
-                None => {
-                    tracing::debug!(symbol = %t.symbol, "tick for a symbol this market does not list")
-                }
-            }
+            tokio::time::sleep(Duration::from_millis(20 << tries)).await;
         }
-        // A ticker answers in mailbox order: once it answers, the ticks are in.
-        for h in &touched {
-            h.snapshot().await.map_err(port_err)?;
+        if let Err(e) = source.commit().await {
+            // The next commit covers these offsets too.
+            tracing::warn!(error = %e, "offsets not committed; retried with the next batch");
         }
-        if let Some(bus) = bus {
-            if !events.is_empty() {
-                bus.publish(events);
-            }
-        }
-        source.commit().await?;
         applied += batch.len() as u64;
     }
+}
+
+/// Apply one batch to the tickers (listing unknown symbols through `host`)
+/// and wait until every touched ticker has it; publish its ticks.
+async fn apply_batch(
+    batch: &[PriceTick],
+    dir: &actors::Directory,
+    bus: Option<&actors::EventBus>,
+    host: &dyn TickHost,
+) -> Result<(), PortError> {
+    let mut touched = Vec::new();
+    let mut events = Vec::with_capacity(batch.len());
+    for t in batch {
+        let ticker = match dir.ticker(t.symbol) {
+            Some(h) => Some(h),
+            None => host.unknown(t).await,
+        };
+        if t.origin != Origin::Walk {
+            host.outside(t);
+        }
+        match ticker {
+            Some(h) => {
+                h.tick(t.price, t.ts).map_err(port_err)?;
+                events.push(actors::MarketEvent::Tick {
+                    symbol: t.symbol,
+                    price: t.price,
+                    ts: t.ts,
+                });
+                if !touched
+                    .iter()
+                    .any(|x: &actors::TickerHandle| x.symbol() == t.symbol)
+                {
+                    touched.push(h);
+                }
+            }
+            None => {
+                tracing::debug!(symbol = %t.symbol, "tick for a symbol this market does not list")
+            }
+        }
+    }
+    // A ticker answers in mailbox order: once it answers, the ticks are in.
+    for h in &touched {
+        h.snapshot().await.map_err(port_err)?;
+    }
+    if let Some(bus) = bus {
+        if !events.is_empty() {
+            bus.publish(events);
+        }
+    }
+    Ok(())
 }
 
 /// Fail fast with a clear error when no broker answers.

@@ -251,3 +251,115 @@ async fn a_broker_outage_mid_stream_loses_nothing_and_applies_nothing_twice() {
         assert_eq!(by_symbol(&got, s), (1..=100).collect::<Vec<_>>(), "{s}");
     }
 }
+
+/// A source that fails once, then gives `batches` in turn, then ends.
+struct Scripted {
+    failed: std::sync::atomic::AtomicBool,
+    batches: std::sync::Mutex<std::collections::VecDeque<Vec<PriceTick>>>,
+    commits: std::sync::atomic::AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl TickSource for Scripted {
+    async fn next_batch(&self) -> Result<Option<Vec<PriceTick>>, actors::ports::PortError> {
+        if !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(actors::ports::PortError {
+                port: "kafka",
+                message: "broker transport failure".into(),
+            });
+        }
+        Ok(self.batches.lock().unwrap().pop_front())
+    }
+    async fn commit(&self) -> Result<(), actors::ports::PortError> {
+        self.commits
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// Lists unknown symbols on a market that is already stopped (so their
+/// ticks can never be applied) and keeps what is dead-lettered.
+struct DeadEnd {
+    dead: actors::MarketHandle,
+    letters: std::sync::Mutex<Vec<PriceTick>>,
+}
+
+#[async_trait::async_trait]
+impl adapters::kafka::TickHost for DeadEnd {
+    async fn unknown(&self, tick: &PriceTick) -> Option<actors::TickerHandle> {
+        self.dead.ticker(tick.symbol).ok()
+    }
+    async fn dead_letter(&self, batch: &[PriceTick], _e: &actors::ports::PortError) {
+        self.letters.lock().unwrap().extend_from_slice(batch);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consumer_outlives_a_read_error_and_a_batch_it_cannot_apply() {
+    use actors::ticker::{TickerConfig, TickerCore};
+    let market = |symbol: &'static str| async move {
+        let m = actors::MarketHandle::start(engine::Fees::default(), engine::AccountId::FEES, 1)
+            .await
+            .unwrap();
+        m.list(TickerCore::new(
+            Symbol::new(symbol).unwrap(),
+            Price::from_minor(1),
+            Price::from_minor(10_000),
+            TickerConfig {
+                ticks_update_stats: true,
+            },
+        ))
+        .await
+        .unwrap();
+        m
+    };
+    let live = market("AAA").await;
+    let dead = market("ZZZ").await;
+    dead.shutdown();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let tick = |symbol: &str, minor| PriceTick {
+        symbol: Symbol::new(symbol).unwrap(),
+        price: Price::from_minor(minor),
+        ts: Timestamp::from_secs(1_767_605_400),
+        seq: 1,
+        origin: Default::default(),
+        quantity: None,
+    };
+    let source = Scripted {
+        failed: Default::default(),
+        batches: std::sync::Mutex::new([vec![tick("ZZZ", 1)], vec![tick("AAA", 12_345)]].into()),
+        commits: Default::default(),
+    };
+    let host = DeadEnd {
+        dead,
+        letters: Default::default(),
+    };
+    let applied = adapters::kafka::apply_ticks_with(
+        &source,
+        &live.directory(),
+        None,
+        &host,
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(applied, 2, "both batches were consumed");
+    assert_eq!(
+        host.letters.lock().unwrap().len(),
+        1,
+        "the dead one was kept"
+    );
+    let snap = live
+        .ticker(Symbol::new("AAA").unwrap())
+        .unwrap()
+        .snapshot()
+        .await
+        .unwrap();
+    assert_eq!(
+        snap.reference,
+        Price::from_minor(12_345),
+        "the next batch applied"
+    );
+    assert_eq!(source.commits.load(std::sync::atomic::Ordering::SeqCst), 2);
+    live.shutdown();
+}
