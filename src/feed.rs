@@ -148,7 +148,9 @@ fn random_symbols(n: usize, seed: u64) -> Vec<(Symbol, Price, u64)> {
 
 /// Publish the walk's ticks until `--count` or Ctrl-C.
 pub async fn generate(a: GenerateArgs) -> anyhow::Result<()> {
-    let mut walk = PriceWalk::default();
+    // Numbered from the clock: a restarted generator's ticks are never
+    // taken for ones the consumer already applied.
+    let mut walk = PriceWalk::numbered_from(actors::Clock::system().now().0.max(0) as u64 / 1_000);
     // Each symbol's float: its ticks carry it for a market that lists the
     // symbol at first sight.
     let mut quantity: std::collections::BTreeMap<Symbol, u64> = Default::default();

@@ -351,7 +351,9 @@ async fn list(
     durable: Option<&Durable>,
     seed: u64,
 ) -> anyhow::Result<PriceWalk> {
-    let mut walk = PriceWalk::default();
+    // Numbered from the clock: a restarted market's ticks are never taken
+    // for ones a consumer already applied.
+    let mut walk = PriceWalk::numbered_from(actors::Clock::system().now().0.max(0) as u64 / 1_000);
     for (i, l) in listings.iter().enumerate() {
         let mut core = l.ticker(TickerConfig {
             ticks_update_stats: true,

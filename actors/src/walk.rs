@@ -64,9 +64,22 @@ struct Walker {
 #[derive(Clone, Debug, Default)]
 pub struct PriceWalk {
     walkers: BTreeMap<Symbol, Walker>,
+    /// Sequence numbers of symbols added from now on start after this.
+    seq_base: u64,
 }
 
 impl PriceWalk {
+    /// A walk whose sequence numbers start after `base`. A live generator
+    /// passes the wall clock in microseconds at its start: a restarted
+    /// generator then numbers above everything it sent before, and a
+    /// consumer that drops already-seen numbers drops only true duplicates
+    /// (audit M6).
+    pub fn numbered_from(base: u64) -> PriceWalk {
+        PriceWalk {
+            seq_base: base,
+            ..PriceWalk::default()
+        }
+    }
     /// Add a symbol. Its stream is `stream` of the ChaCha generator seeded
     /// with `seed`, so adding symbols never changes another's path.
     pub fn add(&mut self, symbol: Symbol, model: Gbm, seed: u64, stream: u64) {
@@ -77,7 +90,7 @@ impl PriceWalk {
             Walker {
                 model,
                 rng,
-                seq: 0,
+                seq: self.seq_base,
                 held: false,
             },
         );
@@ -171,6 +184,23 @@ mod tests {
             w.add(Symbol::new(s).unwrap(), gbm, 9, i as u64);
         }
         w
+    }
+
+    #[test]
+    fn a_walk_numbered_from_a_base_continues_above_it() {
+        let mut w = PriceWalk::numbered_from(1_000);
+        let gbm = Gbm::new(
+            Price::from_minor(10_000),
+            Price::from_minor(1),
+            GbmParams::default(),
+        )
+        .unwrap();
+        w.add(Symbol::new("ACME").unwrap(), gbm, 1, 0);
+        let mut out = Vec::new();
+        w.step(60.0, Timestamp(1), &mut out);
+        w.step(60.0, Timestamp(2), &mut out);
+        let seqs: Vec<u64> = out.iter().map(|t| t.seq).collect();
+        assert_eq!(seqs, [1_001, 1_002]);
     }
 
     #[test]
