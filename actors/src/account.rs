@@ -321,6 +321,33 @@ impl AccountHandle {
             })
             .map_err(|_| ActorError::Unavailable("account"))
     }
+    /// Settle and release: queued now (ordered before later requests, as
+    /// `settle`), confirmed later: the returned future resolves once the
+    /// actor applied it, or fails if the actor died first. It holds one of
+    /// the handle's in-flight permits until then.
+    pub async fn settle_queued(
+        &self,
+        events: Vec<Event>,
+    ) -> Result<impl std::future::Future<Output = Result<(), ActorError>> + use<>, ActorError> {
+        let permit = self
+            .limit
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ActorError::Unavailable("account"))?;
+        let (tx, rx) = ractor::concurrency::oneshot();
+        self.actor()
+            .cast(AccountMsg::Settle {
+                events,
+                reply: Some(tx.into()),
+            })
+            .map_err(|_| ActorError::Unavailable("account"))?;
+        Ok(async move {
+            let done = rx.await.map_err(|_| ActorError::Unavailable("account"));
+            drop(permit);
+            done
+        })
+    }
     /// Settle and release, and wait until done.
     pub async fn settle_wait(&self, events: Vec<Event>) -> Result<(), ActorError> {
         call(&self.actor(), &self.limit, "account", |reply| {

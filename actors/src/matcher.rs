@@ -171,13 +171,15 @@ pub async fn route(dir: &Directory, ts: Timestamp, cmds: Vec<Command>) -> Routed
     out
 }
 
-/// How long settlement waits for a failed account actor to be restarted.
+/// How often a settlement an actor lost (it died first) is sent again.
 const SETTLE_RETRIES: u32 = 200;
 
-/// Send trades and terminal events to the account actors they concern and
-/// wait until each has applied them. An actor that fails is retried once
-/// the supervisor has restarted it (from its journal, which the failed
-/// delivery never reached), so a matched trade is never left unsettled.
+/// Send trades and terminal events to the account actors they concern.
+/// Each actor's settlement is queued at once, in order (a later request
+/// of the same actor sees it); its confirmation is awaited off the
+/// caller's path, and a settlement an actor lost by failing is sent again
+/// once the supervisor has restarted it (from its journal, which never got
+/// it), so a matched trade is never left unsettled. Resolves once queued.
 pub async fn settle(dir: &Directory, events: &[(Symbol, Event)]) {
     let mut items = Vec::new();
     for (_, e) in events {
@@ -196,23 +198,31 @@ pub async fn settle(dir: &Directory, events: &[(Symbol, Event)]) {
         }
     }
     let mut groups = group_by_actor(dir, items);
-    for (_, evs) in groups.iter_mut() {
+    for (h, evs) in groups.iter_mut() {
         // A trade between two accounts of one actor appears once per side.
         evs.dedup();
-    }
-    let sends = groups.into_iter().map(|(h, evs)| async move {
-        let mut tries = 0;
-        while let Err(e) = h.settle_wait(evs.clone()).await {
-            tries += 1;
-            if tries >= SETTLE_RETRIES {
-                metrics::counter!("marketsim_settle_failures_total").increment(1);
-                tracing::error!(error = %e, events = evs.len(), "settlement could not be delivered");
+        let evs = std::mem::take(evs);
+        let queued = h.settle_queued(evs.clone()).await;
+        let h = h.clone();
+        tokio::spawn(async move {
+            let first = match queued {
+                Ok(done) => done.await,
+                Err(e) => Err(e),
+            };
+            if first.is_ok() {
                 return;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-    });
-    join_all(sends).await;
+            metrics::counter!("marketsim_settle_retries_total").increment(1);
+            for _ in 0..SETTLE_RETRIES {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                if h.settle_wait(evs.clone()).await.is_ok() {
+                    return;
+                }
+            }
+            metrics::counter!("marketsim_settle_failures_total").increment(1);
+            tracing::error!(events = evs.len(), "settlement could not be delivered");
+        });
+    }
 }
 
 /// Replace a resting order: resize its reservation with the owner's
