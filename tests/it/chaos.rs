@@ -134,11 +134,27 @@ async fn client(http: reqwest::Client, world: Arc<World>, w: u64) {
     }
 }
 
-fn serve(args: &[&str]) -> (Child, String) {
-    start_serve(args, &[("MARKETSIM_TICK_INTERVAL_MS", "100")])
+/// The server process; killed if the test ends early (a failed assertion).
+struct Server(Option<Child>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }
 
-async fn sigterm(mut child: Child) {
+fn serve(args: &[&str]) -> (Server, String) {
+    let (child, base) = start_serve(args, &[("MARKETSIM_TICK_INTERVAL_MS", "100")]);
+    (Server(Some(child)), base)
+}
+
+async fn sigterm(mut server: Server) {
+    let Some(mut child) = server.0.take() else {
+        return;
+    };
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")
@@ -192,8 +208,7 @@ async fn sigkill_five_times_mid_trading_keeps_every_promise() {
         .collect();
     for _ in 0..KILLS {
         tokio::time::sleep(Duration::from_millis(rng.random_range(700..2_200))).await;
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        drop(child); // SIGKILL
         let (c, b) = serve(&args);
         child = c;
         *world.base.write().unwrap() = b;

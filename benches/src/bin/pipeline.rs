@@ -2,7 +2,12 @@
 //! (reserve with the account actor, match on the symbol's ticker, settle
 //! back), in batches, on a single-threaded runtime like `serve`'s engine.
 //!
-//! `cargo run --release -p benches --bin pipeline -- [ORDERS] [BATCHES] [STREAMS] [RUNS]`
+//! `cargo run --release -p benches --bin pipeline -- [ORDERS] [BATCHES] [STREAMS] [RUNS] [direct|router]`
+//!
+//! `router` sends every submission through the `OrderRouter` actor (as
+//! `serve` does: one message to the actor and a reply back per
+//! submission; the actor batches what is queued), `direct` (the default)
+//! calls the matcher's routing itself: the difference is the hop.
 //!
 //! e.g. `-- 200000 1,16,1024 64 5`: for each batch size, RUNS runs on a
 //! fresh market; prints the median and range of orders/s and what one
@@ -35,6 +40,7 @@ fn main() {
         .collect();
     let streams: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(64);
     let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
+    let router = args.next().is_some_and(|a| a == "router");
     for batch in batches {
         let mut rates = Vec::new();
         for _ in 0..runs.max(1) {
@@ -42,12 +48,13 @@ fn main() {
                 .enable_all()
                 .build()
                 .unwrap_or_else(|e| panic!("{e}"));
-            rates.push(rt.block_on(run(n, batch.max(1), streams.max(1))));
+            rates.push(rt.block_on(run(n, batch.max(1), streams.max(1), router)));
         }
         rates.sort_by(f64::total_cmp);
         let median = rates[rates.len() / 2];
         println!(
-            "batch {batch:>5}: median {:.3} M orders/s = {:.2} us/order ({} runs, range {:.3}-{:.3} M/s)",
+            "{} batch {batch:>5}: median {:.3} M orders/s = {:.2} us/order ({} runs, range {:.3}-{:.3} M/s)",
+            if router { "router" } else { "direct" },
             median / 1e6,
             1e6 / median,
             rates.len(),
@@ -58,7 +65,7 @@ fn main() {
 }
 
 /// One run on a fresh market; returns orders/s.
-async fn run(n: usize, batch: usize, streams: usize) -> f64 {
+async fn run(n: usize, batch: usize, streams: usize, via_router: bool) -> f64 {
     let symbols: Vec<Symbol> = ["AAA", "BBB", "CCC", "DDD"]
         .iter()
         .map(|s| Symbol::new(s).unwrap_or_else(|e| panic!("{e}")))
@@ -140,17 +147,60 @@ async fn run(n: usize, batch: usize, streams: usize) -> f64 {
         per_stream[(acc % streams as u64) as usize].push(Command::Place(o));
     }
 
+    let router = if via_router {
+        Some(
+            actors::OrderRouter::start(
+                &tokio::runtime::Handle::current(),
+                m.directory(),
+                std::sync::Arc::new(|_, _| 0),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        )
+    } else {
+        None
+    };
     let t = Instant::now();
-    let tasks = per_stream.into_iter().map(|cmds| {
+    let tasks = per_stream.into_iter().enumerate().map(|(stream, cmds)| {
         let m = m.clone();
+        let router = router.clone();
         tokio::spawn(async move {
             let (mut trades, mut denied) = (0u64, 0u64);
             for (k, chunk) in cmds.chunks(batch).enumerate() {
-                let r = m
-                    .submit(Timestamp(k as i64), chunk.to_vec())
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}"));
-                for (_, e) in &r.events {
+                let ts = Timestamp(k as i64);
+                // Through the router a batch holds every stream's
+                // submission: count only this stream's orders' events.
+                let events = match &router {
+                    Some(r) => {
+                        let b = r
+                            .submit(AccountId(stream as u64), ts, Vec::new(), chunk.to_vec())
+                            .await
+                            .unwrap_or_else(|e| panic!("{e}"));
+                        let mine: Vec<OrderId> = chunk
+                            .iter()
+                            .filter_map(|c| match c {
+                                Command::Place(o) => Some(o.id()),
+                                Command::Cancel { .. } => None,
+                            })
+                            .collect();
+                        b.routed
+                            .events
+                            .iter()
+                            .filter(|(_, e)| match e {
+                                engine::Event::Trade(t) => mine.contains(&t.taker_order),
+                                e => mine.contains(&e.order()),
+                            })
+                            .copied()
+                            .collect::<Vec<_>>()
+                    }
+                    None => {
+                        m.submit(ts, chunk.to_vec())
+                            .await
+                            .unwrap_or_else(|e| panic!("{e}"))
+                            .events
+                    }
+                };
+                for (_, e) in &events {
                     match e {
                         engine::Event::Trade(_) => trades += 1,
                         engine::Event::Rejected { .. } => denied += 1,
