@@ -10,7 +10,7 @@
 //! The kill moments come from `CHAOS_SEED` (printed; default 11).
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -152,21 +152,8 @@ fn serve(args: &[&str]) -> (Server, String) {
 }
 
 async fn sigterm(mut server: Server) {
-    let Some(mut child) = server.0.take() else {
-        return;
-    };
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(start.elapsed() < Duration::from_secs(15), "no clean stop");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    if let Some(mut child) = server.0.take() {
+        crate::sigterm(&mut child).await;
     }
 }
 

@@ -117,6 +117,31 @@ pub fn start_serve(args: &[&str], envs: &[(&str, &str)]) -> (Child, String) {
     (child, base)
 }
 
+/// Send SIGTERM to a `serve` child and wait (at most 15 s) for it to exit
+/// successfully.
+pub async fn sigterm(child: &mut Child) {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let stopped = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            return;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(15),
+            "serve did not stop within 15 s of SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// GET `url` (as the user with `key`, if any) and parse the JSON body.
 pub async fn get_json(http: &reqwest::Client, url: &str, key: Option<&str>) -> serde_json::Value {
     let mut req = http.get(url);

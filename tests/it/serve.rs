@@ -1,8 +1,7 @@
 //! `marketsim serve` as a child process: it starts, trades with background
 //! agents, and shuts down cleanly on SIGTERM even with a stream open.
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::Value;
@@ -52,24 +51,5 @@ async fn serve_runs_a_live_market_and_stops_gracefully_on_sigterm() {
         String::from_utf8_lossy(&first).contains("event: tick"),
         "ticks stream while live"
     );
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let stopped = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "exit status {status}");
-            break;
-        }
-        assert!(
-            stopped.elapsed() < Duration::from_secs(10),
-            "serve did not stop within 10 s of SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::sigterm(&mut child).await;
 }

@@ -66,6 +66,14 @@ fn buy_beta(id: u64, acc: u64) -> Order {
     .unwrap()
 }
 
+async fn account(m: &MarketHandle, id: u64) -> engine::Account {
+    m.accounts_of(AccountId(id))
+        .get(AccountId(id))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 fn traded(r: &actors::matcher::Routed) -> u64 {
     r.events
         .iter()
@@ -140,12 +148,7 @@ async fn an_account_actor_failing_at_reservation_costs_only_its_own_orders() {
     assert_eq!(traded(&r), 10, "the healthy account's order traded");
     assert_eq!(rejected(&r, 3), Some(RejectReason::MarketUnavailable));
     conserved(&m, before, &[10, 12]).await;
-    let buyer = m
-        .accounts_of(AccountId(10))
-        .get(AccountId(10))
-        .await
-        .unwrap()
-        .unwrap();
+    let buyer = account(&m, 10).await;
     assert_eq!(buyer.holding(sym()).quantity, 10, "and was settled");
     m.shutdown();
 }
@@ -170,12 +173,7 @@ async fn a_ticker_failing_at_matching_releases_its_orders_and_keeps_the_others_t
     assert_eq!(rejected(&r, 3), Some(RejectReason::MarketUnavailable));
     // 12's reservation for the BETA buy was released; 10's fill settled.
     conserved(&m, before, &[10, 12]).await;
-    let seller = m
-        .accounts_of(AccountId(11))
-        .get(AccountId(11))
-        .await
-        .unwrap()
-        .unwrap();
+    let seller = account(&m, 11).await;
     assert_eq!(seller.holding(sym()).quantity, 40);
     m.shutdown();
 }
@@ -195,12 +193,7 @@ async fn a_counterpartys_actor_failing_at_settlement_still_gets_the_trade() {
         .unwrap();
     assert_eq!(traded(&r), 10);
     conserved(&m, before, &[10]).await;
-    let seller = m
-        .accounts_of(AccountId(11))
-        .get(AccountId(11))
-        .await
-        .unwrap()
-        .unwrap();
+    let seller = account(&m, 11).await;
     assert_eq!(seller.holding(sym()).quantity, 40, "the seller delivered");
     assert_eq!(seller.holding(sym()).reserved, 20, "and still offers 20");
     assert!(m.supervisor().restarts().await.unwrap() >= 1);
