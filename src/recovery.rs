@@ -208,6 +208,7 @@ pub async fn restore_users(
                 filled: o.filled,
                 filled_value: engine::Money::ZERO,
                 reason: o.reason.as_deref().and_then(RejectReason::parse),
+                cancel_reason: o.reason.as_deref().and_then(engine::CancelReason::parse),
                 created_at: o.created_at,
                 updated_at: o.updated_at,
             })

@@ -336,7 +336,9 @@ pub struct OrderDto {
     pub filled_quantity: u64,
     pub remaining_quantity: u64,
     pub average_price: Option<String>,
-    /// Why a denied order was denied.
+    /// Why a denied order was denied (e.g. `insufficient_cash`), or why a
+    /// cancelled one was cancelled (`requested`, `unfilled`, `killed`,
+    /// `self_trade`).
     pub reason: Option<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -367,7 +369,11 @@ impl From<&OrderRecord> for OrderDto {
                 0
             },
             average_price: avg,
-            reason: r.reason.map(|x| x.as_str().to_string()),
+            reason: r
+                .reason
+                .map(|x| x.as_str())
+                .or(r.cancel_reason.map(|x| x.as_str()))
+                .map(str::to_string),
             created_at: ts(r.created_at),
             updated_at: ts(r.updated_at),
             fills: None,

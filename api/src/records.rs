@@ -31,6 +31,8 @@ pub struct OrderRecord {
     /// Sum of price x quantity over fills.
     pub filled_value: Money,
     pub reason: Option<RejectReason>,
+    /// Why it was cancelled (the owner asked, self-trade prevention, ...).
+    pub cancel_reason: Option<engine::CancelReason>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -394,7 +396,11 @@ impl Records {
                         }
                     }
                 }
-                Event::Cancelled { order, .. } | Event::Expired { order, .. } => {
+                Event::Cancelled { order, reason, .. } => set_status(&mut g, order, ts, |r| {
+                    r.status = r.status.after(e);
+                    r.cancel_reason = Some(reason);
+                }),
+                Event::Expired { order, .. } => {
                     set_status(&mut g, order, ts, |r| r.status = r.status.after(e))
                 }
                 Event::Rejected { order, reason, .. } => set_status(&mut g, order, ts, |r| {

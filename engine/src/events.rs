@@ -99,6 +99,17 @@ impl CancelReason {
             CancelReason::SelfTrade => "self_trade",
         }
     }
+    /// The inverse of `as_str`.
+    pub fn parse(s: &str) -> Option<CancelReason> {
+        [
+            CancelReason::Requested,
+            CancelReason::Unfilled,
+            CancelReason::Killed,
+            CancelReason::SelfTrade,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
 }
 
 /// One execution between a resting (maker) and an incoming (taker) order.

@@ -135,3 +135,71 @@ async fn outside_trading_hours_orders_are_refused_naming_the_next_open() {
     assert_eq!(orders["total"], 0, "{orders}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_that_would_trade_with_its_own_resting_order_cancels_that_one() {
+    // serve's default rule: cancel_resting.
+    let app = crate::spawn_app(
+        &[("MARKETSIM_TICK_INTERVAL_MS", "3600000")],
+        Overrides::default(),
+    )
+    .await;
+    let (base, http) = (app.base.clone(), reqwest::Client::new());
+    let key = crate::register(&http, &base, "ann").await;
+    let orders = format!("{base}/v1/orders");
+    // Shares from the house's offering at 100.00, then an offer of her own
+    // below it (the best ask).
+    let (s, _) = post(
+        &http,
+        &orders,
+        &key,
+        json!({"symbol": "ACME", "side": "buy", "type": "market", "quantity": 10}),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (s, sell) = post(
+        &http,
+        &orders,
+        &key,
+        json!({"symbol": "ACME", "side": "sell", "type": "limit",
+        "quantity": 5, "limit_price": "99.00"}),
+    )
+    .await;
+    assert_eq!(
+        (s, sell["status"].as_str()),
+        (201, Some("accepted")),
+        "{sell}"
+    );
+    // Her buy at 99.00 meets her own offer first: that one is cancelled,
+    // nothing trades, and the buy rests.
+    let (s, buy) = post(
+        &http,
+        &orders,
+        &key,
+        json!({"symbol": "ACME", "side": "buy", "type": "limit",
+        "quantity": 5, "limit_price": "99.00"}),
+    )
+    .await;
+    assert_eq!(
+        (s, buy["status"].as_str(), buy["filled_quantity"].as_u64()),
+        (201, Some("accepted"), Some(0)),
+        "{buy}"
+    );
+    let sell = crate::get_json(&http, &format!("{orders}/{}", sell["id"]), Some(&key)).await;
+    assert_eq!(
+        (sell["status"].as_str(), sell["reason"].as_str()),
+        (Some("cancelled"), Some("self_trade")),
+        "{sell}"
+    );
+    // Her shares are free again: all 10 can be offered.
+    let (s, again) = post(
+        &http,
+        &orders,
+        &key,
+        json!({"symbol": "ACME", "side": "sell", "type": "limit",
+        "quantity": 10, "limit_price": "150.00"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{again}");
+    app.stop().await;
+}

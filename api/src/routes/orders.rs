@@ -167,6 +167,7 @@ async fn place_order(
         filled: 0,
         filled_value: engine::Money::ZERO,
         reason: None,
+        cancel_reason: None,
         created_at: now,
         updated_at: now,
     };
