@@ -73,7 +73,7 @@ pub enum AccountMsg {
     /// Settle trades and release finished orders that this ledger holds.
     Settle {
         events: Vec<Event>,
-        reply: Option<RpcReplyPort<()>>,
+        reply: RpcReplyPort<()>,
     },
     Get {
         id: AccountId,
@@ -201,9 +201,7 @@ impl Actor for AccountActor {
             AccountMsg::Settle { events, reply } => {
                 st.settle(&events);
                 st.flush();
-                if let Some(r) = reply {
-                    let _ = r.send(());
-                }
+                let _ = reply.send(());
             }
             AccountMsg::Get { id, reply } => {
                 let _ = reply.send(st.ledger.account(id).cloned());
@@ -312,15 +310,6 @@ impl AccountHandle {
         })
         .await
     }
-    /// Settle and release without waiting (ordered before later requests).
-    pub fn settle(&self, events: Vec<Event>) -> Result<(), ActorError> {
-        self.actor()
-            .cast(AccountMsg::Settle {
-                events,
-                reply: None,
-            })
-            .map_err(|_| ActorError::Unavailable("account"))
-    }
     /// Settle and release: queued now (ordered before later requests, as
     /// `settle`), confirmed later: the returned future resolves once the
     /// actor applied it, or fails if the actor died first. It holds one of
@@ -339,7 +328,7 @@ impl AccountHandle {
         self.actor()
             .cast(AccountMsg::Settle {
                 events,
-                reply: Some(tx.into()),
+                reply: tx.into(),
             })
             .map_err(|_| ActorError::Unavailable("account"))?;
         Ok(async move {
@@ -351,10 +340,7 @@ impl AccountHandle {
     /// Settle and release, and wait until done.
     pub async fn settle_wait(&self, events: Vec<Event>) -> Result<(), ActorError> {
         call(&self.actor(), &self.limit, "account", |reply| {
-            AccountMsg::Settle {
-                events,
-                reply: Some(reply),
-            }
+            AccountMsg::Settle { events, reply }
         })
         .await
     }

@@ -197,14 +197,19 @@ pub async fn settle(dir: &Directory, events: &[(Symbol, Event)]) {
             _ => {}
         }
     }
-    let mut groups = group_by_actor(dir, items);
-    for (h, evs) in groups.iter_mut() {
+    let mut pending = Vec::new();
+    for (h, mut evs) in group_by_actor(dir, items) {
         // A trade between two accounts of one actor appears once per side.
         evs.dedup();
-        let evs = std::mem::take(evs);
         let queued = h.settle_queued(evs.clone()).await;
-        let h = h.clone();
-        tokio::spawn(async move {
+        pending.push((h, evs, queued));
+    }
+    if pending.is_empty() {
+        return;
+    }
+    // One task confirms the batch's settlements (and re-sends a lost one).
+    tokio::spawn(join_all(pending.into_iter().map(
+        |(h, evs, queued)| async move {
             let first = match queued {
                 Ok(done) => done.await,
                 Err(e) => Err(e),
@@ -221,8 +226,8 @@ pub async fn settle(dir: &Directory, events: &[(Symbol, Event)]) {
             }
             metrics::counter!("marketsim_settle_failures_total").increment(1);
             tracing::error!(events = evs.len(), "settlement could not be delivered");
-        });
-    }
+        },
+    )));
 }
 
 /// Replace a resting order: resize its reservation with the owner's

@@ -166,19 +166,24 @@ impl Records {
     /// winner). An order with a client order id starts with the outcome
     /// `Pending`.
     pub fn insert(&self, r: OrderRecord) -> bool {
-        self.add(r, true)
+        self.add(r, false)
     }
 
-    fn add(&self, r: OrderRecord, pending: bool) -> bool {
+    /// `restored`: durable already, so visible at once and answered from
+    /// its record (no pending outcome).
+    fn add(&self, r: OrderRecord, restored: bool) -> bool {
         let mut g = self.lock();
         if let Some(c) = r.client_order_id {
             if g.by_client.contains_key(&(r.account, c)) {
                 return false;
             }
             g.by_client.insert((r.account, c), r.id);
-            if pending {
+            if !restored {
                 self.set_outcome(r.id, Outcome::Pending);
             }
+        }
+        if restored {
+            g.by_account.entry(r.account).or_default().insert(r.id);
         }
         g.orders.insert(r.id, r);
         true
@@ -242,8 +247,6 @@ impl Records {
         for r in orders {
             self.add_user(r.account);
             finals.push((r.id, r.status, r.reason, r.updated_at));
-            let id = r.id;
-            // Durable already: a retry of it is answered from the record.
             self.add(
                 OrderRecord {
                     status: OrderStatus::Accepted,
@@ -251,9 +254,8 @@ impl Records {
                     filled_value: Money::ZERO,
                     ..r
                 },
-                false,
+                true,
             );
-            self.reveal(&[id]);
         }
         self.apply(trades);
         let mut g = self.lock();
