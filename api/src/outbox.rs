@@ -16,7 +16,7 @@ use std::time::Duration;
 use actors::EventBus;
 use actors::facts::Fact;
 use actors::ports::FactJournal;
-use engine::{Event, OrderId, Symbol};
+use engine::{AccountId, Event, OrderId, Symbol};
 use tokio::sync::{Notify, watch};
 
 use crate::records::Records;
@@ -25,7 +25,8 @@ struct Entry {
     ticket: u64,
     /// Orders whose requests are in the entry's facts: they become visible
     /// to their owners' reads.
-    orders: Vec<OrderId>,
+    /// The orders whose requests it journals (owner, id).
+    orders: Vec<(AccountId, OrderId)>,
     events: Vec<(Symbol, Event)>,
 }
 
@@ -75,10 +76,10 @@ impl Outbox {
     /// Journal `facts` then `events`, and queue the events' effects until
     /// they are durable. Returns the journal ticket.
     pub fn publish(&self, mut facts: Vec<Fact>, events: &[(Symbol, Event)]) -> u64 {
-        let orders: Vec<OrderId> = facts
+        let orders: Vec<(AccountId, OrderId)> = facts
             .iter()
             .filter_map(|f| match f {
-                Fact::Order(o) => Some(o.id),
+                Fact::Order(o) => Some((o.account, o.id)),
                 _ => None,
             })
             .collect();
@@ -114,7 +115,7 @@ impl Outbox {
         )
     }
 
-    fn apply(&self, orders: &[OrderId], events: &[(Symbol, Event)]) {
+    fn apply(&self, orders: &[(AccountId, OrderId)], events: &[(Symbol, Event)]) {
         self.records.reveal(orders);
         if events.is_empty() {
             return;

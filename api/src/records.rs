@@ -6,7 +6,7 @@
 //! handlers, the background agents' driver), exactly once per event.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 use engine::{
     AccountId, ClientOrderId, Event, Money, OrderId, OrderStatus, OrderType, Price, RejectReason,
@@ -86,15 +86,20 @@ pub struct Position {
     pub cost: Money,
 }
 
+/// One user's records, behind a lock of its own: reading or updating one
+/// user's orders never waits on another's (audit M7).
 #[derive(Debug, Default)]
-struct Inner {
+struct UserRecords {
     orders: FxHashMap<OrderId, OrderRecord>,
-    /// Each account's orders by id (creation order, see `Shared::next_order`).
-    by_account: FxHashMap<AccountId, BTreeSet<OrderId>>,
-    by_client: FxHashMap<(AccountId, ClientOrderId), OrderId>,
-    fills: FxHashMap<AccountId, Vec<Fill>>,
-    positions: FxHashMap<AccountId, BTreeMap<Symbol, Position>>,
+    /// The orders its owner may see (revealed or restored), by id
+    /// (creation order, see `Shared::next_order`).
+    visible: BTreeSet<OrderId>,
+    by_client: FxHashMap<ClientOrderId, OrderId>,
+    fills: Vec<Fill>,
+    positions: BTreeMap<Symbol, Position>,
 }
+
+type UserCell = Arc<Mutex<UserRecords>>;
 
 /// What the first request with a `client_order_id` answered, for its
 /// retries.
@@ -123,48 +128,50 @@ struct Outcomes {
     order: std::collections::VecDeque<OrderId>,
 }
 
-/// Records of the API's users (accounts not registered here are ignored).
+/// Records of the API's users (accounts not registered here are ignored),
+/// kept per user.
 #[derive(Debug, Default)]
 pub struct Records {
-    inner: Mutex<Inner>,
-    users: Mutex<rustc_hash::FxHashSet<AccountId>>,
+    /// Written only when a user registers (or is restored).
+    users: RwLock<FxHashMap<AccountId, UserCell>>,
     outcomes: Mutex<Outcomes>,
     /// Woken whenever an outcome changes.
     pub outcome_changed: tokio::sync::Notify,
 }
 
+fn lock(u: &UserCell) -> std::sync::MutexGuard<'_, UserRecords> {
+    u.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Records {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-    fn tracked(&self, a: AccountId) -> bool {
+    fn user(&self, a: AccountId) -> Option<UserCell> {
         self.users
-            .lock()
+            .read()
             .unwrap_or_else(|p| p.into_inner())
-            .contains(&a)
+            .get(&a)
+            .cloned()
     }
     /// Track a user's account.
     pub fn add_user(&self, a: AccountId) {
         self.users
-            .lock()
+            .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(a);
+            .entry(a)
+            .or_default();
     }
 
     /// The order a client already placed under this client order id.
     pub fn by_client_id(&self, a: AccountId, c: ClientOrderId) -> Option<OrderRecord> {
-        let g = self.lock();
-        g.by_client
-            .get(&(a, c))
-            .and_then(|id| g.orders.get(id))
-            .cloned()
+        let u = self.user(a)?;
+        let g = lock(&u);
+        g.by_client.get(&c).and_then(|id| g.orders.get(id)).cloned()
     }
 
     /// Record a new order, hidden from its owner's reads until `reveal`
     /// (its request is durable). `false` if the client order id is taken
     /// (the caller lost an idempotency race and must answer with the
     /// winner). An order with a client order id starts with the outcome
-    /// `Pending`.
+    /// `Pending`. The account must be a user's (`add_user`).
     pub fn insert(&self, r: OrderRecord) -> bool {
         self.add(r, false)
     }
@@ -172,44 +179,48 @@ impl Records {
     /// `restored`: durable already, so visible at once and answered from
     /// its record (no pending outcome).
     fn add(&self, r: OrderRecord, restored: bool) -> bool {
-        let mut g = self.lock();
+        let Some(u) = self.user(r.account) else {
+            tracing::error!(account = %r.account.0, order = r.id.0, "an order of an account that is no user's: not recorded");
+            return true;
+        };
+        let mut g = lock(&u);
         if let Some(c) = r.client_order_id {
-            if g.by_client.contains_key(&(r.account, c)) {
+            if g.by_client.contains_key(&c) {
                 return false;
             }
-            g.by_client.insert((r.account, c), r.id);
+            g.by_client.insert(c, r.id);
             if !restored {
                 self.set_outcome(r.id, Outcome::Pending);
             }
         }
         if restored {
-            g.by_account.entry(r.account).or_default().insert(r.id);
+            g.visible.insert(r.id);
         }
         g.orders.insert(r.id, r);
         true
     }
 
-    /// Show orders to their owners' reads (their requests are durable).
-    pub fn reveal(&self, ids: &[OrderId]) {
-        if ids.is_empty() {
-            return;
-        }
-        let mut g = self.lock();
-        for id in ids {
-            if let Some(account) = g.orders.get(id).map(|r| r.account) {
-                g.by_account.entry(account).or_default().insert(*id);
+    /// Show orders (account, id) to their owners' reads (their requests
+    /// are durable).
+    pub fn reveal(&self, orders: &[(AccountId, OrderId)]) {
+        for (account, id) in orders {
+            if let Some(u) = self.user(*account) {
+                let mut g = lock(&u);
+                if g.orders.contains_key(id) {
+                    g.visible.insert(*id);
+                }
             }
         }
     }
 
     /// An order its owner may see: revealed, and `account`'s.
     pub fn visible(&self, account: AccountId, id: OrderId) -> Option<OrderRecord> {
-        let g = self.lock();
-        g.by_account
-            .get(&account)
-            .filter(|ids| ids.contains(&id))
-            .and_then(|_| g.orders.get(&id))
-            .cloned()
+        let u = self.user(account)?;
+        let g = lock(&u);
+        g.visible
+            .contains(&id)
+            .then(|| g.orders.get(&id).cloned())
+            .flatten()
     }
 
     /// The outcome of an order placed with a client order id by this
@@ -246,7 +257,7 @@ impl Records {
         let mut finals = Vec::with_capacity(orders.len());
         for r in orders {
             self.add_user(r.account);
-            finals.push((r.id, r.status, r.reason, r.updated_at));
+            finals.push((r.account, r.id, r.status, r.reason, r.updated_at));
             self.add(
                 OrderRecord {
                     status: OrderStatus::Accepted,
@@ -258,9 +269,11 @@ impl Records {
             );
         }
         self.apply(trades);
-        let mut g = self.lock();
-        for (id, status, reason, updated_at) in finals {
-            if let Some(r) = g.orders.get_mut(&id) {
+        for (account, id, status, reason, updated_at) in finals {
+            let Some(u) = self.user(account) else {
+                continue;
+            };
+            if let Some(r) = lock(&u).orders.get_mut(&id) {
                 r.status = status;
                 r.reason = reason;
                 r.updated_at = updated_at;
@@ -268,8 +281,10 @@ impl Records {
         }
     }
 
-    pub fn get(&self, id: OrderId) -> Option<OrderRecord> {
-        self.lock().orders.get(&id).cloned()
+    /// `account`'s order `id`, revealed or not (for the handler placing it).
+    pub fn get(&self, account: AccountId, id: OrderId) -> Option<OrderRecord> {
+        let u = self.user(account)?;
+        lock(&u).orders.get(&id).cloned()
     }
 
     /// One page of an account's orders, newest first (by id), with how many
@@ -280,10 +295,11 @@ impl Records {
         offset: usize,
         limit: usize,
     ) -> (Vec<OrderRecord>, usize) {
-        let g = self.lock();
-        let Some(ids) = g.by_account.get(&a) else {
+        let Some(u) = self.user(a) else {
             return (Vec::new(), 0);
         };
+        let g = lock(&u);
+        let ids = &g.visible;
         let page = ids
             .iter()
             .rev()
@@ -306,11 +322,12 @@ impl Records {
         offset: usize,
         limit: usize,
     ) -> (Vec<OrderRecord>, usize) {
-        let g = self.lock();
-        let Some(ids) = g.by_account.get(&a) else {
+        let Some(u) = self.user(a) else {
             return (Vec::new(), 0);
         };
-        let mut hits: Vec<&OrderRecord> = ids
+        let g = lock(&u);
+        let mut hits: Vec<&OrderRecord> = g
+            .visible
             .iter()
             .filter_map(|i| g.orders.get(i))
             .filter(|r| keep(r))
@@ -326,21 +343,25 @@ impl Records {
     }
 
     pub fn fills_of(&self, a: AccountId) -> Vec<Fill> {
-        self.lock().fills.get(&a).cloned().unwrap_or_default()
+        self.user(a)
+            .map(|u| lock(&u).fills.clone())
+            .unwrap_or_default()
     }
 
     pub fn positions_of(&self, a: AccountId) -> BTreeMap<Symbol, Position> {
-        self.lock().positions.get(&a).cloned().unwrap_or_default()
+        self.user(a)
+            .map(|u| lock(&u).positions.clone())
+            .unwrap_or_default()
     }
 
     /// Apply routed events to the records of tracked accounts.
     pub fn apply(&self, events: &[(Symbol, Event)]) {
-        let mut g = self.lock();
+        let users = self.users.read().unwrap_or_else(|p| p.into_inner());
         for (symbol, e) in events {
             let ts = e.ts();
             match *e {
                 Event::Trade(t) => {
-                    for (order, account, side, liq) in [
+                    for (order, account, side, liquidity) in [
                         (
                             t.maker_order,
                             t.maker_account,
@@ -354,67 +375,48 @@ impl Records {
                             Liquidity::Taker,
                         ),
                     ] {
-                        if !self.tracked(account) {
-                            continue;
-                        }
-                        let value = t.price.minor().saturating_mul(t.quantity as i64);
-                        if let Some(r) = g.orders.get_mut(&order) {
-                            r.filled += t.quantity;
-                            r.filled_value = Money::from_minor(r.filled_value.minor() + value);
-                            r.status = r.status.after_fill(r.filled, r.quantity);
-                            r.updated_at = ts;
-                        }
-                        g.fills.entry(account).or_default().push(Fill {
-                            trade_seq: t.seq,
-                            order,
-                            symbol: *symbol,
-                            side,
-                            price: t.price,
-                            quantity: t.quantity,
-                            liquidity: liq,
-                            ts,
-                        });
-                        let p = g
-                            .positions
-                            .entry(account)
-                            .or_default()
-                            .entry(*symbol)
-                            .or_default();
-                        match side {
-                            Side::Buy => {
-                                p.quantity += t.quantity;
-                                p.cost = Money::from_minor(p.cost.minor() + value);
-                            }
-                            Side::Sell => {
-                                // Average cost: the sold part takes its share of the basis.
-                                let q = p.quantity.max(1);
-                                let sold = t.quantity.min(p.quantity);
-                                let basis = (i128::from(p.cost.minor()) * i128::from(sold)
-                                    / i128::from(q))
-                                    as i64;
-                                p.cost = Money::from_minor(p.cost.minor() - basis);
-                                p.quantity -= sold;
-                            }
+                        if let Some(u) = users.get(&account) {
+                            lock(u).fill(Fill {
+                                trade_seq: t.seq,
+                                order,
+                                symbol: *symbol,
+                                side,
+                                price: t.price,
+                                quantity: t.quantity,
+                                liquidity,
+                                ts,
+                            });
                         }
                     }
                 }
-                Event::Cancelled { order, reason, .. } => set_status(&mut g, order, ts, |r| {
+                Event::Cancelled {
+                    order,
+                    account,
+                    reason,
+                    ..
+                } => set_status(&users, account, order, ts, |r| {
                     r.status = r.status.after(e);
                     r.cancel_reason = Some(reason);
                 }),
-                Event::Expired { order, .. } => {
-                    set_status(&mut g, order, ts, |r| r.status = r.status.after(e))
+                Event::Expired { order, account, .. } => {
+                    set_status(&users, account, order, ts, |r| r.status = r.status.after(e))
                 }
-                Event::Rejected { order, reason, .. } => set_status(&mut g, order, ts, |r| {
+                Event::Rejected {
+                    order,
+                    account,
+                    reason,
+                    ..
+                } => set_status(&users, account, order, ts, |r| {
                     r.status = r.status.after(e);
                     r.reason = Some(reason);
                 }),
                 Event::Replaced {
                     order,
+                    account,
                     price,
                     remaining,
                     ..
-                } => set_status(&mut g, order, ts, |r| {
+                } => set_status(&users, account, order, ts, |r| {
                     r.limit_price = Some(price);
                     r.quantity = r.filled + remaining;
                 }),
@@ -424,9 +426,148 @@ impl Records {
     }
 }
 
-fn set_status(g: &mut Inner, order: OrderId, ts: Timestamp, f: impl FnOnce(&mut OrderRecord)) {
-    if let Some(r) = g.orders.get_mut(&order) {
-        f(r);
-        r.updated_at = ts;
+impl UserRecords {
+    /// A fill of one of this user's orders: the order, the fill list and
+    /// the position (average cost).
+    fn fill(&mut self, f: Fill) {
+        let value = f.price.minor().saturating_mul(f.quantity as i64);
+        if let Some(r) = self.orders.get_mut(&f.order) {
+            r.filled += f.quantity;
+            r.filled_value = Money::from_minor(r.filled_value.minor().saturating_add(value));
+            r.status = r.status.after_fill(r.filled, r.quantity);
+            r.updated_at = f.ts;
+        }
+        self.fills.push(f);
+        let p = self.positions.entry(f.symbol).or_default();
+        match f.side {
+            Side::Buy => {
+                p.quantity += f.quantity;
+                p.cost = Money::from_minor(p.cost.minor().saturating_add(value));
+            }
+            Side::Sell => {
+                // Average cost: the sold part takes its share of the basis.
+                let q = p.quantity.max(1);
+                let sold = f.quantity.min(p.quantity);
+                let basis = (i128::from(p.cost.minor()) * i128::from(sold) / i128::from(q)) as i64;
+                p.cost = Money::from_minor(p.cost.minor() - basis);
+                p.quantity -= sold;
+            }
+        }
+    }
+}
+
+fn set_status(
+    users: &FxHashMap<AccountId, UserCell>,
+    account: AccountId,
+    order: OrderId,
+    ts: Timestamp,
+    f: impl FnOnce(&mut OrderRecord),
+) {
+    if let Some(r) = users.get(&account) {
+        if let Some(r) = lock(r).orders.get_mut(&order) {
+            f(r);
+            r.updated_at = ts;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    fn order(account: u64, id: u64) -> OrderRecord {
+        OrderRecord {
+            id: OrderId(id),
+            account: AccountId(account),
+            client_order_id: None,
+            symbol: Symbol::new("ACME").unwrap(),
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            quantity: 10,
+            limit_price: Some(Price::from_minor(100)),
+            time_in_force: TimeInForce::Gtc,
+            status: OrderStatus::Accepted,
+            filled: 0,
+            filled_value: Money::ZERO,
+            reason: None,
+            cancel_reason: None,
+            created_at: Timestamp(1),
+            updated_at: Timestamp(1),
+        }
+    }
+
+    /// Audit M7: a long read of one user's records (a user with very many
+    /// orders) does not hold up another user's orders.
+    #[test]
+    fn one_users_long_read_never_holds_up_another_users_orders() {
+        let records = Arc::new(Records::default());
+        records.add_user(AccountId(1));
+        records.add_user(AccountId(2));
+        records.insert(order(1, 1));
+        records.reveal(&[(AccountId(1), OrderId(1))]);
+
+        let (inside_tx, inside) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel::<()>();
+        let reader = {
+            let records = records.clone();
+            std::thread::spawn(move || {
+                records.page_of(
+                    AccountId(1),
+                    |_| {
+                        inside_tx.send(()).unwrap();
+                        release_rx.recv().unwrap();
+                        true
+                    },
+                    |a, b| a.id.cmp(&b.id),
+                    0,
+                    10,
+                )
+            })
+        };
+        inside.recv().unwrap();
+        let (done_tx, done) = mpsc::channel();
+        let writer = {
+            let records = records.clone();
+            std::thread::spawn(move || {
+                records.insert(order(2, 2));
+                records.reveal(&[(AccountId(2), OrderId(2))]);
+                records.apply(&[(
+                    Symbol::new("ACME").unwrap(),
+                    Event::Cancelled {
+                        order: OrderId(2),
+                        account: AccountId(2),
+                        remaining: 10,
+                        reason: engine::CancelReason::Requested,
+                        ts: Timestamp(2),
+                    },
+                )]);
+                done_tx
+                    .send(records.visible(AccountId(2), OrderId(2)))
+                    .unwrap();
+            })
+        };
+        let other = done.recv_timeout(Duration::from_secs(5));
+        release.send(()).unwrap();
+        let (page, total) = reader.join().unwrap();
+        writer.join().unwrap();
+        let other = other.expect("user 2's order waited for user 1's read");
+        assert_eq!(other.map(|r| r.status), Some(OrderStatus::Cancelled));
+        assert_eq!((page.len(), total), (1, 1));
+    }
+
+    #[test]
+    fn an_order_is_hidden_from_its_owner_until_revealed_and_never_shown_to_others() {
+        let records = Records::default();
+        records.add_user(AccountId(1));
+        records.add_user(AccountId(2));
+        records.insert(order(1, 7));
+        assert_eq!(records.visible(AccountId(1), OrderId(7)), None);
+        assert!(records.get(AccountId(1), OrderId(7)).is_some());
+        records.reveal(&[(AccountId(1), OrderId(7))]);
+        assert_eq!(records.visible(AccountId(1), OrderId(7)), Some(order(1, 7)));
+        assert_eq!(records.visible(AccountId(2), OrderId(7)), None);
+        assert_eq!(records.newest_of(AccountId(2), 0, 10).1, 0);
     }
 }

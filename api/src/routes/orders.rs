@@ -106,7 +106,7 @@ async fn place_order(
         .map_err(|e| ApiError::Unprocessable(format!("`client_order_id`: {e}")))?;
     if let Some(c) = client_order_id {
         if let Some(r) = st.records.by_client_id(account, c) {
-            return retry(&st, r.id).await;
+            return retry(&st, account, r.id).await;
         }
     }
     st.writable()?;
@@ -226,7 +226,7 @@ async fn route(
     if let Err(e) = st.commit(batch.ticket).await {
         return (ticket, Err(e));
     }
-    let r = match st.records.get(id) {
+    let r = match st.records.get(account, id) {
         Some(r) => r,
         None => {
             return (
@@ -314,14 +314,14 @@ async fn retry_for(
     let r = client
         .and_then(|c| st.records.by_client_id(account, c))
         .ok_or_else(|| ApiError::Internal("the winning order vanished".into()))?;
-    retry(st, r.id).await
+    retry(st, account, r.id).await
 }
 
 /// A retry gets the first request's answer once that answer is durable:
 /// the same status and body; 503 while the first request is waiting for
 /// the database (as it does); if the first request answered 503, the
 /// order's outcome as soon as it is durable.
-async fn retry(st: &AppState, id: OrderId) -> Result<Response, ApiError> {
+async fn retry(st: &AppState, account: AccountId, id: OrderId) -> Result<Response, ApiError> {
     let deadline = tokio::time::Instant::now() + st.durable_timeout;
     loop {
         let changed = st.records.outcome_changed.notified();
@@ -350,7 +350,7 @@ async fn retry(st: &AppState, id: OrderId) -> Result<Response, ApiError> {
                 st.commit(ticket).await?;
                 let r = st
                     .records
-                    .get(id)
+                    .get(account, id)
                     .ok_or_else(|| ApiError::Internal("order record vanished".into()))?;
                 return answer(st, id, r.client_order_id, Some(ticket), Ok(from_record(&r))).await;
             }
@@ -358,7 +358,7 @@ async fn retry(st: &AppState, id: OrderId) -> Result<Response, ApiError> {
             None => {
                 let r = st
                     .records
-                    .get(id)
+                    .get(account, id)
                     .ok_or_else(|| ApiError::Internal("order record vanished".into()))?;
                 return Ok(from_record(&r));
             }
