@@ -242,7 +242,7 @@ impl Actor for MarketGenerator {
         if let Some(dir) = &st.args.directory {
             for t in &ticks {
                 if let Some(h) = dir.ticker(t.symbol) {
-                    let _ = h.tick(t.price, t.ts);
+                    let _ = h.tick(t.price, t.ts).await;
                 }
             }
         }

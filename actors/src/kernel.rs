@@ -297,7 +297,7 @@ impl Kernel {
                 }
                 for t in &ticks {
                     if let Some(h) = self.dir.ticker(t.symbol) {
-                        h.tick(t.price, t.ts)?;
+                        h.tick(t.price, t.ts).await?;
                     }
                     if let Some(m) = market.get_mut(&t.symbol) {
                         m.reference = t.price;

@@ -189,6 +189,8 @@ pub enum TickerMsg {
     Tick {
         price: Price,
         ts: Timestamp,
+        /// One of the handle's in-flight permits, released once applied.
+        permit: tokio::sync::OwnedSemaphorePermit,
     },
     Snapshot(RpcReplyPort<TickerSnapshot>),
     Depth {
@@ -281,9 +283,10 @@ impl Actor for TickerActor {
                     snapshot: st.core.snapshot(),
                 });
             }
-            TickerMsg::Tick { price, ts } => {
+            TickerMsg::Tick { price, ts, permit } => {
                 st.core.tick(price, ts);
                 st.journal_append([(ts, TickerCmd::Tick(price))]);
+                drop(permit);
             }
             TickerMsg::Snapshot(reply) => {
                 let _ = reply.send(st.core.snapshot());
@@ -361,9 +364,18 @@ impl TickerHandle {
         .await
     }
     /// Send a reference tick (no reply; ordered before later requests).
-    pub fn tick(&self, price: Price, ts: Timestamp) -> Result<(), ActorError> {
+    /// Counts against the in-flight limit like a request until the ticker
+    /// has applied it, so a tick source waits (backpressure) rather than
+    /// filling the mailbox (audit M7).
+    pub async fn tick(&self, price: Price, ts: Timestamp) -> Result<(), ActorError> {
+        let permit = self
+            .limit
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ActorError::Unavailable("ticker"))?;
         self.actor()
-            .cast(TickerMsg::Tick { price, ts })
+            .cast(TickerMsg::Tick { price, ts, permit })
             .map_err(|_| ActorError::Unavailable("ticker"))
     }
     pub async fn snapshot(&self) -> Result<TickerSnapshot, ActorError> {

@@ -616,7 +616,7 @@ async fn apply_batch(
         }
         match ticker {
             Some(h) => {
-                h.tick(t.price, t.ts).map_err(port_err)?;
+                h.tick(t.price, t.ts).await.map_err(port_err)?;
                 events.push(actors::MarketEvent::Tick {
                     symbol: t.symbol,
                     price: t.price,

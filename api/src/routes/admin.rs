@@ -109,7 +109,7 @@ impl AppState {
             }))
             .await?;
         // Its first price, at its own time (the listing's day starts here).
-        h.tick(listing.initial, at)?;
+        h.tick(listing.initial, at).await?;
         self.market
             .accounts_of(self.house)
             .apply(actors::account::AccountCmd::Issue(
@@ -221,7 +221,7 @@ impl AppState {
         if let Some(g) = &self.generator {
             let _ = g.hold(s, p, self.replay_hold);
         }
-        t.tick(p, at)?;
+        t.tick(p, at).await?;
         let ticket = self.publish(
             vec![actors::facts::Fact::Tick {
                 symbol: s,
@@ -274,12 +274,12 @@ pub async fn set_price(
         Some(g) => {
             let _ = g.set_price(s, p);
         }
-        None => t.tick(p, st.now())?,
+        None => t.tick(p, st.now()).await?,
     }
     // The generator applies it asynchronously; apply here too so the
     // answer shows it (a repeated tick of the same price changes nothing).
     let now = st.now();
-    t.tick(p, now)?;
+    t.tick(p, now).await?;
     let ticket = st.publish(
         vec![actors::facts::Fact::Tick {
             symbol: s,
