@@ -273,7 +273,7 @@ async fn assemble(
         None => None,
     };
     let kafka = match &s.kafka_brokers {
-        Some(b) => Some(crate::kafka::connect(s, b).await?),
+        Some(b) => Some(crate::kafka::connect(s, b, db.as_ref()).await?),
         None => None,
     };
     let bus = base.bus.clone();

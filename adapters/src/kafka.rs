@@ -1,4 +1,5 @@
-//! Kafka (rdkafka): the tick topic (generator -> engine).
+//! Kafka (rdkafka): the tick topic (generator -> engine) and the events
+//! topic (`KafkaEventLog` from the journal, `KafkaEventSink` from the bus).
 //!
 //! Messages are keyed by symbol, so a symbol's ticks stay in one partition,
 //! in order. The payload is JSON with a schema version:
@@ -40,6 +41,7 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
@@ -384,12 +386,10 @@ impl TickSource for KafkaTickSource {
 /// The events topic's payload schema version.
 pub const EVENT_SCHEMA_VERSION: u32 = 1;
 
-/// One market event as JSON (`kind`: trade, accepted, denied,
-/// partially_filled, filled, cancelled, expired, replaced).
-pub fn encode_event(symbol: Symbol, e: &engine::Event) -> Vec<u8> {
+fn event_json(symbol: Symbol, e: &engine::Event) -> serde_json::Value {
     use engine::Event;
     let ts = engine::time::rfc3339(e.ts());
-    let v = match *e {
+    match *e {
         Event::Trade(t) => {
             serde_json::json!({"v": EVENT_SCHEMA_VERSION, "kind": "trade", "symbol": symbol.as_str(),
             "trade_id": t.seq, "price": t.price.to_string(), "quantity": t.quantity, "taker_side": t.taker_side.as_str(),
@@ -450,8 +450,29 @@ pub fn encode_event(symbol: Symbol, e: &engine::Event) -> Vec<u8> {
         } => serde_json::json!({"v": EVENT_SCHEMA_VERSION,
             "kind": "replaced", "symbol": symbol.as_str(), "order": order.0, "account": account.0,
             "price": price.to_string(), "remaining": remaining, "ts": ts}),
-    };
+    }
+}
+
+/// One market event as JSON (`kind`: trade, accepted, denied,
+/// partially_filled, filled, cancelled, expired, replaced).
+pub fn encode_event(symbol: Symbol, e: &engine::Event) -> Vec<u8> {
+    serde_json::to_vec(&event_json(symbol, e)).unwrap_or_default()
+}
+
+/// `encode_event` with the event's place in the journal (`journal_seq`):
+/// what the events topic carries when the market has a journal.
+pub fn encode_journal_event(seq: u64, symbol: Symbol, e: &engine::Event) -> Vec<u8> {
+    let mut v = event_json(symbol, e);
+    v["journal_seq"] = seq.into();
     serde_json::to_vec(&v).unwrap_or_default()
+}
+
+/// The `journal_seq` of an events-topic payload, if it has one.
+pub fn journal_seq_of(payload: &[u8]) -> Option<u64> {
+    serde_json::from_slice::<serde_json::Value>(payload)
+        .ok()?
+        .get("journal_seq")?
+        .as_u64()
 }
 
 /// Trades and order events to a topic, keyed by symbol.
@@ -498,6 +519,182 @@ impl actors::ports::EventSink for KafkaEventSink {
             .collect();
         send_keyed(&self.producer, &self.topic, &encoded).await
     }
+}
+
+/// The events topic fed from the durable journal (audit M6). Each book
+/// event goes, in journal order, to the partition its symbol hashes to
+/// (FNV-1a of the symbol, so a symbol's events stay in one partition) and
+/// carries its journal `seq` as `journal_seq`. The position is kept in the
+/// broker: the last message of each partition says how far that partition
+/// got, so a restart, or a retry after an outage, sends exactly what each
+/// partition is missing and nothing twice. The producer is idempotent and
+/// never gives up on a message (`message.timeout.ms` 0): an outage delays
+/// events and loses none.
+pub struct KafkaEventLog {
+    producer: FutureProducer,
+    brokers: String,
+    topic: String,
+    partitions: i32,
+}
+
+impl std::fmt::Debug for KafkaEventLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaEventLog")
+            .field("topic", &self.topic)
+            .field("partitions", &self.partitions)
+            .finish()
+    }
+}
+
+/// How far each partition of the events topic got.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Position {
+    /// The `journal_seq` of the partition's last message (0: never written).
+    At(u64),
+    /// The partition's last message carries no `journal_seq` (a market
+    /// without a journal wrote it), or retention removed every message.
+    Unknown,
+}
+
+impl KafkaEventLog {
+    /// Connect to `topic` (which must exist) and learn its partitions.
+    pub fn new(brokers: &str, topic: &str, timeout: Duration) -> Result<KafkaEventLog, PortError> {
+        let producer: FutureProducer = producer_config(brokers)
+            .set("message.timeout.ms", "0")
+            .create()
+            .map_err(port_err)?;
+        let metadata = producer
+            .client()
+            .fetch_metadata(Some(topic), timeout)
+            .map_err(port_err)?;
+        let partitions = metadata
+            .topics()
+            .first()
+            .map_or(0, |t| t.partitions().len());
+        if partitions == 0 {
+            return Err(port_err(format!(
+                "the events topic {topic} has no partitions"
+            )));
+        }
+        Ok(KafkaEventLog {
+            producer,
+            brokers: brokers.to_string(),
+            topic: topic.to_string(),
+            partitions: partitions as i32,
+        })
+    }
+
+    /// The partition a symbol's events go to.
+    pub fn partition_of(&self, symbol: Symbol) -> i32 {
+        let mut h: u32 = 0x811c_9dc5;
+        for b in symbol.as_str().bytes() {
+            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+        (h % self.partitions as u32) as i32
+    }
+
+    /// Read each partition's position off the broker (its last message).
+    pub async fn positions(&self, timeout: Duration) -> Result<Vec<Position>, PortError> {
+        let (brokers, topic, n) = (self.brokers.clone(), self.topic.clone(), self.partitions);
+        tokio::task::spawn_blocking(move || read_positions(&brokers, &topic, n, timeout))
+            .await
+            .map_err(port_err)?
+    }
+
+    /// Send each of `events` (journal seq, symbol, event) whose partition's
+    /// position is before it, and wait until the broker has them all; each
+    /// acknowledged send moves its partition's position. Waits through an
+    /// outage; an error means the producer failed for good on a message
+    /// (read the positions again before retrying). Returns how many were
+    /// sent.
+    pub async fn publish(
+        &self,
+        events: &[(u64, Symbol, engine::Event)],
+        positions: &mut [u64],
+    ) -> Result<usize, PortError> {
+        let sends: Vec<_> = events
+            .iter()
+            .filter(|(seq, symbol, _)| *seq > positions[self.partition_of(*symbol) as usize])
+            .map(|&(seq, symbol, ref event)| {
+                let p = self.partition_of(symbol);
+                let payload = encode_journal_event(seq, symbol, event);
+                let (producer, topic) = (&self.producer, &self.topic);
+                async move {
+                    let record = FutureRecord::to(topic)
+                        .partition(p)
+                        .key(symbol.as_str())
+                        .payload(&payload);
+                    (p, seq, producer.send(record, Timeout::Never).await)
+                }
+            })
+            .collect();
+        let n = sends.len();
+        let mut failed = None;
+        for (p, seq, sent) in futures::future::join_all(sends).await {
+            match sent {
+                Ok(_) => {
+                    let at = &mut positions[p as usize];
+                    *at = (*at).max(seq);
+                }
+                Err((e, _)) => failed = Some(e),
+            }
+        }
+        match failed {
+            None => Ok(n),
+            Some(e) => Err(port_err(e)),
+        }
+    }
+}
+
+fn read_positions(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    timeout: Duration,
+) -> Result<Vec<Position>, PortError> {
+    use rdkafka::consumer::BaseConsumer;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "marketsim-events-position")
+        .set("enable.auto.commit", "false")
+        .create()
+        .map_err(port_err)?;
+    let mut out = Vec::with_capacity(partitions as usize);
+    for p in 0..partitions {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, p, timeout)
+            .map_err(port_err)?;
+        if high <= 0 {
+            out.push(Position::At(0));
+            continue;
+        }
+        if high <= low {
+            out.push(Position::Unknown);
+            continue;
+        }
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(topic, p, Offset::Offset(high - 1))
+            .map_err(port_err)?;
+        consumer.assign(&tpl).map_err(port_err)?;
+        let deadline = std::time::Instant::now() + timeout;
+        let last = loop {
+            match consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(m)) if m.partition() == p && m.offset() >= high - 1 => {
+                    break m.payload().and_then(journal_seq_of);
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(port_err(e)),
+                None if std::time::Instant::now() >= deadline => {
+                    return Err(port_err(format!(
+                        "could not read the last message of {topic}/{p} within {timeout:?}"
+                    )));
+                }
+                None => {}
+            }
+        };
+        out.push(last.map_or(Position::Unknown, Position::At));
+    }
+    Ok(out)
 }
 
 /// What the market does with consumed ticks beyond applying them to the

@@ -10,7 +10,6 @@
 //! The kill moments come from `CHAOS_SEED` (printed; default 11).
 
 use std::collections::BTreeMap;
-use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -18,7 +17,7 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use crate::{fresh_database, get_json, live, start_serve};
+use crate::{Server, fresh_database, get_json, live, start_serve};
 
 const CLIENTS: u64 = 16;
 const KILLS: usize = 5;
@@ -130,18 +129,6 @@ async fn client(http: reqwest::Client, world: Arc<World>, w: u64) {
             if status == 200 {
                 world.cancelled.lock().unwrap().push((key.clone(), id));
             }
-        }
-    }
-}
-
-/// The server process; killed if the test ends early (a failed assertion).
-struct Server(Option<Child>);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod chaos;
 mod cli;
+mod events_topic;
 mod kafka_cli;
 mod limits;
 mod market_time;
@@ -115,6 +116,20 @@ pub fn start_serve(args: &[&str], envs: &[(&str, &str)]) -> (Child, String) {
         }
     };
     (child, base)
+}
+
+/// A server process; SIGKILLed when dropped (a test that fails early, or
+/// a crash on purpose).
+#[derive(Debug)]
+pub struct Server(pub Option<Child>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }
 
 /// Send SIGTERM to a `serve` child and wait (at most 15 s) for it to exit

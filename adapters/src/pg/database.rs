@@ -8,7 +8,7 @@ use engine::AccountId;
 use engine::{Fees, Trade};
 use sqlx::PgPool;
 
-use super::{Durable, OrderRow, PgError, PgJournal, Writer, WriterConfig};
+use super::{Durable, JournalEvents, OrderRow, PgError, PgJournal, Writer, WriterConfig};
 
 /// A pool of connections to the market's database.
 #[derive(Clone, Debug)]
@@ -69,6 +69,22 @@ impl Database {
     /// in execution order.
     pub async fn user_trades(&self, first_account: u64) -> Result<Vec<Trade>, PgError> {
         super::user_trades(&self.pool, first_account).await
+    }
+
+    /// The book events (trades included) journaled after `after`, oldest
+    /// first, from at most `limit` journal rows, and the last `seq` those
+    /// rows reached (`after` when there are none yet). Only durable facts
+    /// are ever in the table.
+    pub async fn events_after(&self, after: u64, limit: u32) -> Result<JournalEvents, PgError> {
+        super::store::events_after(&self.pool, after, limit).await
+    }
+
+    /// The `seq` of the journal's last fact (0 when empty).
+    pub async fn journal_end(&self) -> Result<u64, PgError> {
+        let end: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM journal")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(end.unwrap_or(0) as u64)
     }
 
     /// Record a background task's status in the `tasks` table.

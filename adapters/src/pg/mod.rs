@@ -25,7 +25,9 @@ use tokio::sync::{mpsc, watch};
 
 pub use database::{Database, redact};
 pub use state::{Durable, OrderRow, StockRow, UserRow};
-pub use store::{checkpoint, load, load_with, user_orders, user_trades, write_checkpoint};
+pub use store::{
+    JournalEvents, checkpoint, load, load_with, user_orders, user_trades, write_checkpoint,
+};
 
 /// Most facts written in one insert.
 pub const MAX_BATCH: usize = 20_000;

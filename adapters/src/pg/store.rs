@@ -579,6 +579,52 @@ pub async fn load_with(
     Ok(d)
 }
 
+/// Book events read from the journal: `(seq, symbol, event)` in journal
+/// order, and the last `seq` the read covered (events or not).
+#[derive(Debug, Default)]
+pub struct JournalEvents {
+    pub events: Vec<(u64, engine::Symbol, engine::Event)>,
+    pub through: u64,
+}
+
+/// See `Database::events_after`.
+pub async fn events_after(pool: &PgPool, after: u64, limit: u32) -> Result<JournalEvents, PgError> {
+    // Every row is read (so the position moves past ticks and other
+    // facts), but only the events' bodies are sent.
+    let rows = sqlx::query(
+        "SELECT seq, CASE WHEN kind IN ('accepted', 'rejected', 'trade', 'partially_filled',
+                                        'filled', 'cancelled', 'expired', 'replaced')
+                     THEN fact::text END AS fact
+         FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2",
+    )
+    .bind(after as i64)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    let mut out = JournalEvents {
+        events: Vec::new(),
+        through: after,
+    };
+    for r in rows {
+        let seq = r.try_get::<i64, _>("seq")? as u64;
+        out.through = seq;
+        let Some(text) = r.try_get::<Option<String>, _>("fact")? else {
+            continue;
+        };
+        match serde_json::from_str::<Fact>(&text) {
+            Ok(Fact::Event { symbol, event }) => out.events.push((seq, symbol, event)),
+            Ok(other) => {
+                return Err(PgError::Journal(format!(
+                    "journal entry {seq}: kind says event, fact is {}",
+                    other.kind()
+                )));
+            }
+            Err(e) => return Err(PgError::Journal(format!("journal entry {seq}: {e}"))),
+        }
+    }
+    Ok(out)
+}
+
 /// Every order of accounts `>= first_account` (the API's users), oldest
 /// first. Call after a checkpoint, so the table is complete.
 pub async fn user_orders(pool: &PgPool, first_account: u64) -> Result<Vec<OrderRow>, PgError> {
