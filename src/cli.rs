@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::feed::{GenerateArgs, HistoryArgs, ReplayArgs};
+use crate::feed::{GenerateArgs, HistoryArgs, ReplayArgs, SampleArgs};
 use crate::relay::RelayArgs;
 
 /// An actor-based stock market simulation engine.
@@ -72,6 +72,14 @@ pub enum Command {
     /// day; offsets are committed once Redis has the batch, so a restart
     /// resumes where it stopped.
     History(HistoryArgs),
+    /// Write a sample order file or price file that the imports and
+    /// `replay` accept (the same seed gives the same file).
+    ///
+    /// `orders`: `time,user,symbol,side,type,quantity,limit_price`, a third
+    /// market orders, limit prices within 2% of each symbol's random walk,
+    /// 1-100 shares, users user1..userN. `prices`: `Time,Stock,Price` from
+    /// 09:00:00 to 16:00:00. Rows are in time order; symbols STOCK1..STOCKn.
+    Sample(SampleArgs),
 }
 
 /// Flags of `marketsim serve`: each overrides the same key from the

@@ -121,6 +121,71 @@ fn day_start(date: Option<&str>) -> anyhow::Result<engine::Timestamp> {
     }
 }
 
+/// What `marketsim sample` writes.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SampleKind {
+    /// An order file an admin imports: `time,user,symbol,side,type,quantity,limit_price`.
+    Orders,
+    /// A price file: `Time,Stock,Price`.
+    Prices,
+}
+
+/// Flags of `marketsim sample`.
+#[derive(Debug, clap::Args)]
+pub struct SampleArgs {
+    /// The kind of file.
+    pub kind: SampleKind,
+    /// Rows after the header.
+    #[arg(long, default_value_t = 20_000)]
+    pub rows: u64,
+    /// Symbols STOCK1 .. STOCKn.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub symbols: u32,
+    /// Users user1 .. userN (order files).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub users: u32,
+    /// The same seed gives the same file.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Calendar date of the orders' times, YYYY-MM-DD (UTC; default today).
+    #[arg(long)]
+    pub date: Option<String>,
+    /// Write here instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+/// `marketsim sample`: the dummy data generator. Writes through a buffer;
+/// a file is complete when the command succeeds.
+pub fn sample(a: SampleArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+    let spec = adapters::sample::Sample {
+        rows: a.rows,
+        symbols: a.symbols,
+        users: a.users,
+        seed: a.seed,
+        day: day_start(a.date.as_deref())?,
+    };
+    let write = |out: &mut dyn Write| -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+        match a.kind {
+            SampleKind::Orders => adapters::sample::orders(&spec, &mut out)?,
+            SampleKind::Prices => adapters::sample::prices(&spec, &mut out)?,
+        }
+        out.flush()
+    };
+    match &a.output {
+        Some(path) => {
+            let mut f = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            write(&mut f).with_context(|| format!("cannot write {}", path.display()))?;
+            tracing::info!(rows = a.rows, file = %path.display(), "sample written");
+        }
+        None => write(&mut std::io::stdout().lock()).context("cannot write the sample")?,
+    }
+    Ok(())
+}
+
 async fn sink(t: &Target) -> anyhow::Result<KafkaTickSink> {
     crate::kafka::create_topic(&t.brokers, &t.topic, t.partitions).await;
     Ok(KafkaTickSink::new(&t.brokers, &t.topic)?)

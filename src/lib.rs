@@ -153,6 +153,11 @@ pub fn generate(args: feed::GenerateArgs) -> anyhow::Result<()> {
     run_task(2, feed::generate(args))
 }
 
+/// `marketsim sample`.
+pub fn sample(args: feed::SampleArgs) -> anyhow::Result<()> {
+    feed::sample(args)
+}
+
 /// `marketsim replay`.
 pub fn replay(args: feed::ReplayArgs) -> anyhow::Result<()> {
     run_task(2, feed::replay(args))

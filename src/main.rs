@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => marketsim::generate(args),
         Command::Replay(args) => marketsim::replay(args),
         Command::History(args) => marketsim::history(args),
+        Command::Sample(args) => marketsim::sample(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,4 +1,5 @@
-//! Price CSV files in the code-challenge seed's format:
+//! CSV files: price files in the code-challenge seed's format, and order
+//! files (`read_orders`, below). Price files:
 //!
 //! ```text
 //! Time,Stock,Price
@@ -157,11 +158,249 @@ pub fn to_ticks(
         .collect())
 }
 
+/// The columns of an order file, in order; `user` only in files an admin
+/// imports for many users.
+pub const ORDER_COLUMNS: [&str; 7] = [
+    "time",
+    "user",
+    "symbol",
+    "side",
+    "type",
+    "quantity",
+    "limit_price",
+];
+
+/// One good row of an order file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderRow {
+    pub line: u64,
+    /// When the order was placed (RFC 3339 in the file).
+    pub time: Timestamp,
+    /// The user's name (files with a `user` column).
+    pub user: Option<String>,
+    pub symbol: Symbol,
+    pub side: engine::Side,
+    pub order_type: engine::OrderType,
+    pub quantity: u64,
+    /// Set for limit orders, empty for market orders.
+    pub limit_price: Option<Price>,
+}
+
+/// What a read of an order file produced.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrderFile {
+    /// Whether the file has the `user` column.
+    pub has_user: bool,
+    pub rows: Vec<OrderRow>,
+    /// Malformed rows skipped (empty in strict mode).
+    pub skipped: Vec<RowError>,
+}
+
+/// Check an order file's header: `time,user,symbol,side,type,quantity,
+/// limit_price`, or the same without `user`. The error names the first
+/// column that is wrong (or missing, or extra).
+pub fn order_header(names: &[&str]) -> Result<bool, RowError> {
+    let has_user = names.get(1).is_some_and(|n| n.eq_ignore_ascii_case("user"));
+    let want: Vec<&str> = ORDER_COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| has_user || *c != "user")
+        .collect();
+    let wrong = (0..want.len().max(names.len())).find(|&i| match (want.get(i), names.get(i)) {
+        (Some(w), Some(n)) => !n.eq_ignore_ascii_case(w),
+        _ => true,
+    });
+    match wrong {
+        None => Ok(has_user),
+        Some(i) => Err(RowError {
+            line: 1,
+            message: match (want.get(i), names.get(i)) {
+                (Some(w), Some(n)) => format!("column {} must be `{w}`, found `{n}`", i + 1),
+                (Some(w), None) => format!("column {} (`{w}`) is missing", i + 1),
+                (None, n) => format!(
+                    "column {} (`{}`) is not one the file may have",
+                    i + 1,
+                    n.unwrap_or(&"")
+                ),
+            } + &format!(" (the header is `{}`)", want.join(",")),
+        }),
+    }
+}
+
+fn order_row(r: &csv::StringRecord, has_user: bool, line: u64) -> Result<OrderRow, String> {
+    let n = if has_user { 7 } else { 6 };
+    if r.len() != n {
+        return Err(format!("expected {n} fields, found {}", r.len()));
+    }
+    let field = |name: &str| {
+        let i = ORDER_COLUMNS.iter().position(|c| *c == name).unwrap_or(0);
+        let i = if has_user || i == 0 { i } else { i - 1 };
+        &r[i]
+    };
+    let time = engine::time::parse_rfc3339(field("time"))
+        .ok_or_else(|| format!("time `{}` is not RFC 3339", field("time")))?;
+    let user = has_user.then(|| field("user").to_string());
+    if user.as_deref().is_some_and(str::is_empty) {
+        return Err("user is empty".into());
+    }
+    let symbol = Symbol::new(field("symbol")).map_err(|e| format!("symbol: {e}"))?;
+    let side = engine::Side::parse(&field("side").to_ascii_lowercase())
+        .ok_or_else(|| format!("side `{}` is not buy or sell", field("side")))?;
+    let order_type = engine::OrderType::parse(&field("type").to_ascii_lowercase())
+        .ok_or_else(|| format!("type `{}` is not market or limit", field("type")))?;
+    let quantity = field("quantity")
+        .parse::<u64>()
+        .ok()
+        .filter(|q| *q > 0)
+        .ok_or_else(|| {
+            format!(
+                "quantity `{}` is not a whole number above 0",
+                field("quantity")
+            )
+        })?;
+    let limit = field("limit_price");
+    let limit_price = match (order_type, limit.is_empty()) {
+        (engine::OrderType::Market, true) => None,
+        (engine::OrderType::Market, false) => {
+            return Err("a market order has no limit_price".into());
+        }
+        (engine::OrderType::Limit, true) => return Err("a limit order needs a limit_price".into()),
+        (engine::OrderType::Limit, false) => {
+            Some(Price::parse_positive(limit).map_err(|e| format!("limit_price: {e}"))?)
+        }
+    };
+    Ok(OrderRow {
+        line,
+        time,
+        user,
+        symbol,
+        side,
+        order_type,
+        quantity,
+        limit_price,
+    })
+}
+
+/// Read an order file. `strict`: the first malformed row is an error;
+/// otherwise malformed rows are skipped and reported with their lines.
+pub fn read_orders(input: impl Read, strict: bool) -> Result<OrderFile, RowError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(input);
+    let header = rdr
+        .headers()
+        .map_err(|e| RowError {
+            line: 1,
+            message: e.to_string(),
+        })?
+        .clone();
+    let has_user = order_header(&header.iter().collect::<Vec<_>>())?;
+    let mut out = OrderFile {
+        has_user,
+        ..OrderFile::default()
+    };
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i as u64 + 2;
+        match rec
+            .map_err(|e| e.to_string())
+            .and_then(|r| order_row(&r, has_user, line))
+        {
+            Ok(r) => out.rows.push(r),
+            Err(message) if strict => return Err(RowError { line, message }),
+            Err(message) => out.skipped.push(RowError { line, message }),
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const GOOD: &str = "Time,Stock,Price\n090000,ACME,10\n090130,ACME,10.25\n09:01:45,BETA,7.5\n";
+
+    const ORDERS: &str = "time,user,symbol,side,type,quantity,limit_price
+2026-01-05T09:00:00Z,ann,acme,buy,limit,10,99.50
+2026-01-05T09:00:01.250Z,bob,ACME,SELL,market,3,
+";
+
+    #[test]
+    fn order_rows_parse_with_and_without_the_user_column() {
+        let f = read_orders(ORDERS.as_bytes(), true).unwrap();
+        assert!(f.has_user);
+        assert_eq!(f.rows.len(), 2);
+        let r = &f.rows[0];
+        assert_eq!(
+            (r.user.as_deref(), r.symbol.as_str(), r.side, r.quantity),
+            (Some("ann"), "ACME", engine::Side::Buy, 10)
+        );
+        assert_eq!(r.limit_price, Some(Price::from_minor(9_950)));
+        assert_eq!(f.rows[1].order_type, engine::OrderType::Market);
+        assert_eq!(f.rows[1].limit_price, None);
+        assert_eq!(f.rows[1].time, Timestamp(1_767_603_601_250_000_000));
+        let own = "time,symbol,side,type,quantity,limit_price\n2026-01-05T09:00:00Z,ACME,buy,limit,1,1.00\n";
+        let f = read_orders(own.as_bytes(), true).unwrap();
+        assert!(!f.has_user);
+        assert_eq!(f.rows[0].user, None);
+    }
+
+    #[test]
+    fn a_bad_order_header_names_the_column() {
+        for (header, want) in [
+            (
+                "time,user,symbol,side,kind,quantity,limit_price",
+                "column 5 must be `type`, found `kind`",
+            ),
+            (
+                "time,user,symbol,side,type,quantity",
+                "column 7 (`limit_price`) is missing",
+            ),
+            (
+                "time,symbol,side,type,quantity,limit_price,extra",
+                "column 7 (`extra`) is not one",
+            ),
+            (
+                "Time,Stock,Price",
+                "column 2 must be `symbol`, found `Stock`",
+            ),
+        ] {
+            let e = read_orders(format!("{header}\n").as_bytes(), false).unwrap_err();
+            assert_eq!(e.line, 1);
+            assert!(e.message.contains(want), "{header}: {e}");
+        }
+    }
+
+    #[test]
+    fn bad_order_rows_are_counted_with_their_lines_or_stop_a_strict_read() {
+        let text = "time,user,symbol,side,type,quantity,limit_price
+2026-01-05T09:00:00Z,ann,ACME,buy,limit,10,99.50
+yesterday,ann,ACME,buy,limit,10,99.50
+2026-01-05T09:00:02Z,ann,ACME,hold,limit,10,99.50
+2026-01-05T09:00:03Z,ann,ACME,buy,stop,10,99.50
+2026-01-05T09:00:04Z,ann,ACME,buy,limit,0,99.50
+2026-01-05T09:00:05Z,ann,ACME,buy,limit,10,
+2026-01-05T09:00:06Z,ann,ACME,buy,market,10,99.50
+2026-01-05T09:00:07Z,,ACME,buy,market,10,
+2026-01-05T09:00:08Z,ann,ACME,buy,limit,10,-1
+2026-01-05T09:00:09Z,ann,ACME,buy,limit,10
+2026-01-05T09:00:10Z,ann,ACME,sell,market,1,
+";
+        let f = read_orders(text.as_bytes(), false).unwrap();
+        assert_eq!(f.rows.iter().map(|r| r.line).collect::<Vec<_>>(), [2, 12]);
+        assert_eq!(
+            f.skipped.iter().map(|e| e.line).collect::<Vec<_>>(),
+            (3..=11).collect::<Vec<_>>()
+        );
+        assert!(
+            f.skipped[0].message.contains("RFC 3339"),
+            "{}",
+            f.skipped[0]
+        );
+        let e = read_orders(text.as_bytes(), true).unwrap_err();
+        assert_eq!(e.line, 3);
+    }
 
     #[test]
     fn good_rows_parse_with_integer_and_decimal_prices() {

@@ -9,3 +9,4 @@ pub mod http;
 pub mod kafka;
 pub mod pg;
 pub mod redis;
+pub mod sample;
