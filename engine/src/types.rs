@@ -171,6 +171,12 @@ impl Symbol {
         })
     }
 
+    /// The symbol's bytes (ASCII), without `as_str`'s UTF-8 check: for
+    /// hashing and encoding in hot paths.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
     pub fn as_str(&self) -> &str {
         // Only ASCII is ever stored (checked in `new`).
         std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
@@ -178,8 +184,12 @@ impl Symbol {
 }
 
 impl Ord for Symbol {
+    /// Alphabetical, as the strings compare. The unused bytes are zero and a
+    /// symbol never holds a zero byte, so comparing the whole arrays gives
+    /// the strings' order without a UTF-8 check per comparison (which took
+    /// 6% of a simulated day's instructions).
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.as_str().cmp(other.as_str())
+        self.bytes.cmp(&other.bytes)
     }
 }
 impl PartialOrd for Symbol {
@@ -259,6 +269,16 @@ mod tests {
         v.sort();
         let names: Vec<&str> = v.iter().map(|s| s.as_str()).collect();
         assert_eq!(names, ["AA", "AAPL", "MSFT"]);
+    }
+
+    proptest::proptest! {
+        /// The byte-array order is the strings' order, and agrees with `==`.
+        #[test]
+        fn symbols_order_as_their_strings(a in "[A-Z][A-Z0-9.-]{0,14}", b in "[A-Z][A-Z0-9.-]{0,14}") {
+            let (x, y) = (Symbol::new(&a).unwrap(), Symbol::new(&b).unwrap());
+            proptest::prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+            proptest::prop_assert_eq!(x == y, a == b);
+        }
     }
 
     #[test]

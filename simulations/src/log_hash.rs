@@ -33,12 +33,12 @@ impl LogHasher {
     }
     pub fn tick(&mut self, t: &PriceTick) {
         self.bytes(b"T");
-        self.bytes(t.symbol.as_str().as_bytes());
+        self.bytes(t.symbol.as_bytes());
         self.i64(t.price.minor());
         self.i64(t.ts.nanos());
     }
     pub fn event(&mut self, s: Symbol, e: &Event) {
-        self.bytes(s.as_str().as_bytes());
+        self.bytes(s.as_bytes());
         match *e {
             Event::Accepted {
                 order,
