@@ -381,12 +381,21 @@ impl AccountHandle {
 pub fn group_by_actor<T>(
     items: impl IntoIterator<Item = (AccountHandle, T)>,
 ) -> Vec<(AccountHandle, Vec<T>)> {
+    let items = items.into_iter();
+    let mut left = items.size_hint().0;
     let mut groups: Vec<(AccountHandle, Vec<T>)> = Vec::new();
     for (h, item) in items {
         match groups.iter_mut().find(|(g, _)| g.same(&h)) {
             Some((_, v)) => v.push(item),
-            None => groups.push((h, vec![item])),
+            None => {
+                // Sized for what may still come (most batches have one or
+                // a few actors), so a group rarely grows item by item.
+                let mut v = Vec::with_capacity(left.clamp(1, 256));
+                v.push(item);
+                groups.push((h, v));
+            }
         }
+        left = left.saturating_sub(1);
     }
     groups
 }

@@ -66,7 +66,7 @@ pub async fn route(dir: &Directory, ts: Timestamp, cmds: Vec<Command>) -> Routed
     // Phase 1: reserve every placement with its account's actor.
     let mut accepted = vec![true; cmds.len()];
     let mut rejections: Vec<(usize, (Symbol, Event))> = Vec::new();
-    let mut places = Vec::new();
+    let mut places = Vec::with_capacity(cmds.len());
     for (i, c) in cmds.iter().enumerate() {
         if let Command::Place(o) = c {
             if dir.ticker(o.symbol()).is_none() {
@@ -181,7 +181,7 @@ const SETTLE_RETRIES: u32 = 200;
 /// once the supervisor has restarted it (from its journal, which never got
 /// it), so a matched trade is never left unsettled. Resolves once queued.
 pub async fn settle(dir: &Directory, events: &[(Symbol, Event)]) {
-    let mut items = Vec::new();
+    let mut items = Vec::with_capacity(events.len() + events.len() / 2);
     for (_, e) in events {
         match e {
             Event::Trade(t) => {
