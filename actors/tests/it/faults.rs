@@ -225,3 +225,54 @@ async fn a_book_rejection_after_the_reservation_releases_it() {
     conserved(&m, before, &[10]).await;
     m.shutdown();
 }
+
+/// A ticker that takes its first message and never finishes it.
+struct Stuck;
+
+impl ractor::Actor for Stuck {
+    type Msg = actors::TickerMsg;
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(
+        &self,
+        _me: ractor::ActorRef<actors::TickerMsg>,
+        _args: (),
+    ) -> Result<(), ractor::ActorProcessingErr> {
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _me: ractor::ActorRef<actors::TickerMsg>,
+        _msg: actors::TickerMsg,
+        _state: &mut (),
+    ) -> Result<(), ractor::ActorProcessingErr> {
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+}
+
+/// Audit M7: reference ticks count against the ticker's in-flight limit
+/// until applied, so a tick source waits instead of filling the mailbox of
+/// a ticker that does not keep up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticks_wait_for_a_ticker_that_does_not_keep_up() {
+    let (actor, _task) = ractor::Actor::spawn(None, Stuck, ()).await.unwrap();
+    let h = actors::TickerHandle::new(sym(), engine::Price::from_minor(1), actor);
+    for i in 0..actors::MAX_IN_FLIGHT as i64 {
+        h.tick(engine::Price::from_minor(100 + i), Timestamp(i))
+            .await
+            .unwrap();
+    }
+    assert_eq!(h.in_flight(), actors::MAX_IN_FLIGHT);
+    let one_more = tokio::time::timeout(
+        std::time::Duration::from_millis(200),
+        h.tick(engine::Price::from_minor(1), Timestamp(0)),
+    )
+    .await;
+    assert!(
+        one_more.is_err(),
+        "a tick beyond the limit went into the mailbox"
+    );
+}
