@@ -59,8 +59,8 @@ fn parse_time(s: &str) -> Option<i64> {
     (h < 24 && m < 60 && sec < 60).then_some(h * 3600 + m * 60 + sec)
 }
 
-/// Read a price file. `strict`: the first malformed row is an error.
-pub fn read_prices(input: impl Read, strict: bool) -> Result<PriceFile, RowError> {
+/// A CSV reader (fields trimmed, rows of any length) and the file's header.
+fn open<R: Read>(input: R) -> Result<(csv::Reader<R>, csv::StringRecord), RowError> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -73,6 +73,12 @@ pub fn read_prices(input: impl Read, strict: bool) -> Result<PriceFile, RowError
             message: e.to_string(),
         })?
         .clone();
+    Ok((rdr, header))
+}
+
+/// Read a price file. `strict`: the first malformed row is an error.
+pub fn read_prices(input: impl Read, strict: bool) -> Result<PriceFile, RowError> {
+    let (mut rdr, header) = open(input)?;
     let names: Vec<String> = header.iter().map(|h| h.to_ascii_lowercase()).collect();
     if names != ["time", "stock", "price"] {
         return Err(RowError {
@@ -284,18 +290,7 @@ fn order_row(r: &csv::StringRecord, has_user: bool, line: u64) -> Result<OrderRo
 /// Read an order file. `strict`: the first malformed row is an error;
 /// otherwise malformed rows are skipped and reported with their lines.
 pub fn read_orders(input: impl Read, strict: bool) -> Result<OrderFile, RowError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(input);
-    let header = rdr
-        .headers()
-        .map_err(|e| RowError {
-            line: 1,
-            message: e.to_string(),
-        })?
-        .clone();
+    let (mut rdr, header) = open(input)?;
     let has_user = order_header(&header.iter().collect::<Vec<_>>())?;
     let mut out = OrderFile {
         has_user,

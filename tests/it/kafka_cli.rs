@@ -8,6 +8,8 @@ use actors::ports::TickSource;
 use adapters::kafka::KafkaTickSource;
 use rdkafka::mocking::MockCluster;
 
+use crate::marketsim_ok;
+
 async fn read(source: &KafkaTickSource, n: usize) -> Vec<actors::PriceTick> {
     let mut got = Vec::new();
     while got.len() < n {
@@ -26,27 +28,19 @@ async fn generate_sends_exactly_count_ticks_keyed_and_numbered_per_symbol() {
     let cluster = MockCluster::new(1).unwrap();
     let brokers = cluster.bootstrap_servers();
     cluster.create_topic("ticks", 3, 1).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_marketsim"))
-        .args([
-            "generate",
-            "--brokers",
-            &brokers,
-            "--topic",
-            "ticks",
-            "--symbols",
-            "3",
-            "--count",
-            "30",
-            "--rate",
-            "0",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = marketsim_ok(&[
+        "generate",
+        "--brokers",
+        &brokers,
+        "--topic",
+        "ticks",
+        "--symbols",
+        "3",
+        "--count",
+        "30",
+        "--rate",
+        "0",
+    ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("sent 30 ticks"));
     let source = KafkaTickSource::new(&brokers, "t", "ticks").unwrap();
     let got = read(&source, 30).await;
@@ -81,27 +75,19 @@ async fn a_restarted_generators_ticks_are_all_applied_none_dropped_as_duplicates
     cluster.create_topic("ticks", 3, 1).unwrap();
     let scenario = crate::live();
     let generate = || {
-        let out = Command::new(env!("CARGO_BIN_EXE_marketsim"))
-            .args([
-                "generate",
-                "--brokers",
-                &brokers,
-                "--topic",
-                "ticks",
-                "--scenario",
-                &scenario,
-                "--count",
-                "20",
-                "--rate",
-                "0",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        marketsim_ok(&[
+            "generate",
+            "--brokers",
+            &brokers,
+            "--topic",
+            "ticks",
+            "--scenario",
+            &scenario,
+            "--count",
+            "20",
+            "--rate",
+            "0",
+        ])
     };
     generate();
     let source = KafkaTickSource::new(&brokers, "t", "ticks").unwrap();

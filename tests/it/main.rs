@@ -118,6 +118,20 @@ pub fn start_serve(args: &[&str], envs: &[(&str, &str)]) -> (Child, String) {
     (child, base)
 }
 
+/// Run `marketsim <args>` to its end; it must succeed.
+pub fn marketsim_ok(args: &[&str]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_marketsim"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// A server process; SIGKILLed when dropped (a test that fails early, or
 /// a crash on purpose).
 #[derive(Debug)]
