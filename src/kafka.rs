@@ -215,7 +215,10 @@ async fn forward_journal(
             return;
         }
         let read = match db.events_after(cursor, READ_ROWS).await {
-            Ok(r) => r,
+            Ok(r) => {
+                backoff = Backoff::default();
+                r
+            }
             Err(e) => {
                 backoff.failed("cannot read the journal's events", &e);
                 if backoff.wait(&stop).await {
@@ -239,7 +242,6 @@ async fn forward_journal(
             match sent {
                 Ok(n) => {
                     metrics::counter!("marketsim_kafka_events_total").increment(n as u64);
-                    backoff = Backoff::default();
                     break;
                 }
                 Err(e) => {
