@@ -560,8 +560,8 @@ async fn a_relay_process_streams_the_same_market_from_redis() {
 
 /// Audit C1: a client that hangs up while its order waits to be durable
 /// (here: the database is cut meanwhile) drops only its answer. The order
-/// is routed, recorded and journaled all the same, and is still there,
-/// resting in its book, after a crash and a restart.
+/// is routed, recorded and journaled all the same: its owner finds it
+/// filled, with its fill, and again after a crash and a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_whose_client_hangs_up_is_kept() {
     use tokio::io::AsyncWriteExt;
@@ -587,7 +587,7 @@ async fn an_order_whose_client_hangs_up_is_kept() {
     let key = register(&http, &base, "gone").await;
 
     proxy.cut();
-    let body = r#"{"symbol":"ACME","side":"buy","type":"limit","quantity":7,"limit_price":"61.00","client_order_id":"gone-1"}"#;
+    let body = r#"{"symbol":"ACME","side":"buy","type":"limit","quantity":7,"limit_price":"101.00","client_order_id":"gone-1"}"#;
     let request = format!(
         "POST /v1/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -624,8 +624,30 @@ async fn an_order_whose_client_hangs_up_is_kept() {
             }
         }
     };
+    // It crossed the house's offer at 100.00: filled, and the fill is the
+    // owner's.
+    let fill_of = |base: String, id: Value| {
+        let (http, key) = (http.clone(), key.clone());
+        async move {
+            let page = get_json(&http, &format!("{base}/v1/trades"), Some(&key)).await;
+            let fills: Vec<Value> = page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["order_id"] == id)
+                .cloned()
+                .collect();
+            assert_eq!(fills.len(), 1, "{page}");
+            (fills[0]["price"].clone(), fills[0]["quantity"].clone())
+        }
+    };
     let seen = find(base.clone()).await;
-    assert_eq!(seen["status"], "accepted", "{seen}");
+    assert_eq!(seen["status"], "filled", "{seen}");
+    assert_eq!(seen["filled_quantity"], 7, "{seen}");
+    assert_eq!(
+        fill_of(base.clone(), seen["id"].clone()).await,
+        (json!("100.00"), json!(7))
+    );
     // Once an order placed after it is acknowledged, its facts are durable
     // (the writer may still be backing off from the cut: 503 until then).
     let t = Instant::now();
@@ -659,15 +681,11 @@ async fn an_order_whose_client_hangs_up_is_kept() {
     .await;
     let after = find(app.base.clone()).await;
     assert_eq!(after["id"], seen["id"]);
-    assert_eq!(after["status"], "accepted", "{after}");
-    let book = get_json(&http, &format!("{}/v1/stocks/ACME/book", app.base), None).await;
-    assert!(
-        book["bids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|l| l["price"] == "61.00" && l["quantity"] == 7),
-        "{book}"
+    assert_eq!(after["status"], "filled", "{after}");
+    assert_eq!(after["filled_quantity"], 7, "{after}");
+    assert_eq!(
+        fill_of(app.base.clone(), after["id"].clone()).await,
+        (json!("100.00"), json!(7))
     );
     app.stop().await;
 }
