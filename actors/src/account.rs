@@ -318,12 +318,7 @@ impl AccountHandle {
         &self,
         events: Vec<Event>,
     ) -> Result<impl std::future::Future<Output = Result<(), ActorError>> + use<>, ActorError> {
-        let permit = self
-            .limit
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| ActorError::Unavailable("account"))?;
+        let permit = crate::permit(&self.limit, "account").await?;
         let (tx, rx) = ractor::concurrency::oneshot();
         self.actor()
             .cast(AccountMsg::Settle {

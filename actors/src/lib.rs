@@ -53,6 +53,19 @@ pub enum ActorError {
     Timeout(&'static str),
 }
 
+/// One of a handle's in-flight permits, held until the message it goes
+/// with has been handled (casts that must count against the limit).
+pub(crate) async fn permit(
+    limit: &std::sync::Arc<tokio::sync::Semaphore>,
+    who: &'static str,
+) -> Result<tokio::sync::OwnedSemaphorePermit, ActorError> {
+    limit
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ActorError::Unavailable(who))
+}
+
 /// Send a call through a handle's in-flight limit and map ractor's errors.
 pub(crate) async fn call<M, R>(
     actor: &ractor::ActorRef<M>,

@@ -368,12 +368,7 @@ impl TickerHandle {
     /// has applied it, so a tick source waits (backpressure) rather than
     /// filling the mailbox (audit M7).
     pub async fn tick(&self, price: Price, ts: Timestamp) -> Result<(), ActorError> {
-        let permit = self
-            .limit
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| ActorError::Unavailable("ticker"))?;
+        let permit = crate::permit(&self.limit, "ticker").await?;
         self.actor()
             .cast(TickerMsg::Tick { price, ts, permit })
             .map_err(|_| ActorError::Unavailable("ticker"))
