@@ -51,6 +51,19 @@ pub enum Fact {
 }
 
 impl Fact {
+    /// The kinds of `Fact::Event` (book events, trades included), as
+    /// `kind` names them.
+    pub const EVENT_KINDS: [&'static str; 8] = [
+        "accepted",
+        "rejected",
+        "trade",
+        "partially_filled",
+        "filled",
+        "cancelled",
+        "expired",
+        "replaced",
+    ];
+
     /// A short name of the kind, for the journal's `kind` column.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -103,6 +116,74 @@ pub fn events(events: &[(Symbol, Event)]) -> impl Iterator<Item = Fact> + '_ {
 mod tests {
     use super::*;
     use engine::Trade;
+
+    #[test]
+    fn event_kinds_are_exactly_the_book_events_kinds() {
+        let (order, account, ts) = (OrderId(1), AccountId(2), Timestamp(3));
+        let events = [
+            Event::Accepted {
+                order,
+                account,
+                side: Side::Buy,
+                price: Price::from_minor(1),
+                quantity: 1,
+                ts,
+            },
+            Event::Rejected {
+                order,
+                account,
+                reason: engine::RejectReason::UnknownSymbol,
+                ts,
+            },
+            Event::Trade(Trade {
+                symbol: Symbol::new("ACME").unwrap(),
+                seq: 1,
+                maker_order: order,
+                taker_order: OrderId(2),
+                maker_account: account,
+                taker_account: AccountId(4),
+                taker_side: Side::Buy,
+                price: Price::from_minor(1),
+                quantity: 1,
+                ts,
+            }),
+            Event::PartiallyFilled {
+                order,
+                account,
+                filled: 1,
+                remaining: 1,
+                ts,
+            },
+            Event::Filled { order, account, ts },
+            Event::Cancelled {
+                order,
+                account,
+                remaining: 1,
+                reason: engine::CancelReason::Requested,
+                ts,
+            },
+            Event::Expired {
+                order,
+                account,
+                remaining: 1,
+                ts,
+            },
+            Event::Replaced {
+                order,
+                account,
+                price: Price::from_minor(2),
+                remaining: 1,
+                ts,
+            },
+        ];
+        let symbol = Symbol::new("ACME").unwrap();
+        let kinds: Vec<&str> = events
+            .into_iter()
+            .map(|event| Fact::Event { symbol, event }.kind())
+            .collect();
+        assert_eq!(kinds, Fact::EVENT_KINDS);
+        assert!(!Fact::EVENT_KINDS.contains(&Fact::Open { account }.kind()));
+    }
 
     #[test]
     fn facts_round_trip_through_json() {

@@ -40,13 +40,12 @@ async fn buy(http: &reqwest::Client, base: &str, key: &str, times: usize) {
 /// The journal's book events (trades included), by `seq`.
 async fn journaled_events(db: &str) -> Vec<u64> {
     let pool = sqlx::PgPool::connect(db).await.unwrap();
-    let seqs: Vec<i64> = sqlx::query_scalar(
-        "SELECT seq FROM journal WHERE kind IN ('accepted', 'rejected', 'trade',
-           'partially_filled', 'filled', 'cancelled', 'expired', 'replaced') ORDER BY seq",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let seqs: Vec<i64> =
+        sqlx::query_scalar("SELECT seq FROM journal WHERE kind = ANY($1) ORDER BY seq")
+            .bind(&actors::facts::Fact::EVENT_KINDS[..])
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     seqs.into_iter().map(|s| s as u64).collect()
 }
 

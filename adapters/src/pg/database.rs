@@ -81,10 +81,7 @@ impl Database {
 
     /// The `seq` of the journal's last fact (0 when empty).
     pub async fn journal_end(&self) -> Result<u64, PgError> {
-        let end: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM journal")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(end.unwrap_or(0) as u64)
+        super::store::journal_end(&self.pool).await
     }
 
     /// Record a background task's status in the `tasks` table.

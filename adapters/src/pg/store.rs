@@ -592,13 +592,12 @@ pub async fn events_after(pool: &PgPool, after: u64, limit: u32) -> Result<Journ
     // Every row is read (so the position moves past ticks and other
     // facts), but only the events' bodies are sent.
     let rows = sqlx::query(
-        "SELECT seq, CASE WHEN kind IN ('accepted', 'rejected', 'trade', 'partially_filled',
-                                        'filled', 'cancelled', 'expired', 'replaced')
-                     THEN fact::text END AS fact
+        "SELECT seq, CASE WHEN kind = ANY($3) THEN fact::text END AS fact
          FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2",
     )
     .bind(after as i64)
     .bind(i64::from(limit))
+    .bind(&Fact::EVENT_KINDS[..])
     .fetch_all(pool)
     .await?;
     let mut out = JournalEvents {
@@ -623,6 +622,14 @@ pub async fn events_after(pool: &PgPool, after: u64, limit: u32) -> Result<Journ
         }
     }
     Ok(out)
+}
+
+/// The `seq` of the journal's last fact (0 when empty).
+pub async fn journal_end(pool: &PgPool) -> Result<u64, PgError> {
+    let end: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM journal")
+        .fetch_one(pool)
+        .await?;
+    Ok(end.unwrap_or(0) as u64)
 }
 
 /// Every order of accounts `>= first_account` (the API's users), oldest
