@@ -43,8 +43,8 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 /// Log to stderr with `filter` (tracing's `EnvFilter` syntax).
 pub fn init_tracing(filter: &str) {
     // ractor wraps every actor's message loop in an INFO span ("Actor"):
-    // entering and leaving it on each poll cost about 4% of a simulated
-    // day. Its spans and logs are kept to warnings unless the filter names
+    // entering and leaving it on each poll cost about 3% of a simulated
+    // day's instructions. Its spans and logs are kept to warnings unless the filter names
     // ractor itself.
     let filter = if filter.contains("ractor") {
         filter.to_string()

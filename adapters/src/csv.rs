@@ -238,33 +238,26 @@ fn order_row(r: &csv::StringRecord, has_user: bool, line: u64) -> Result<OrderRo
     if r.len() != n {
         return Err(format!("expected {n} fields, found {}", r.len()));
     }
-    let field = |name: &str| {
-        let i = ORDER_COLUMNS.iter().position(|c| *c == name).unwrap_or(0);
-        let i = if has_user || i == 0 { i } else { i - 1 };
-        &r[i]
-    };
-    let time = engine::time::parse_rfc3339(field("time"))
-        .ok_or_else(|| format!("time `{}` is not RFC 3339", field("time")))?;
-    let user = has_user.then(|| field("user").to_string());
+    // The columns after `time` move one to the right with `user`.
+    let o = usize::from(has_user);
+    let (time_f, symbol_f, side_f, type_f, quantity_f, limit) =
+        (&r[0], &r[o + 1], &r[o + 2], &r[o + 3], &r[o + 4], &r[o + 5]);
+    let time = engine::time::parse_rfc3339(time_f)
+        .ok_or_else(|| format!("time `{}` is not RFC 3339", time_f))?;
+    let user = has_user.then(|| r[1].to_string());
     if user.as_deref().is_some_and(str::is_empty) {
         return Err("user is empty".into());
     }
-    let symbol = Symbol::new(field("symbol")).map_err(|e| format!("symbol: {e}"))?;
-    let side = engine::Side::parse(&field("side").to_ascii_lowercase())
-        .ok_or_else(|| format!("side `{}` is not buy or sell", field("side")))?;
-    let order_type = engine::OrderType::parse(&field("type").to_ascii_lowercase())
-        .ok_or_else(|| format!("type `{}` is not market or limit", field("type")))?;
-    let quantity = field("quantity")
+    let symbol = Symbol::new(symbol_f).map_err(|e| format!("symbol: {e}"))?;
+    let side = engine::Side::parse(&side_f.to_ascii_lowercase())
+        .ok_or_else(|| format!("side `{}` is not buy or sell", side_f))?;
+    let order_type = engine::OrderType::parse(&type_f.to_ascii_lowercase())
+        .ok_or_else(|| format!("type `{}` is not market or limit", type_f))?;
+    let quantity = quantity_f
         .parse::<u64>()
         .ok()
         .filter(|q| *q > 0)
-        .ok_or_else(|| {
-            format!(
-                "quantity `{}` is not a whole number above 0",
-                field("quantity")
-            )
-        })?;
-    let limit = field("limit_price");
+        .ok_or_else(|| format!("quantity `{}` is not a whole number above 0", quantity_f))?;
     let limit_price = match (order_type, limit.is_empty()) {
         (engine::OrderType::Market, true) => None,
         (engine::OrderType::Market, false) => {

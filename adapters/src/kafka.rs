@@ -587,7 +587,7 @@ impl KafkaEventLog {
     /// The partition a symbol's events go to.
     pub fn partition_of(&self, symbol: Symbol) -> i32 {
         let mut h: u32 = 0x811c_9dc5;
-        for b in symbol.as_str().bytes() {
+        for &b in symbol.as_bytes() {
             h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
         }
         (h % self.partitions as u32) as i32
@@ -614,9 +614,11 @@ impl KafkaEventLog {
     ) -> Result<usize, PortError> {
         let sends: Vec<_> = events
             .iter()
-            .filter(|(seq, symbol, _)| *seq > positions[self.partition_of(*symbol) as usize])
-            .map(|&(seq, symbol, ref event)| {
+            .filter_map(|&(seq, symbol, ref event)| {
                 let p = self.partition_of(symbol);
+                (seq > positions[p as usize]).then_some((seq, symbol, event, p))
+            })
+            .map(|(seq, symbol, event, p)| {
                 let payload = encode_journal_event(seq, symbol, event);
                 let (producer, topic) = (&self.producer, &self.topic);
                 async move {

@@ -23,9 +23,8 @@ use crate::records::Records;
 
 struct Entry {
     ticket: u64,
-    /// Orders whose requests are in the entry's facts: they become visible
-    /// to their owners' reads.
-    /// The orders whose requests it journals (owner, id).
+    /// Orders (owner, id) whose requests are in the entry's facts: they
+    /// become visible to their owners' reads.
     orders: Vec<(AccountId, OrderId)>,
     events: Vec<(Symbol, Event)>,
 }

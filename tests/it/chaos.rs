@@ -154,15 +154,7 @@ async fn sigkill_five_times_mid_trading_keeps_every_promise() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let url = fresh_database("chaos").await;
     let scenario = live();
-    let args = [
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--scenario",
-        &scenario,
-        "--database-url",
-        &url,
-    ];
+    let args = crate::live_serve_args(&scenario, &url);
     let (mut child, base) = serve(&args);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))

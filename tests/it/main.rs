@@ -86,6 +86,20 @@ impl TestApp {
     }
 }
 
+/// `serve` on a free loopback port with the live scenario's agents and
+/// the database at `url`.
+pub fn live_serve_args<'a>(scenario: &'a str, url: &'a str) -> [&'a str; 7] {
+    [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--scenario",
+        scenario,
+        "--database-url",
+        url,
+    ]
+}
+
 /// Start `marketsim <args>` (a `serve` or `relay`) as a child process with
 /// `envs`; return the child and its base URL, read from the "serving on"
 /// log line. With `SERVE_LOG` set, the child's log goes to the test's

@@ -106,15 +106,7 @@ pub(crate) async fn sums(url: &str) -> (i64, i64, BTreeMap<String, i64>, BTreeMa
 async fn sigkill_mid_load_loses_nothing_acknowledged() {
     let url = fresh_database("sigkill").await;
     let scenario = live();
-    let args = [
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--scenario",
-        &scenario,
-        "--database-url",
-        &url,
-    ];
+    let args = crate::live_serve_args(&scenario, &url);
     let (mut child, base) = start_serve(&args, &[("MARKETSIM_TICK_INTERVAL_MS", "100")]);
     let http = reqwest::Client::new();
     let acked: Acked = Arc::default();
