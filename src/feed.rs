@@ -159,7 +159,7 @@ pub struct SampleArgs {
 /// a file is complete when the command succeeds.
 pub fn sample(a: SampleArgs) -> anyhow::Result<()> {
     use std::io::Write;
-    let spec = adapters::sample::Sample {
+    let spec = files::sample::Sample {
         rows: a.rows,
         symbols: a.symbols,
         users: a.users,
@@ -169,8 +169,8 @@ pub fn sample(a: SampleArgs) -> anyhow::Result<()> {
     let write = |out: &mut dyn Write| -> std::io::Result<()> {
         let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
         match a.kind {
-            SampleKind::Orders => adapters::sample::orders(&spec, &mut out)?,
-            SampleKind::Prices => adapters::sample::prices(&spec, &mut out)?,
+            SampleKind::Orders => files::sample::orders(&spec, &mut out)?,
+            SampleKind::Prices => files::sample::prices(&spec, &mut out)?,
         }
         out.flush()
     };
@@ -296,12 +296,12 @@ pub async fn replay(a: ReplayArgs) -> anyhow::Result<()> {
     let f = std::fs::File::open(&a.file)
         .with_context(|| format!("cannot read {}", a.file.display()))?;
     let file =
-        adapters::csv::read_prices(f, a.strict).with_context(|| a.file.display().to_string())?;
+        files::csv::read_prices(f, a.strict).with_context(|| a.file.display().to_string())?;
     for e in &file.skipped {
         eprintln!("{}: skipped {e}", a.file.display());
     }
     let day = day_start(a.date.as_deref())?;
-    let ticks = adapters::csv::to_ticks(&file.rows, day, a.sort)
+    let ticks = files::csv::to_ticks(&file.rows, day, a.sort)
         .with_context(|| a.file.display().to_string())?;
     let t = &a.target;
     let (sink, destination): (Box<dyn TickSink>, String) = match (&t.brokers, &t.url, &t.redis_url)

@@ -234,9 +234,12 @@ pub fn journal_ticks(bus: &actors::EventBus, journal: Arc<dyn FactJournal>) {
             let facts: Vec<Fact> = batch
                 .iter()
                 .filter_map(|e| match *e {
-                    actors::MarketEvent::Tick { symbol, price, ts } => {
-                        Some(Fact::Tick { symbol, price, ts })
-                    }
+                    actors::MarketEvent::Tick { symbol, price, ts } => Some(Fact::Tick {
+                        symbol,
+                        price,
+                        ts,
+                        source: None,
+                    }),
                     _ => None,
                 })
                 .collect();

@@ -86,6 +86,15 @@ pub struct Settings {
     /// admin API or the tick topic) stays off the random walk until this
     /// long after the last one (ms).
     pub replay_hold_ms: u64,
+    /// A background task left paused this long (ms) is revoked by itself.
+    pub task_pause_timeout_ms: u64,
+    /// Largest file a task upload (an import) may be, in bytes.
+    pub task_upload_limit_bytes: u64,
+    /// Background tasks running at once (the rest wait, queued).
+    pub task_concurrency: u32,
+    /// Most items (rows, symbols) a task applies per step: each step is one
+    /// journal write, and a pause waits for the step in hand.
+    pub task_step_items: u32,
     /// Trading hours, `HH:MM-HH:MM` in `session_tz` on `session_days`
     /// (e.g. `09:30-16:00`). Without them the market trades in back-to-back
     /// sessions of `session_period_ms` (default: 24 hours, rolling at
@@ -146,6 +155,10 @@ impl Default for Settings {
             cache_ttl_ms: 1_000,
             auto_list: true,
             replay_hold_ms: 60_000,
+            task_pause_timeout_ms: 300_000,
+            task_upload_limit_bytes: 64 * 1024 * 1024,
+            task_concurrency: 2,
+            task_step_items: 16_384,
             session_hours: None,
             session_tz: "UTC".into(),
             session_days: "mon-fri".into(),
@@ -314,6 +327,14 @@ impl Settings {
     pub fn replay_hold(&self) -> Duration {
         Duration::from_millis(self.replay_hold_ms)
     }
+    pub fn tasks(&self) -> api::tasks::TaskSettings {
+        api::tasks::TaskSettings {
+            pause_timeout: Duration::from_millis(self.task_pause_timeout_ms),
+            upload_limit: usize::try_from(self.task_upload_limit_bytes).unwrap_or(usize::MAX),
+            concurrency: self.task_concurrency.max(1) as usize,
+            max_step: self.task_step_items.max(1) as usize,
+        }
+    }
     /// The database URL, for connecting only (never log it).
     pub fn database_url(&self) -> Option<&str> {
         self.database_url.as_ref().map(|s| s.expose_secret())
@@ -458,7 +479,7 @@ mod tests {
 
     #[test]
     fn every_key_is_settable_and_the_readme_documents_each() {
-        assert_eq!(Settings::keys().len(), 35);
+        assert_eq!(Settings::keys().len(), 39);
         assert_eq!(Settings::keys()[0], "listen");
         for key in Settings::keys() {
             let v = match *key {

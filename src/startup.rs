@@ -261,6 +261,9 @@ async fn assemble(
     // float at its initial price, so users have something to buy.
     let offerings = (plan.is_none() && !restored).then(|| listings.clone());
     let base = api::state::Shared::new(market.clone());
+    let tasks: Vec<actors::task::Task> = durable
+        .map(|d| d.tasks.values().cloned().collect())
+        .unwrap_or_default();
     let (journal, db) = match db {
         Some((db, d)) => {
             let j = open_journal(&db, d, &listings, restored, plan.is_some(), &base).await?;
@@ -303,6 +306,11 @@ async fn assemble(
         replay_hold: s.replay_hold(),
         sessions: s.sessions()?,
         limits: Arc::new(api::limits::Limits::new(s.limits())),
+        tasks: Arc::new(api::tasks::Tasks::new(s.tasks())),
+        archive: match &db {
+            Some(db) => Arc::new(db.archive()),
+            None => base.archive.clone(),
+        },
         history: redis
             .clone()
             .map(|r| r as Arc<dyn actors::ports::HistoryStore>),
@@ -318,12 +326,20 @@ async fn assemble(
     if let Some(k) = kafka {
         crate::kafka::start(k, &state, s.auto_list);
     }
-    for l in offerings.iter().flatten() {
-        state
-            .offer(l.symbol, l.float, l.initial)
-            .await
-            .with_context(|| format!("the house's offering of {}", l.symbol))?;
-    }
+    let offers: Vec<_> = offerings
+        .iter()
+        .flatten()
+        .map(|l| (l.symbol, l.float, l.initial))
+        .collect();
+    state
+        .offer_many(&offers, Vec::new())
+        .await
+        .context("the house's offerings")?;
+    // Unfinished tasks carry on where the journal left them.
+    state
+        .restore_tasks(tasks)
+        .await
+        .context("restoring background tasks")?;
     keep_sessions(state.clone());
     // Idle rate-limit buckets are forgotten every minute.
     let limits = state.limits.clone();

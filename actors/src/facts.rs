@@ -42,12 +42,40 @@ pub enum Fact {
     Order(OrderFact),
     /// Something that happened on a book (trades included).
     Event { symbol: Symbol, event: Event },
-    /// A reference-price tick.
+    /// A reference-price tick; `source` is set for prices from outside the
+    /// random walk (the price list of `GET /v1/stocks/{symbol}/prices`).
     Tick {
         symbol: Symbol,
         price: Price,
         ts: Timestamp,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<PriceSource>,
     },
+    /// A background task was created or changed (its whole new state).
+    Task(Box<crate::task::Task>),
+}
+
+/// Where a price that is not the random walk's came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceSource {
+    /// Set through the admin API.
+    Admin,
+    /// A replayed price (a price file or a tick topic).
+    Replay,
+    /// Set by a background task (its id).
+    Task(u64),
+}
+
+impl PriceSource {
+    /// `admin`, `replay` or `task:<id>`.
+    pub fn label(self) -> String {
+        match self {
+            PriceSource::Admin => "admin".into(),
+            PriceSource::Replay => "replay".into(),
+            PriceSource::Task(id) => format!("task:{id}"),
+        }
+    }
 }
 
 impl Fact {
@@ -84,6 +112,7 @@ impl Fact {
                 Event::Replaced { .. } => "replaced",
             },
             Fact::Tick { .. } => "tick",
+            Fact::Task(_) => "task",
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod recovery;
 pub mod router;
 pub mod session;
 pub mod supervisor;
+pub mod task;
 pub mod ticker;
 pub mod walk;
 

@@ -95,3 +95,56 @@ mod tests {
         assert_eq!(got, [1, 2, 3]);
     }
 }
+
+type Files = rustc_hash::FxHashMap<(u64, String), std::sync::Arc<Vec<u8>>>;
+
+/// An `Archive` in memory (memory mode: gone at exit).
+#[derive(Debug, Default)]
+pub struct MemoryArchive {
+    files: std::sync::Mutex<Files>,
+    prices: std::sync::Mutex<rustc_hash::FxHashMap<engine::Symbol, Vec<crate::ports::PriceEntry>>>,
+}
+
+#[async_trait]
+impl crate::ports::Archive for MemoryArchive {
+    async fn put_file(&self, task: u64, role: &str, bytes: Vec<u8>) -> Result<(), PortError> {
+        self.files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((task, role.to_string()), std::sync::Arc::new(bytes));
+        Ok(())
+    }
+    async fn file(&self, task: u64, role: &str) -> Result<Option<Vec<u8>>, PortError> {
+        let f = self
+            .files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(task, role.to_string()))
+            .cloned();
+        Ok(f.map(|b| b.as_ref().clone()))
+    }
+    async fn prices(
+        &self,
+        symbol: engine::Symbol,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<crate::ports::PriceEntry>, u64), PortError> {
+        let all = self.prices.lock().unwrap_or_else(|p| p.into_inner());
+        let list = all.get(&symbol).map_or(&[][..], Vec::as_slice);
+        Ok((
+            list.iter()
+                .rev()
+                .skip(offset)
+                .take(limit)
+                .copied()
+                .collect(),
+            list.len() as u64,
+        ))
+    }
+    fn record_prices(&self, entries: &[(engine::Symbol, crate::ports::PriceEntry)]) {
+        let mut all = self.prices.lock().unwrap_or_else(|p| p.into_inner());
+        for (s, e) in entries {
+            all.entry(*s).or_default().push(*e);
+        }
+    }
+}

@@ -108,3 +108,34 @@ pub trait ReadCache: Send + Sync + std::fmt::Debug {
     /// Drop every cached read (something they show has changed).
     async fn invalidate(&self) -> Result<(), PortError>;
 }
+
+/// A price from outside the random walk, as listed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PriceEntry {
+    pub ts: Timestamp,
+    pub price: Price,
+    pub source: crate::facts::PriceSource,
+}
+
+/// Durable things the API reads back that are not actor state: the files
+/// of background tasks (uploads, exports) and each symbol's list of
+/// prices from outside the walk. PostgreSQL keeps them (prices are read
+/// from the journal itself); `memory::MemoryArchive` keeps them until exit.
+#[async_trait]
+pub trait Archive: Send + Sync + std::fmt::Debug {
+    /// Keep `bytes` as task `task`'s file `role` (`upload`, `export`),
+    /// durably, before the caller journals anything that needs it.
+    async fn put_file(&self, task: u64, role: &str, bytes: Vec<u8>) -> Result<(), PortError>;
+    async fn file(&self, task: u64, role: &str) -> Result<Option<Vec<u8>>, PortError>;
+    /// `symbol`'s prices from outside the walk, newest first, and how many
+    /// there are in all.
+    async fn prices(
+        &self,
+        symbol: Symbol,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<PriceEntry>, u64), PortError>;
+    /// Prices just made durable (a journal-backed archive reads them from
+    /// the journal and ignores this).
+    fn record_prices(&self, _entries: &[(Symbol, PriceEntry)]) {}
+}

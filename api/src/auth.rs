@@ -88,6 +88,29 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
+/// The admin key (`Caller(None)`) or a user's (`Caller(Some(account))`):
+/// for routes both may use, each seeing what is theirs.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller(pub Option<AccountId>);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        let hash = hash_key(bearer(parts).ok_or(ApiError::Unauthorized)?);
+        if st
+            .admin_key_hash
+            .as_ref()
+            .is_some_and(|h| same_hash(h, &hash))
+        {
+            return Ok(Caller(None));
+        }
+        st.users
+            .by_key(&hash)
+            .map(|a| Caller(Some(a)))
+            .ok_or(ApiError::Unauthorized)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ pub mod records;
 pub mod relay;
 pub mod routes;
 pub mod state;
+pub mod tasks;
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -146,6 +147,8 @@ impl Modify for Problems {
         routes::orders::place, routes::orders::list, routes::orders::one, routes::orders::cancel, routes::orders::trades,
         routes::portfolio::portfolio,
         routes::admin::list_stock, routes::admin::set_price, routes::admin::pause, routes::admin::resume,
+        routes::tasks::start, routes::tasks::list, routes::tasks::one, routes::tasks::pause, routes::tasks::resume, routes::tasks::revoke,
+        routes::stocks::prices,
         routes::stream::stream, routes::ops::health, routes::ops::metrics_text,
     ),
     components(schemas(Problem)),
@@ -225,6 +228,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::portfolio::router())
         .merge(routes::admin::router())
         .merge(routes::stream::router())
+        .merge(routes::tasks::router(state.tasks.settings.upload_limit))
         .merge(routes::ops::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

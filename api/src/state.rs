@@ -70,6 +70,17 @@ impl Users {
             .get(&id)
             .cloned()
     }
+    /// Each user's account by name (the first registered of a name).
+    pub fn names(&self) -> FxHashMap<String, AccountId> {
+        let info = self.info.read().unwrap_or_else(|p| p.into_inner());
+        let mut by_id: Vec<(&AccountId, &UserInfo)> = info.iter().collect();
+        by_id.sort_by_key(|(id, _)| **id);
+        let mut out = FxHashMap::default();
+        for (id, u) in by_id {
+            out.entry(u.name.clone()).or_insert(*id);
+        }
+        out
+    }
     pub fn len(&self) -> usize {
         self.info.read().unwrap_or_else(|p| p.into_inner()).len()
     }
@@ -248,6 +259,10 @@ pub struct Shared {
     pub sessions: actors::session::Sessions,
     /// Rate limits and caps.
     pub limits: Arc<crate::limits::Limits>,
+    /// Background tasks.
+    pub tasks: Arc<crate::tasks::Tasks>,
+    /// Task files and the prices from outside the walk.
+    pub archive: Arc<dyn actors::ports::Archive>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -298,6 +313,8 @@ impl Shared {
             limits: Arc::new(crate::limits::Limits::new(
                 crate::limits::LimitSettings::off(),
             )),
+            tasks: Arc::new(crate::tasks::Tasks::default()),
+            archive: Arc::new(actors::memory::MemoryArchive::default()),
         }
     }
 

@@ -178,10 +178,10 @@ fn sample_writes_files_the_readers_accept_the_same_for_the_same_seed() {
         String::from_utf8_lossy(&out.stderr)
     );
     let bytes = std::fs::read(&file).unwrap();
-    let prices = adapters::csv::read_prices(&bytes[..], true).unwrap();
+    let prices = files::csv::read_prices(&bytes[..], true).unwrap();
     assert_eq!(prices.rows.len(), 3000);
     // In time order: replay takes it without --sort.
-    adapters::csv::to_ticks(&prices.rows, engine::Timestamp(0), false).unwrap();
+    files::csv::to_ticks(&prices.rows, engine::Timestamp(0), false).unwrap();
     // Standard output, same seed: the same bytes.
     let again = bin().args(args).output().unwrap();
     assert_eq!(again.stdout, bytes);
@@ -190,7 +190,7 @@ fn sample_writes_files_the_readers_accept_the_same_for_the_same_seed() {
     let file = dir.path().join("orders.csv");
     let path = file.to_str().unwrap();
     crate::marketsim_ok(&["sample", "orders", "--date", "2026-01-05", "-o", path]);
-    let orders = adapters::csv::read_orders(&std::fs::read(&file).unwrap()[..], true).unwrap();
+    let orders = files::csv::read_orders(&std::fs::read(&file).unwrap()[..], true).unwrap();
     assert_eq!(orders.rows.len(), 20_000);
     assert!(orders.has_user);
     assert!(

@@ -13,6 +13,7 @@ mod serve;
 mod serve_kafka;
 mod sessions;
 mod tansu;
+mod tasks;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

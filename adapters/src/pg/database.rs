@@ -89,6 +89,13 @@ impl Database {
         super::task_status(&self.pool, name, status, detail).await
     }
 
+    /// Task files and outside prices kept in this database.
+    pub fn archive(&self) -> PgArchive {
+        PgArchive {
+            pool: self.pool.clone(),
+        }
+    }
+
     /// Start the journal's writer from `state` (see `PgJournal::start`).
     pub fn start_journal(&self, state: Durable, config: WriterConfig) -> (PgJournal, Writer) {
         PgJournal::start(self.pool.clone(), state, config)
@@ -117,6 +124,53 @@ impl Database {
             .await?;
         admin.close().await;
         Ok(format!("{server}/{name}"))
+    }
+}
+
+/// `actors::ports::Archive` on PostgreSQL: task files in `task_files`,
+/// outside prices read back from the journal.
+#[derive(Clone, Debug)]
+pub struct PgArchive {
+    pool: PgPool,
+}
+
+fn port(e: PgError) -> actors::ports::PortError {
+    actors::ports::PortError {
+        port: "postgres",
+        message: e.to_string(),
+    }
+}
+
+#[async_trait::async_trait]
+impl actors::ports::Archive for PgArchive {
+    async fn put_file(
+        &self,
+        task: u64,
+        role: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), actors::ports::PortError> {
+        super::store::put_task_file(&self.pool, task, role, &bytes)
+            .await
+            .map_err(port)
+    }
+    async fn file(
+        &self,
+        task: u64,
+        role: &str,
+    ) -> Result<Option<Vec<u8>>, actors::ports::PortError> {
+        super::store::task_file(&self.pool, task, role)
+            .await
+            .map_err(port)
+    }
+    async fn prices(
+        &self,
+        symbol: engine::Symbol,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<actors::ports::PriceEntry>, u64), actors::ports::PortError> {
+        super::store::outside_prices(&self.pool, symbol, limit, offset)
+            .await
+            .map_err(port)
     }
 }
 

@@ -23,7 +23,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tokio::sync::{mpsc, watch};
 
-pub use database::{Database, redact};
+pub use database::{Database, PgArchive, redact};
 pub use state::{Durable, OrderRow, StockRow, UserRow};
 pub use store::{
     JournalEvents, checkpoint, load, load_with, user_orders, user_trades, write_checkpoint,

@@ -124,6 +124,9 @@ pub struct Durable {
     /// Trades not yet checkpointed.
     pub new_trades: Vec<Trade>,
     pub max_order_id: u64,
+    /// Background tasks, each as last journaled.
+    pub tasks: BTreeMap<u64, actors::task::Task>,
+    pub(crate) dirty_tasks: FxHashSet<u64>,
     pub(crate) dirty_users: FxHashSet<AccountId>,
     pub(crate) dirty_cash: FxHashSet<AccountId>,
     pub(crate) dirty_holdings: FxHashSet<(AccountId, Symbol)>,
@@ -147,6 +150,8 @@ impl Durable {
             stocks: BTreeMap::new(),
             new_trades: Vec::new(),
             max_order_id: 0,
+            tasks: BTreeMap::new(),
+            dirty_tasks: FxHashSet::default(),
             dirty_users: FxHashSet::default(),
             dirty_cash: FxHashSet::default(),
             dirty_holdings: FxHashSet::default(),
@@ -173,6 +178,7 @@ impl Durable {
             && self.dirty_holdings.is_empty()
             && self.dirty_orders.is_empty()
             && self.dirty_stocks.is_empty()
+            && self.dirty_tasks.is_empty()
             && self.new_trades.is_empty())
     }
 
@@ -271,7 +277,13 @@ impl Durable {
                 }
             }
             Fact::Event { symbol, event } => self.apply_event(*symbol, event),
-            Fact::Tick { symbol, price, ts } => {
+            Fact::Task(t) => {
+                self.tasks.insert(t.id, (**t).clone());
+                self.dirty_tasks.insert(t.id);
+            }
+            Fact::Tick {
+                symbol, price, ts, ..
+            } => {
                 if let Some(s) = self.stocks.get_mut(symbol) {
                     s.stats.on_tick(*ts, *price);
                     if s.candles.on_tick(*ts, *price).is_ok() {
@@ -486,6 +498,12 @@ impl Durable {
                 snap.dirty_orders.insert(id);
             }
         }
+        for id in self.dirty_tasks.drain() {
+            if let Some(t) = self.tasks.get(&id) {
+                snap.tasks.insert(id, t.clone());
+                snap.dirty_tasks.insert(id);
+            }
+        }
         snap.new_trades = std::mem::take(&mut self.new_trades);
         snap
     }
@@ -520,6 +538,12 @@ impl Durable {
                 self.orders.insert(id, o.clone());
             }
             self.dirty_orders.insert(id);
+        }
+        for id in later.dirty_tasks {
+            if let Some(t) = later.tasks.get(&id) {
+                self.tasks.insert(id, t.clone());
+            }
+            self.dirty_tasks.insert(id);
         }
         self.new_trades.extend(later.new_trades);
     }

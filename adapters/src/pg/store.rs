@@ -357,6 +357,25 @@ pub async fn write_checkpoint(pool: &PgPool, d: &Durable) -> Result<(), PgError>
         .await?;
     }
 
+    if !d.dirty_tasks.is_empty() {
+        let (mut ids, mut bodies) = (vec![], vec![]);
+        for id in &d.dirty_tasks {
+            if let Some(t) = d.tasks.get(id) {
+                ids.push(*id as i64);
+                bodies.push(serde_json::to_string(t).map_err(|e| PgError::Journal(e.to_string()))?);
+            }
+        }
+        sqlx::query(
+            "INSERT INTO market_tasks (id, task)
+             SELECT * FROM UNNEST($1::int8[], $2::text[])
+             ON CONFLICT (id) DO UPDATE SET task = EXCLUDED.task",
+        )
+        .bind(&ids)
+        .bind(&bodies)
+        .execute(&mut *tx)
+        .await?;
+    }
+
     sqlx::query("UPDATE checkpoint SET seq = $1, taken_at = now()")
         .bind(d.seq as i64)
         .execute(&mut *tx)
@@ -530,6 +549,15 @@ pub async fn load_with(
     for (symbol, tick, price) in known {
         d.ensure_stock(*symbol, *tick, *price);
     }
+    for r in sqlx::query("SELECT id, task FROM market_tasks")
+        .fetch_all(pool)
+        .await?
+    {
+        let id: i64 = r.try_get("id")?;
+        let task: actors::task::Task = serde_json::from_str(&r.try_get::<String, _>("task")?)
+            .map_err(|e| PgError::Journal(format!("task {id}: {e}")))?;
+        d.tasks.insert(task.id, task);
+    }
     // Fold the journal after the checkpoint, in chunks.
     loop {
         let rows = sqlx::query(
@@ -677,4 +705,75 @@ pub async fn user_trades(pool: &PgPool, first_account: u64) -> Result<Vec<Trade>
             })
         })
         .collect()
+}
+
+/// Keep a task's file (an upload or an export), replacing one of the same
+/// role.
+pub async fn put_task_file(
+    pool: &PgPool,
+    task: u64,
+    role: &str,
+    body: &[u8],
+) -> Result<(), PgError> {
+    sqlx::query(
+        "INSERT INTO task_files (task_id, role, body) VALUES ($1, $2, $3)
+         ON CONFLICT (task_id, role) DO UPDATE SET body = EXCLUDED.body",
+    )
+    .bind(task as i64)
+    .bind(role)
+    .bind(body)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A task's file, if kept.
+pub async fn task_file(pool: &PgPool, task: u64, role: &str) -> Result<Option<Vec<u8>>, PgError> {
+    Ok(
+        sqlx::query_scalar("SELECT body FROM task_files WHERE task_id = $1 AND role = $2")
+            .bind(task as i64)
+            .bind(role)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// `symbol`'s journaled prices from outside the walk, newest first, and
+/// how many there are.
+pub async fn outside_prices(
+    pool: &PgPool,
+    symbol: Symbol,
+    limit: usize,
+    offset: usize,
+) -> Result<(Vec<actors::ports::PriceEntry>, u64), PgError> {
+    const WHERE: &str = "kind = 'tick' AND (fact -> 'tick' ->> 'source') IS NOT NULL \
+                         AND (fact -> 'tick' ->> 'symbol') = $1";
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM journal WHERE {WHERE}"
+    )))
+    .bind(symbol.as_str())
+    .fetch_one(pool)
+    .await?;
+    let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT fact::text FROM journal WHERE {WHERE} ORDER BY seq DESC LIMIT $2 OFFSET $3"
+    )))
+    .bind(symbol.as_str())
+    .bind(limit as i64)
+    .bind(offset as i64)
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for text in rows {
+        match serde_json::from_str::<Fact>(&text) {
+            Ok(Fact::Tick {
+                price,
+                ts,
+                source: Some(source),
+                ..
+            }) => out.push(actors::ports::PriceEntry { ts, price, source }),
+            Ok(_) => {}
+            Err(e) => return Err(PgError::Journal(format!("a price in the journal: {e}"))),
+        }
+    }
+    Ok((out, total as u64))
 }

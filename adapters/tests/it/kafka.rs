@@ -143,10 +143,10 @@ async fn a_replayed_csv_gives_exactly_the_expected_minute_history() {
     // Several prices in 09:00, nothing in 09:01 (carried forward), rows out
     // of time order in the file (sent in time order), one malformed row.
     let csv = "Time,Stock,Price\n090000,ACME,10\n090020,ACME,10.5\n090059,ACME,11\n090230,ACME,12\n090010,BETA,5\n090300,BETA,5.25\n090100,ACME,oops\n090015,BETA,6\n";
-    let file = adapters::csv::read_prices(csv.as_bytes(), false).unwrap();
+    let file = files::csv::read_prices(csv.as_bytes(), false).unwrap();
     assert_eq!(file.skipped.len(), 1);
     assert_eq!(file.skipped[0].line, 8);
-    let ticks = adapters::csv::to_ticks(&file.rows, Timestamp(0), true).unwrap();
+    let ticks = files::csv::to_ticks(&file.rows, Timestamp(0), true).unwrap();
     let sink = KafkaTickSink::new(&brokers, "prices").unwrap();
     sink.publish(&ticks).await.unwrap();
     sink.flush(Duration::from_secs(5)).unwrap();

@@ -147,6 +147,7 @@ fn history() -> Vec<Fact> {
             symbol: acme(),
             price: Price::from_minor(1_010),
             ts: Timestamp(2 * MIN + 1),
+            source: None,
         },
     ]
 }
@@ -345,6 +346,7 @@ async fn concurrent_appends_are_group_committed_with_a_gap_free_sequence(pool: P
                         symbol: acme(),
                         price: Price::from_minor(1_000 + i),
                         ts: Timestamp(MIN + k * 1_000 + i),
+                        source: None,
                     }]);
                     if i % 100 == 99 {
                         j.durable(t, Duration::from_secs(10)).await.unwrap();
@@ -489,6 +491,7 @@ async fn a_lost_commit_acknowledgement_never_wedges_the_writer(pool: PgPool) {
         symbol: acme(),
         price: Price::from_minor(1_234),
         ts: Timestamp(5 * MIN),
+        source: None,
     }]);
     j.durable(more, Duration::from_secs(10)).await.unwrap();
     let (n, lo, hi): (i64, i64, i64) =

@@ -98,112 +98,149 @@ impl AppState {
         at: engine::Timestamp,
         outside: bool,
     ) -> Result<actors::TickerHandle, ApiError> {
-        let s = listing.symbol;
-        let model = listing
-            .model(listing.initial)
-            .map_err(|e| ApiError::Unprocessable(format!("`volatility`: {e}")))?;
-        let h = self
-            .market
-            .list(listing.ticker(actors::TickerConfig {
-                ticks_update_stats: true,
-            }))
+        let mut h = self
+            .list_many(vec![listing], at, outside, Vec::new())
             .await?;
-        // Its first price, at its own time (the listing's day starts here).
-        h.tick(listing.initial, at).await?;
-        self.market
-            .accounts_of(self.house)
-            .apply(actors::account::AccountCmd::Issue(
-                self.house,
-                s,
-                listing.float,
-            ))
-            .await?
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let ticket = self.publish(
-            vec![
-                actors::facts::Fact::Listed {
-                    symbol: s,
-                    tick: listing.tick,
-                    price: listing.initial,
-                },
-                actors::facts::Fact::Issue {
+        h.pop()
+            .ok_or_else(|| ApiError::Internal("a listing vanished".into()))
+    }
+
+    /// List several symbols as `list` does one, with one journal write
+    /// for the listings and one order-router submission for the house's
+    /// offerings (journaled with `offer_facts`, e.g. a task's progress).
+    /// A symbol already listed is not listed again; its offering is made
+    /// again, which the house's ledger refuses if the first one rests (so
+    /// a task that runs a chunk again after a restart offers once).
+    pub async fn list_many(
+        &self,
+        listings: Vec<actors::Listing>,
+        at: engine::Timestamp,
+        outside: bool,
+        offer_facts: Vec<actors::facts::Fact>,
+    ) -> Result<Vec<actors::TickerHandle>, ApiError> {
+        let mut handles = Vec::with_capacity(listings.len());
+        let mut facts = Vec::with_capacity(2 * listings.len());
+        let mut offers = Vec::with_capacity(listings.len());
+        let mut models = Vec::new();
+        for listing in &listings {
+            let s = listing.symbol;
+            if let Some(h) = self.market.directory().ticker(s) {
+                handles.push(h);
+                offers.push((s, listing.float, listing.initial));
+                continue;
+            }
+            let model = listing
+                .model(listing.initial)
+                .map_err(|e| ApiError::Unprocessable(format!("`volatility`: {e}")))?;
+            let h = self
+                .market
+                .list(listing.ticker(actors::TickerConfig {
+                    ticks_update_stats: true,
+                }))
+                .await?;
+            // Its first price, at its own time (the listing's day starts here).
+            h.tick(listing.initial, at).await?;
+            facts.push(actors::facts::Fact::Listed {
+                symbol: s,
+                tick: listing.tick,
+                price: listing.initial,
+            });
+            if listing.float > 0 {
+                self.market
+                    .accounts_of(self.house)
+                    .apply(actors::account::AccountCmd::Issue(
+                        self.house,
+                        s,
+                        listing.float,
+                    ))
+                    .await?
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                facts.push(actors::facts::Fact::Issue {
                     account: self.house,
                     symbol: s,
                     quantity: listing.float,
-                },
-            ],
-            &[],
-        );
+                });
+            }
+            handles.push(h);
+            offers.push((s, listing.float, listing.initial));
+            models.push((s, model));
+        }
+        let ticket = self.publish(facts, &[]);
         self.commit(ticket).await?;
-        self.offer(s, listing.float, listing.initial).await?;
+        self.offer_many(&offers, offer_facts).await?;
         if let Some(c) = &self.cache {
             // The listing changed: cached lists and movers are stale.
             let _ = c.invalidate().await;
         }
         if let Some(g) = &self.generator {
-            let stream = self.market.directory().tickers().len() as u64;
-            let _ = g.add(
-                s,
-                model,
-                stream,
-                stream,
-                outside.then_some(self.replay_hold),
-            );
+            for (s, model) in models {
+                let stream = self.market.directory().tickers().len() as u64;
+                let _ = g.add(
+                    s,
+                    model,
+                    stream,
+                    stream,
+                    outside.then_some(self.replay_hold),
+                );
+            }
         }
-        Ok(h)
+        Ok(handles)
     }
 
-    /// The issuer (the house) offers `quantity` shares of `symbol` at
-    /// `price`: a resting GTC sell, journaled like any order, that users
-    /// buy from (a listing's primary offering; its size is the stock's
-    /// `available_quantity` until someone buys).
-    pub async fn offer(
+    /// The issuer (the house) offers `quantity` shares of each `symbol` at
+    /// `price`: resting GTC sells, journaled like any order (with `facts`
+    /// beside them), that users buy from (a listing's primary offering;
+    /// its size is the stock's `available_quantity` until someone buys).
+    pub async fn offer_many(
         &self,
-        symbol: engine::Symbol,
-        quantity: u64,
-        price: engine::Price,
+        offers: &[(engine::Symbol, u64, engine::Price)],
+        mut facts: Vec<actors::facts::Fact>,
     ) -> Result<(), ApiError> {
-        if quantity == 0 {
+        let mut cmds = Vec::with_capacity(offers.len());
+        let mut at = engine::Timestamp(0);
+        let mut requests = Vec::with_capacity(offers.len() + facts.len());
+        for &(symbol, quantity, price) in offers.iter().filter(|o| o.1 > 0) {
+            let (id, ts) = self.next_order();
+            at = ts;
+            let req = engine::OrderRequest {
+                id,
+                account: self.house,
+                symbol,
+                side: engine::Side::Sell,
+                order_type: engine::OrderType::Limit,
+                quantity,
+                limit_price: Some(price),
+                collar: None,
+                time_in_force: engine::TimeInForce::Gtc,
+                client_order_id: None,
+                ts,
+            };
+            let order = actors::matcher::validate(&self.market.directory(), req, self.collar_bps)
+                .await
+                .map_err(|e| {
+                    ApiError::Internal(format!("the house's offering of {symbol}: {e}"))
+                })?;
+            requests.push(actors::facts::Fact::Order(actors::facts::OrderFact {
+                id,
+                account: self.house,
+                client_order_id: None,
+                symbol,
+                side: engine::Side::Sell,
+                order_type: engine::OrderType::Limit,
+                quantity,
+                limit_price: Some(price),
+                time_in_force: engine::TimeInForce::Gtc,
+                denied: None,
+                at: ts,
+            }));
+            cmds.push(actors::Command::Place(order));
+        }
+        if cmds.is_empty() && facts.is_empty() {
             return Ok(());
         }
-        let (id, ts) = self.next_order();
-        let req = engine::OrderRequest {
-            id,
-            account: self.house,
-            symbol,
-            side: engine::Side::Sell,
-            order_type: engine::OrderType::Limit,
-            quantity,
-            limit_price: Some(price),
-            collar: None,
-            time_in_force: engine::TimeInForce::Gtc,
-            client_order_id: None,
-            ts,
-        };
-        let order = actors::matcher::validate(&self.market.directory(), req, self.collar_bps)
-            .await
-            .map_err(|e| ApiError::Internal(format!("the house's offering of {symbol}: {e}")))?;
-        let fact = actors::facts::Fact::Order(actors::facts::OrderFact {
-            id,
-            account: self.house,
-            client_order_id: None,
-            symbol,
-            side: engine::Side::Sell,
-            order_type: engine::OrderType::Limit,
-            quantity,
-            limit_price: Some(price),
-            time_in_force: engine::TimeInForce::Gtc,
-            denied: None,
-            at: ts,
-        });
-        let batch = self
-            .submit(
-                self.house,
-                ts,
-                vec![fact],
-                vec![actors::Command::Place(order)],
-            )
-            .await?;
+        requests.append(&mut facts);
+        let at = if cmds.is_empty() { self.now() } else { at };
+        let batch = self.submit(self.house, at, requests, cmds).await?;
         self.commit(batch.ticket).await
     }
 
@@ -227,16 +264,30 @@ impl AppState {
                 symbol: s,
                 price: p,
                 ts: at,
+                source: Some(actors::facts::PriceSource::Replay),
             }],
             &[],
         );
         self.commit(ticket).await?;
+        self.price_set(s, p, at, actors::facts::PriceSource::Replay);
         self.bus.publish(vec![actors::MarketEvent::Tick {
             symbol: s,
             price: p,
             ts: at,
         }]);
         Ok(())
+    }
+
+    /// A durable price from outside the walk joins the symbol's price list.
+    pub fn price_set(
+        &self,
+        symbol: engine::Symbol,
+        price: engine::Price,
+        ts: engine::Timestamp,
+        source: actors::facts::PriceSource,
+    ) {
+        self.archive
+            .record_prices(&[(symbol, actors::ports::PriceEntry { ts, price, source })]);
     }
 }
 
@@ -285,10 +336,12 @@ pub async fn set_price(
             symbol: s,
             price: p,
             ts: now,
+            source: Some(actors::facts::PriceSource::Admin),
         }],
         &[],
     );
     st.commit(ticket).await?;
+    st.price_set(s, p, now, actors::facts::PriceSource::Admin);
     Ok(axum::Json(stock(&t.snapshot().await?)))
 }
 

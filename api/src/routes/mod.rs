@@ -6,4 +6,5 @@ pub mod orders;
 pub mod portfolio;
 pub mod stocks;
 pub mod stream;
+pub mod tasks;
 pub mod users;

@@ -42,7 +42,7 @@ fn denied(record: &OrderRecord, detail: String) -> ApiError {
     }
 }
 
-fn reject_text(r: RejectReason) -> &'static str {
+pub(crate) fn reject_text(r: RejectReason) -> &'static str {
     match r {
         RejectReason::InsufficientCash => {
             "insufficient cash for this order (quantity x price plus fees)"
@@ -139,38 +139,20 @@ async fn place_order(
         TifDto::Day => TimeInForce::Day,
     };
     let side: Side = body.side.into();
-    let (id, now) = st.next_order();
-    let req = OrderRequest {
-        id,
+    let (req, mut record) = new_order(
+        &st,
         account,
-        symbol,
-        side,
-        order_type,
-        quantity: body.quantity,
-        limit_price,
-        collar: None,
-        time_in_force,
-        client_order_id,
-        ts: now,
-    };
-    let mut record = OrderRecord {
-        id,
-        account,
-        client_order_id,
-        symbol,
-        side,
-        order_type,
-        quantity: body.quantity,
-        limit_price,
-        time_in_force,
-        status: OrderStatus::Accepted,
-        filled: 0,
-        filled_value: engine::Money::ZERO,
-        reason: None,
-        cancel_reason: None,
-        created_at: now,
-        updated_at: now,
-    };
+        OrderSpec {
+            symbol,
+            side,
+            order_type,
+            quantity: body.quantity,
+            limit_price,
+            time_in_force,
+            client_order_id,
+        },
+    );
+    let (id, now) = (req.id, req.ts);
     // Validation failures are denials: recorded, then reported.
     let order = match actors::matcher::validate(&st.market.directory(), req, st.collar_bps).await {
         Ok(o) => o,
@@ -196,6 +178,60 @@ async fn place_order(
     }
     let (ticket, result) = route(&st, account, id, now, side, fact, order).await;
     answer(&st, id, client_order_id, ticket, result).await
+}
+
+/// What a new order asks for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OrderSpec {
+    pub symbol: Symbol,
+    pub side: Side,
+    pub order_type: OrderType,
+    pub quantity: u64,
+    pub limit_price: Option<engine::Price>,
+    pub time_in_force: TimeInForce,
+    pub client_order_id: Option<ClientOrderId>,
+}
+
+/// A new order's request and its record (accepted until the market says
+/// otherwise), with a fresh id and creation time.
+pub(crate) fn new_order(
+    st: &AppState,
+    account: AccountId,
+    o: OrderSpec,
+) -> (OrderRequest, OrderRecord) {
+    let (id, now) = st.next_order();
+    let req = OrderRequest {
+        id,
+        account,
+        symbol: o.symbol,
+        side: o.side,
+        order_type: o.order_type,
+        quantity: o.quantity,
+        limit_price: o.limit_price,
+        collar: None,
+        time_in_force: o.time_in_force,
+        client_order_id: o.client_order_id,
+        ts: now,
+    };
+    let record = OrderRecord {
+        id,
+        account,
+        client_order_id: o.client_order_id,
+        symbol: o.symbol,
+        side: o.side,
+        order_type: o.order_type,
+        quantity: o.quantity,
+        limit_price: o.limit_price,
+        time_in_force: o.time_in_force,
+        status: OrderStatus::Accepted,
+        filled: 0,
+        filled_value: engine::Money::ZERO,
+        reason: None,
+        cancel_reason: None,
+        created_at: now,
+        updated_at: now,
+    };
+    (req, record)
 }
 
 /// Route a recorded order and answer as its first request does: 201 with

@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/stocks/{symbol}/book", get(book))
         .route("/v1/stocks/{symbol}/candles", get(candles))
         .route("/v1/stocks/{symbol}/history", get(history))
+        .route("/v1/stocks/{symbol}/prices", get(prices))
         .route("/v1/market/movers", get(movers))
 }
 
@@ -320,6 +321,49 @@ pub async fn history(
         }
     }
     Ok(axum::Json(out))
+}
+
+/// A price set from outside the random walk.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PriceDto {
+    /// When the price took effect (its own time, RFC 3339).
+    pub timestamp: String,
+    pub price: String,
+    /// `admin`, `replay`, or `task:<id>` (an update or import task).
+    pub source: String,
+}
+
+/// Every price set from outside the random walk (the admin API, replays,
+/// price-update and import tasks), newest first: the share-price-update
+/// list. The walk's own moves are in `candles` and `history`.
+#[utoipa::path(get, path = "/v1/stocks/{symbol}/prices", tag = "market",
+    params(("symbol" = String, Path, description = "Ticker symbol (either case)"), Paging),
+    responses((status = 200, body = Page<PriceDto>), (status = 404, body = crate::error::Problem)))]
+pub async fn prices(
+    State(st): State<AppState>,
+    Path(s): Path<String>,
+    Query(p): Query<Paging>,
+) -> Result<axum::Json<Page<PriceDto>>, ApiError> {
+    let (limit, offset) = page_bounds(p.limit, p.offset)?;
+    let t = ticker(&st, &s)?;
+    let (items, total) = st
+        .archive
+        .prices(t.symbol(), limit, offset)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(axum::Json(Page {
+        items: items
+            .into_iter()
+            .map(|e| PriceDto {
+                timestamp: crate::dto::ts(e.ts),
+                price: e.price.to_string(),
+                source: e.source.label(),
+            })
+            .collect(),
+        total: total as usize,
+        limit,
+        offset,
+    }))
 }
 
 /// Minute histories per day from minute candles (the close of each

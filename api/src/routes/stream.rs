@@ -22,7 +22,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A stream of `tick`, `trade` and `order` events (the caller's orders
-/// only). A client that falls behind gets a `lagged` event with the count of
+/// only), and `task` events (the progress of the caller's tasks and of
+/// market-wide ones). A client that falls behind gets a `lagged` event with the count of
 /// batches it missed.
 #[utoipa::path(get, path = "/v1/stream", tag = "market", security(("bearer" = [])),
     responses((status = 200, description = "text/event-stream of tick, trade and order events")))]
@@ -43,6 +44,15 @@ pub async fn stream(
         };
         futures::stream::iter(out)
     });
+    // Progress of the caller's tasks and of market-wide ones.
+    let tasks = BroadcastStream::new(st.tasks.subscribe()).filter_map(move |t| {
+        let ev = match t {
+            Ok(t) if t.owner.is_none() || t.owner == Some(me) => Some(Ok(task_event(&t))),
+            _ => None,
+        };
+        std::future::ready(ev)
+    });
+    let events = futures::stream::select(events, tasks);
     let mut shutdown = st.shutdown.clone();
     let stop = async move {
         if shutdown.wait_for(|v| *v).await.is_err() {
@@ -52,6 +62,13 @@ pub async fn stream(
     };
     Ok(SseResponse::new(events.take_until(stop))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+fn task_event(t: &actors::task::Task) -> Sse {
+    let v = serde_json::json!({"id": t.id, "kind": t.kind.as_str(), "state": t.state.as_str(),
+        "done": t.done, "total": t.total, "applied": t.applied, "refused": t.refused,
+        "timestamp": ts(t.updated_at)});
+    Sse::default().event("task").data(v.to_string())
 }
 
 fn to_sse(m: &actors::MarketEvent, me: engine::AccountId) -> Option<Sse> {

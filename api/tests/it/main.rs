@@ -5,6 +5,7 @@ mod journey;
 mod market_time;
 mod ops;
 mod orders;
+mod tasks;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -35,6 +36,18 @@ impl App {
 
     /// `start`, journaling to `journal`.
     pub async fn start_with(journal: Arc<dyn actors::ports::FactJournal>) -> App {
+        App::build(journal, api::tasks::TaskSettings::default()).await
+    }
+
+    /// `start`, with background tasks set up as `tasks` says.
+    pub async fn start_tasks(tasks: api::tasks::TaskSettings) -> App {
+        App::build(Arc::new(actors::memory::NoJournal), tasks).await
+    }
+
+    async fn build(
+        journal: Arc<dyn actors::ports::FactJournal>,
+        tasks: api::tasks::TaskSettings,
+    ) -> App {
         let market = MarketHandle::start(Fees::default(), AccountId::FEES, 2)
             .await
             .unwrap();
@@ -66,6 +79,7 @@ impl App {
             clock: actors::Clock::from_fn(move || Timestamp(c.load(Ordering::Relaxed))),
             admin_key_hash: Some(api::auth::hash_key(ADMIN_KEY)),
             journal,
+            tasks: Arc::new(api::tasks::Tasks::new(tasks)),
             ..api::state::Shared::new(market)
         })
         .await

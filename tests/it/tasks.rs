@@ -1,0 +1,149 @@
+//! Background tasks with PostgreSQL (`DATABASE_URL`): a task killed
+//! mid-import (SIGKILL) carries on after a restart where its journal left
+//! it, placing every row exactly once; a paused task stays paused.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::{Server, fresh_database, get_json, register, start_serve};
+
+const ADMIN: &str = "secret-admin-key-1";
+
+fn orders_csv(rows: usize) -> String {
+    let mut csv = String::from("time,symbol,side,type,quantity,limit_price\n");
+    for i in 0..rows {
+        csv.push_str(&format!(
+            "2026-11-22T12:00:{:02}Z,ACME,buy,limit,1,1.00\n",
+            i % 60
+        ));
+    }
+    csv
+}
+
+async fn upload(http: &reqwest::Client, base: &str, key: &str, csv: String) -> Value {
+    let form = reqwest::multipart::Form::new()
+        .text("kind", "import_orders")
+        .part("file", reqwest::multipart::Part::bytes(csv.into_bytes()));
+    let r = http
+        .post(format!("{base}/v1/tasks"))
+        .bearer_auth(key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    r.json().await.unwrap()
+}
+
+async fn task(http: &reqwest::Client, base: &str, key: &str, id: u64) -> Value {
+    get_json(http, &format!("{base}/v1/tasks/{id}"), Some(key)).await
+}
+
+/// How many orders task `id` placed, and how many distinct rows they are.
+async fn placed(url: &str, id: u64) -> (i64, i64) {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let r = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT client_order_id) FROM orders WHERE client_order_id LIKE $1",
+    )
+    .bind(format!("t{id}-%"))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    r
+}
+
+#[tokio::test]
+async fn a_task_killed_mid_import_carries_on_with_no_row_twice() {
+    let url = fresh_database("tasks").await;
+    let envs = [
+        ("MARKETSIM_ADMIN_KEY", ADMIN),
+        ("MARKETSIM_TICK_INTERVAL_MS", "3600000"),
+        // Small steps: the kill lands mid-task.
+        ("MARKETSIM_TASK_STEP_ITEMS", "20"),
+    ];
+    let args = ["serve", "--listen", "127.0.0.1:0", "--database-url", &url];
+    let (child, base) = start_serve(&args, &envs);
+    let mut server = Server(Some(child));
+    let http = reqwest::Client::new();
+    let ann = register(&http, &base, "ann").await;
+    let rows = 6_000;
+    let id = upload(&http, &base, &ann, orders_csv(rows)).await["id"]
+        .as_u64()
+        .unwrap();
+    // A second task, paused: it stays paused across the crash.
+    let paused = upload(&http, &base, &ann, orders_csv(100)).await["id"]
+        .as_u64()
+        .unwrap();
+    let r = http
+        .post(format!("{base}/v1/tasks/{paused}/pause"))
+        .bearer_auth(&ann)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let paused_at = r.json::<Value>().await.unwrap()["paused_at"].clone();
+    let mut done = 0;
+    for _ in 0..2_000 {
+        done = task(&http, &base, &ann, id).await["progress"]["done"]
+            .as_u64()
+            .unwrap();
+        if done >= 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.0.as_mut().unwrap().kill().unwrap(); // SIGKILL
+    let _ = server.0.take().unwrap().wait();
+    assert!(done > 0 && done < rows as u64, "killed mid-task at {done}");
+    let (before, _) = placed(&url, id).await;
+    assert!(
+        before < rows as i64,
+        "not all placed before the kill: {before}"
+    );
+
+    let (child, base) = start_serve(&args, &envs);
+    let _server = Server(Some(child));
+    let mut t = Value::Null;
+    for _ in 0..3_000 {
+        t = task(&http, &base, &ann, id).await;
+        if t["state"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(t["state"], "completed", "{t}");
+    assert_eq!(t["result"]["applied"], rows as u64, "{t}");
+    assert_eq!(t["result"]["refused"], 0, "{t}");
+    // Journaled, checkpointed: every row is one order.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(placed(&url, id).await, (rows as i64, rows as i64));
+    let p = task(&http, &base, &ann, paused).await;
+    assert_eq!(p["state"], "paused", "{p}");
+    let orders = get_json(&http, &format!("{base}/v1/orders?limit=1"), Some(&ann)).await;
+    assert_eq!(
+        orders["total"].as_u64(),
+        Some(rows as u64 + p["progress"]["done"].as_u64().unwrap()),
+        "the user sees each order once: {orders}"
+    );
+    assert_eq!(
+        p["paused_at"], paused_at,
+        "its timer runs from the first pause"
+    );
+    let r = http
+        .post(format!("{base}/v1/tasks/{paused}/resume"))
+        .bearer_auth(&ann)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for _ in 0..1_000 {
+        if task(&http, &base, &ann, paused).await["state"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let p = task(&http, &base, &ann, paused).await;
+    assert_eq!(p["result"]["applied"], 100, "{p}");
+}
