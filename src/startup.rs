@@ -311,6 +311,9 @@ async fn assemble(
             Some(db) => Arc::new(db.archive()),
             None => base.archive.clone(),
         },
+        exports: db
+            .as_ref()
+            .map(|db| Arc::new(db.archive()) as Arc<dyn actors::ports::Exports>),
         history: redis
             .clone()
             .map(|r| r as Arc<dyn actors::ports::HistoryStore>),

@@ -139,3 +139,69 @@ pub trait Archive: Send + Sync + std::fmt::Debug {
     /// the journal and ignores this).
     fn record_prices(&self, _entries: &[(Symbol, PriceEntry)]) {}
 }
+
+/// What an export writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportWhat {
+    Orders,
+    Trades,
+    /// Prices from outside the walk (the price list).
+    Prices,
+}
+
+/// The rows an export asks for: `account`'s own (or everyone's), in
+/// `[from, to]` by their time, of one symbol or all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExportQuery {
+    pub what: ExportWhat,
+    pub account: Option<engine::AccountId>,
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub symbol: Option<Symbol>,
+}
+
+/// An order as exported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportOrder {
+    pub id: engine::OrderId,
+    pub account: engine::AccountId,
+    pub symbol: Symbol,
+    pub side: Option<engine::Side>,
+    pub order_type: Option<engine::OrderType>,
+    pub time_in_force: Option<engine::TimeInForce>,
+    pub quantity: u64,
+    pub limit_price: Option<Price>,
+    pub status: engine::OrderStatus,
+    pub filled: u64,
+    pub remaining: u64,
+    pub reason: Option<String>,
+    pub client_order_id: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// One exported row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExportRow {
+    Order(ExportOrder),
+    Trade(engine::Trade),
+    /// A trade as one side saw it (memory mode keeps only users' fills:
+    /// the other side is not known).
+    Fill {
+        trade: engine::Trade,
+        /// The side this fill is of: maker or taker.
+        maker: bool,
+    },
+    Price(Symbol, PriceEntry),
+}
+
+/// Where exports read from, in time order, a row at a time (PostgreSQL
+/// streams its tables through a cursor: memory stays flat whatever the
+/// range).
+pub trait Exports: Send + Sync + std::fmt::Debug {
+    fn export(
+        &self,
+        q: ExportQuery,
+    ) -> futures::stream::BoxStream<'static, Result<ExportRow, PortError>>;
+}

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod dto;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod limits;
 pub mod outbox;
@@ -148,7 +149,7 @@ impl Modify for Problems {
         routes::portfolio::portfolio,
         routes::admin::list_stock, routes::admin::set_price, routes::admin::pause, routes::admin::resume,
         routes::tasks::start, routes::tasks::list, routes::tasks::one, routes::tasks::pause, routes::tasks::resume, routes::tasks::revoke,
-        routes::stocks::prices,
+        routes::stocks::prices, routes::tasks::file, routes::export::orders, routes::export::trades,
         routes::stream::stream, routes::ops::health, routes::ops::metrics_text,
     ),
     components(schemas(Problem)),
@@ -228,6 +229,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::portfolio::router())
         .merge(routes::admin::router())
         .merge(routes::stream::router())
+        .merge(routes::export::router())
         .merge(routes::tasks::router(state.tasks.settings.upload_limit))
         .merge(routes::ops::router())
         .fallback(not_found)

@@ -342,6 +342,34 @@ impl Records {
         (page, hits.len())
     }
 
+    /// Every tracked account, in id order.
+    pub fn accounts(&self) -> Vec<AccountId> {
+        let mut a: Vec<AccountId> = self
+            .users
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .copied()
+            .collect();
+        a.sort();
+        a
+    }
+
+    /// An account's orders its owner may see, oldest first, that `keep`
+    /// accepts.
+    pub fn orders_of(&self, a: AccountId, keep: impl Fn(&OrderRecord) -> bool) -> Vec<OrderRecord> {
+        let Some(u) = self.user(a) else {
+            return Vec::new();
+        };
+        let g = lock(&u);
+        g.visible
+            .iter()
+            .filter_map(|i| g.orders.get(i))
+            .filter(|r| keep(r))
+            .cloned()
+            .collect()
+    }
+
     pub fn fills_of(&self, a: AccountId) -> Vec<Fill> {
         self.user(a)
             .map(|u| lock(&u).fills.clone())

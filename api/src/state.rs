@@ -263,6 +263,8 @@ pub struct Shared {
     pub tasks: Arc<crate::tasks::Tasks>,
     /// Task files and the prices from outside the walk.
     pub archive: Arc<dyn actors::ports::Archive>,
+    /// Where exports stream from (PostgreSQL); `None`: the records.
+    pub exports: Option<Arc<dyn actors::ports::Exports>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -315,6 +317,7 @@ impl Shared {
             )),
             tasks: Arc::new(crate::tasks::Tasks::default()),
             archive: Arc::new(actors::memory::MemoryArchive::default()),
+            exports: None,
         }
     }
 

@@ -127,6 +127,50 @@ async fn a_task_killed_mid_import_carries_on_with_no_row_twice() {
         Some(rows as u64 + p["progress"]["done"].as_u64().unwrap()),
         "the user sees each order once: {orders}"
     );
+    // Exports stream from the database (checkpointed: waited for above).
+    let csv = http
+        .get(format!("{base}/v1/export/orders.csv"))
+        .bearer_auth(&ann)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        csv.lines().count() as u64,
+        1 + orders["total"].as_u64().unwrap()
+    );
+    let r = http
+        .post(format!("{base}/v1/tasks"))
+        .bearer_auth(ADMIN)
+        .json(&serde_json::json!({"kind": "export", "what": "orders", "symbol": "ACME"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let export = r.json::<Value>().await.unwrap()["id"].as_u64().unwrap();
+    let mut t = Value::Null;
+    for _ in 0..1_000 {
+        t = task(&http, &base, ADMIN, export).await;
+        if t["state"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(t["state"], "completed", "{t}");
+    let file = http
+        .get(format!("{base}/v1/tasks/{export}/file"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let ann_acme = csv.lines().filter(|l| l.contains(",ACME,")).count();
+    let house_acme = file.lines().count() - 1 - ann_acme;
+    assert_eq!(house_acme, 1, "ann's ACME orders and the house's offering");
     assert_eq!(
         p["paused_at"], paused_at,
         "its timer runs from the first pause"

@@ -174,6 +174,21 @@ impl actors::ports::Archive for PgArchive {
     }
 }
 
+impl actors::ports::Exports for PgArchive {
+    fn export(
+        &self,
+        q: actors::ports::ExportQuery,
+    ) -> futures::stream::BoxStream<
+        'static,
+        Result<actors::ports::ExportRow, actors::ports::PortError>,
+    > {
+        use futures::StreamExt;
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1_024);
+        tokio::spawn(super::store::export(self.pool.clone(), q, tx));
+        futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
+    }
+}
+
 /// `url` without its password, for messages and logs.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

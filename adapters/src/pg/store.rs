@@ -687,24 +687,123 @@ pub async fn user_trades(pool: &PgPool, first_account: u64) -> Result<Vec<Trade>
     .bind(first_account as i64)
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let side: String = r.try_get("taker_side")?;
-            Ok(Trade {
-                symbol: sym(&r.try_get::<String, _>("symbol")?)?,
-                seq: r.try_get::<i64, _>("seq")? as u64,
-                price: Price::from_minor(r.try_get("price")?),
-                quantity: r.try_get::<i64, _>("quantity")? as u64,
-                maker_order: OrderId(r.try_get::<i64, _>("maker_order")? as u64),
-                maker_account: acc_back(r.try_get("maker_account")?),
-                taker_order: OrderId(r.try_get::<i64, _>("taker_order")? as u64),
-                taker_account: acc_back(r.try_get("taker_account")?),
-                taker_side: Side::parse(&side)
-                    .ok_or_else(|| PgError::Journal(format!("bad side `{side}`")))?,
-                ts: Timestamp(r.try_get("ts")?),
-            })
-        })
-        .collect()
+    rows.iter().map(trade_from_row).collect()
+}
+
+fn trade_from_row(r: &sqlx::postgres::PgRow) -> Result<Trade, PgError> {
+    let side: String = r.try_get("taker_side")?;
+    Ok(Trade {
+        symbol: sym(&r.try_get::<String, _>("symbol")?)?,
+        seq: r.try_get::<i64, _>("seq")? as u64,
+        price: Price::from_minor(r.try_get("price")?),
+        quantity: r.try_get::<i64, _>("quantity")? as u64,
+        maker_order: OrderId(r.try_get::<i64, _>("maker_order")? as u64),
+        maker_account: acc_back(r.try_get("maker_account")?),
+        taker_order: OrderId(r.try_get::<i64, _>("taker_order")? as u64),
+        taker_account: acc_back(r.try_get("taker_account")?),
+        taker_side: Side::parse(&side)
+            .ok_or_else(|| PgError::Journal(format!("bad side `{side}`")))?,
+        ts: Timestamp(r.try_get("ts")?),
+    })
+}
+
+/// The rows of an export, streamed from the tables (orders and trades as
+/// of the last checkpoint) or the journal (prices) through a cursor, into
+/// `tx` (bounded: memory stays flat); stops when the receiver goes.
+pub async fn export(
+    pool: PgPool,
+    q: actors::ports::ExportQuery,
+    tx: tokio::sync::mpsc::Sender<Result<actors::ports::ExportRow, actors::ports::PortError>>,
+) {
+    use actors::ports::{ExportOrder, ExportRow, ExportWhat, PriceEntry};
+    use futures::TryStreamExt;
+    let port = |e: PgError| actors::ports::PortError {
+        port: "postgres",
+        message: e.to_string(),
+    };
+    let sql = match q.what {
+        ExportWhat::Orders => concat!(
+            "SELECT ",
+            order_columns!(),
+            " FROM orders WHERE created_at BETWEEN $1 AND $2 \
+             AND ($3::int8 IS NULL OR account_id = $3) AND ($4::text IS NULL OR symbol = $4) \
+             ORDER BY order_id"
+        ),
+        ExportWhat::Trades => {
+            "SELECT symbol, seq, price, quantity, maker_order, maker_account, taker_order, \
+             taker_account, taker_side, ts FROM trades WHERE ts BETWEEN $1 AND $2 \
+             AND ($3::int8 IS NULL OR maker_account = $3 OR taker_account = $3) \
+             AND ($4::text IS NULL OR symbol = $4) ORDER BY ts, symbol, seq"
+        }
+        ExportWhat::Prices => {
+            "SELECT fact::text AS fact FROM journal WHERE kind = 'tick' \
+             AND (fact -> 'tick' ->> 'source') IS NOT NULL \
+             AND (fact -> 'tick' ->> 'ts')::int8 BETWEEN $1 AND $2 AND $3::int8 IS NULL \
+             AND ($4::text IS NULL OR (fact -> 'tick' ->> 'symbol') = $4) ORDER BY seq"
+        }
+    };
+    let mut rows = sqlx::query(sql)
+        .bind(q.from.0)
+        .bind(q.to.0)
+        .bind(q.account.map(acc))
+        .bind(q.symbol.map(|s| s.as_str().to_string()))
+        .fetch(&pool);
+    loop {
+        let row = match rows.try_next().await {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) => {
+                let _ = tx.send(Err(port(e.into()))).await;
+                return;
+            }
+        };
+        let out = match q.what {
+            ExportWhat::Orders => order_from_row(&row).map(|o| {
+                Some(ExportRow::Order(ExportOrder {
+                    id: o.id,
+                    account: o.account,
+                    symbol: o.symbol,
+                    side: o.side,
+                    order_type: o.order_type,
+                    time_in_force: o.time_in_force,
+                    quantity: o.quantity,
+                    limit_price: o.limit_price,
+                    status: o.status,
+                    filled: o.filled,
+                    remaining: o.remaining,
+                    reason: o.reason,
+                    client_order_id: o.client_order_id.map(|c| c.to_string()),
+                    created_at: o.created_at,
+                    updated_at: o.updated_at,
+                }))
+            }),
+            ExportWhat::Trades => trade_from_row(&row).map(|t| Some(ExportRow::Trade(t))),
+            ExportWhat::Prices => row
+                .try_get::<String, _>("fact")
+                .map_err(PgError::from)
+                .and_then(|text| {
+                    serde_json::from_str::<Fact>(&text)
+                        .map_err(|e| PgError::Journal(format!("a price in the journal: {e}")))
+                })
+                .map(|f| match f {
+                    Fact::Tick {
+                        symbol,
+                        price,
+                        ts,
+                        source: Some(source),
+                    } => Some(ExportRow::Price(symbol, PriceEntry { ts, price, source })),
+                    _ => None,
+                }),
+        };
+        let sent = match out {
+            Ok(Some(r)) => tx.send(Ok(r)).await,
+            Ok(None) => Ok(()),
+            Err(e) => tx.send(Err(port(e))).await,
+        };
+        if sent.is_err() {
+            return;
+        }
+    }
 }
 
 /// Keep a task's file (an upload or an export), replacing one of the same

@@ -1,6 +1,7 @@
 //! One module per resource; each exposes `router() -> Router<AppState>`.
 
 pub mod admin;
+pub mod export;
 pub mod ops;
 pub mod orders;
 pub mod portfolio;

@@ -261,6 +261,17 @@ pub struct HistoryQuery {
     pub to: Option<String>,
 }
 
+/// The end of a range: an RFC 3339 time, or a bare date meaning the whole
+/// day.
+pub fn parse_until(field: &str, v: &str) -> Result<Timestamp, ApiError> {
+    let t = parse_time(field, v)?;
+    Ok(if v.len() == 10 {
+        Timestamp(t.nanos() + Timestamp::NANOS_PER_DAY - 1)
+    } else {
+        t
+    })
+}
+
 /// The longest range one history request may cover.
 const HISTORY_MAX_DAYS: i64 = 31;
 
@@ -284,11 +295,7 @@ pub async fn history(
         }
     };
     let to = match q.to.as_deref() {
-        // A bare date means the whole day.
-        Some(v) if v.len() == 10 => {
-            Timestamp(parse_time("to", v)?.nanos() + Timestamp::NANOS_PER_DAY - 1)
-        }
-        Some(v) => parse_time("to", v)?,
+        Some(v) => parse_until("to", v)?,
         None => Timestamp((from.day() + 1) * Timestamp::NANOS_PER_DAY - 1),
     };
     // At most 31 days from `from`; a `to` before `from` is an empty range.

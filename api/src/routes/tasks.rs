@@ -27,6 +27,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
                 .layer(DefaultBodyLimit::max(upload_limit)),
         )
         .route("/v1/tasks/{id}", get(one))
+        .route("/v1/tasks/{id}/file", get(file))
         .route("/v1/tasks/{id}/pause", post(pause))
         .route("/v1/tasks/{id}/resume", post(resume))
         .route("/v1/tasks/{id}/revoke", post(revoke))
@@ -36,7 +37,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TaskDto {
     pub id: u64,
-    /// create_shares, update_prices, import_orders, import_prices.
+    /// create_shares, update_prices, import_orders, import_prices, export.
     pub kind: String,
     /// queued, running, paused, completed, failed or revoked.
     pub state: String,
@@ -355,4 +356,47 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<axum::Json<TaskDto>, ApiError> {
     control(st, caller, &id, Control::Revoke).await
+}
+
+/// A finished export's CSV, streamed a part at a time (409 while it runs;
+/// 404 for a task that is not an export or not the caller's).
+#[utoipa::path(get, path = "/v1/tasks/{id}/file", tag = "tasks", security(("bearer" = [])),
+    params(("id" = u64, Path, description = "Task id")),
+    responses((status = 200, content_type = "text/csv", description = "the export"), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub async fn file(
+    State(st): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = task_id(&id)?;
+    let view = st
+        .tasks
+        .view(id, caller)
+        .filter(|v| v.task.kind == actors::task::TaskKind::Export)
+        .ok_or_else(|| ApiError::NotFound(format!("no export task {id}")))?;
+    if view.task.state != actors::task::TaskState::Completed {
+        return Err(ApiError::Conflict(format!(
+            "the export is {}: its file is ready once it is completed",
+            view.task.state.as_str()
+        )));
+    }
+    let archive = st.archive.clone();
+    let parts = futures::stream::unfold(Some(0usize), move |part| {
+        let archive = archive.clone();
+        async move {
+            let n = part?;
+            match archive.file(id, &format!("export.{n}")).await {
+                Ok(Some(bytes)) => Some((
+                    Ok(String::from_utf8(bytes).unwrap_or_default()),
+                    Some(n + 1),
+                )),
+                Ok(None) => None,
+                Err(e) => Some((Err(e), None)),
+            }
+        }
+    });
+    Ok(crate::routes::export::csv_response(
+        Box::pin(parts),
+        &format!("export-{id}.csv"),
+    ))
 }

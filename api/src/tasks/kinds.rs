@@ -61,6 +61,18 @@ pub enum Params {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         date: Option<String>,
     },
+    /// Write orders, trades or prices in `[from, to]` (of one `symbol`, or
+    /// all) to a CSV file, downloaded at `GET /v1/tasks/{id}/file`: a
+    /// user's own orders and trades, or everyone's for the admin.
+    Export {
+        what: actors::ports::ExportWhat,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        symbol: Option<String>,
+    },
 }
 
 /// `"all"` or a list of symbols.
@@ -78,6 +90,7 @@ impl Params {
             Params::UpdatePrices { .. } => TaskKind::UpdatePrices,
             Params::ImportOrders { .. } => TaskKind::ImportOrders,
             Params::ImportPrices { .. } => TaskKind::ImportPrices,
+            Params::Export { .. } => TaskKind::Export,
         }
     }
 }
@@ -277,6 +290,30 @@ pub fn prepare(
                     owner,
                     rows,
                     stop,
+                }),
+            })
+        }
+        Params::Export {
+            what,
+            from,
+            to,
+            symbol,
+        } => {
+            let q = crate::routes::export::ExportParams {
+                from: from.clone(),
+                to: to.clone(),
+                symbol: symbol.clone(),
+            }
+            .query(*what, owner)?;
+            Ok(Prepared {
+                total: 0,
+                problems: Vec::new(),
+                work: Box::new(Export {
+                    q,
+                    rows: tokio::sync::Mutex::new(None),
+                    buf: String::new(),
+                    part: 0,
+                    ended: false,
                 }),
             })
         }
@@ -761,6 +798,91 @@ impl Work for ImportOrders {
         }
         task.done = items.end as u64;
         journal(st, denied, task).await;
+        Ok(true)
+    }
+}
+
+type ExportRows =
+    futures::stream::BoxStream<'static, Result<actors::ports::ExportRow, actors::ports::PortError>>;
+
+/// Largest part of an export kept in one piece.
+const PART: usize = 4 * 1024 * 1024;
+
+struct Export {
+    q: actors::ports::ExportQuery,
+    /// Open once the first step of this run began (a restart starts over:
+    /// an export changes nothing, so running it again is safe).
+    /// (Behind a lock only to be `Sync`: one step uses it at a time.)
+    rows: tokio::sync::Mutex<Option<ExportRows>>,
+    buf: String,
+    part: usize,
+    ended: bool,
+}
+
+impl Export {
+    async fn keep(&mut self, st: &AppState, id: u64) -> Result<(), StepError> {
+        let bytes = std::mem::take(&mut self.buf).into_bytes();
+        st.archive
+            .put_file(id, &format!("export.{}", self.part), bytes)
+            .await
+            .map_err(|e| StepError::Fail(format!("the export could not be kept: {e}")))?;
+        self.part += 1;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Work for Export {
+    async fn step(
+        &mut self,
+        st: &AppState,
+        task: &mut Task,
+        budget: usize,
+    ) -> Result<bool, StepError> {
+        use futures::StreamExt;
+        if self.ended {
+            return Ok(false);
+        }
+        let mut guard = self.rows.lock().await;
+        if guard.is_none() {
+            *guard = Some(crate::export::rows(st, self.q));
+            self.buf = crate::export::header(self.q.what).to_string();
+            self.part = 0;
+            task.done = 0;
+            task.applied = 0;
+            task.total = 0;
+        }
+        let rows = guard
+            .as_mut()
+            .ok_or_else(|| StepError::Fail("no rows".into()))?;
+        let mut n = 0;
+        while n < budget.max(1) {
+            match rows.next().await {
+                Some(Ok(r)) => {
+                    crate::export::line(&r, &mut self.buf);
+                    n += 1;
+                }
+                Some(Err(e)) => return Err(StepError::Fail(format!("the export stopped: {e}"))),
+                None => {
+                    self.ended = true;
+                    break;
+                }
+            }
+        }
+        if self.buf.len() >= PART || self.ended {
+            drop(guard);
+            self.keep(st, task.id).await?;
+        }
+        task.done += n as u64;
+        task.applied += n as u64;
+        if self.ended {
+            task.total = task.done;
+            task.detail = Some(format!(
+                "{} rows; download at /v1/tasks/{}/file",
+                task.done, task.id
+            ));
+        }
+        journal(st, Vec::new(), task).await;
         Ok(true)
     }
 }

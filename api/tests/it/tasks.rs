@@ -494,3 +494,105 @@ async fn an_upload_over_the_limit_is_413_and_starts_nothing() {
         .await;
     assert_eq!(code, 422, "{e}");
 }
+
+impl App {
+    /// GET `path` as text.
+    pub async fn text(&self, key: &str, path: &str) -> (u16, String) {
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+}
+
+#[tokio::test]
+async fn exports_stream_the_callers_rows_directly_and_as_a_task_file() {
+    let app = App::start().await;
+    let ann = app.user("ann").await;
+    let bob = app.user("bob").await;
+    let (_, t) = app.upload(&ann, "import_orders", orders_csv(50), &[]).await;
+    let id = t["id"].as_u64().unwrap();
+    app.task_in(&ann, id, "completed").await;
+    app.house_sells(1, "BETA", 10, 2_000).await;
+    let (code, o) = app
+        .post(
+            &bob,
+            "/v1/orders",
+            json!({"symbol": "BETA", "side": "buy", "type": "market", "quantity": 3}),
+        )
+        .await;
+    assert_eq!(code, 201, "{o}");
+
+    let (code, csv) = app.text(&ann, "/v1/export/orders.csv").await;
+    assert_eq!(code, 200);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[0].starts_with("id,time,user,symbol,side,type"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines.len(), 51, "ann's 50 orders, bob's none");
+    assert!(
+        lines[1].contains(",ACME,buy,limit,gtc,1,1.00,accepted,0,1,,"),
+        "{}",
+        lines[1]
+    );
+    // A range that holds none of them, and one symbol only.
+    let (_, csv) = app.text(&ann, "/v1/export/orders.csv?to=2026-11-21").await;
+    assert_eq!(csv.lines().count(), 1, "the header only");
+    let (_, csv) = app.text(&ann, "/v1/export/orders.csv?symbol=BETA").await;
+    assert_eq!(csv.lines().count(), 1);
+    let (code, _) = app.text(&ann, "/v1/export/orders.csv?from=yesterday").await;
+    assert_eq!(code, 400);
+
+    let (_, csv) = app.text(&bob, "/v1/export/trades.csv").await;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(
+        lines[1].contains(",BETA,20.00,3,buy,,,"),
+        "bob took: {}",
+        lines[1]
+    );
+
+    // The same as a task: a file to download once completed.
+    let (code, t) = app
+        .post(
+            &ann,
+            "/v1/tasks",
+            json!({"kind": "export", "what": "orders", "from": "2026-11-22"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{t}");
+    let id = t["id"].as_u64().unwrap();
+    let done = app.task_in(&ann, id, "completed").await;
+    assert_eq!(done["progress"]["total"], 50, "{done}");
+    let (code, file) = app.text(&ann, &format!("/v1/tasks/{id}/file")).await;
+    assert_eq!(code, 200);
+    let (_, direct) = app.text(&ann, "/v1/export/orders.csv").await;
+    assert_eq!(file, direct);
+    let (code, _) = app.text(&bob, &format!("/v1/tasks/{id}/file")).await;
+    assert_eq!(code, 404, "another user's export");
+    // The admin exports everyone's.
+    let (_, t) = app
+        .post(
+            ADMIN_KEY,
+            "/v1/tasks",
+            json!({"kind": "export", "what": "orders"}),
+        )
+        .await;
+    let id = t["id"].as_u64().unwrap();
+    let done = app.task_in(ADMIN_KEY, id, "completed").await;
+    assert_eq!(done["progress"]["total"], 51);
+    let (code, e) = app
+        .post(
+            ADMIN_KEY,
+            "/v1/tasks",
+            json!({"kind": "export", "what": "gold"}),
+        )
+        .await;
+    assert_eq!(code, 422, "{e}");
+}
