@@ -45,6 +45,10 @@ impl Directory {
             .get(&s)
             .cloned()
     }
+    /// How many symbols are listed.
+    pub fn ticker_count(&self) -> usize {
+        self.tickers.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
     /// Every ticker, in symbol order.
     pub fn tickers(&self) -> Vec<TickerHandle> {
         self.tickers

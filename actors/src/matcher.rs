@@ -343,12 +343,19 @@ pub async fn validate(
     let mut req = req;
     if req.order_type == engine::OrderType::Market && req.collar.is_none() {
         let snap = ticker.snapshot().await?;
-        let base = snap.mid().minor();
-        let tick = ticker.tick_size().minor();
-        let delta = (i128::from(base) * i128::from(collar_bps) / 10_000) as i64;
-        req.collar = Some(collar(req.side, base, delta, tick));
+        req.collar = Some(market_collar(&snap, req.side, collar_bps));
     }
     Ok(Order::new(req, ticker.tick_size())?)
+}
+
+/// The furthest price a market order on `side` may trade at: `collar_bps`
+/// through the middle of `snap`'s book, on its tick grid. (`validate`
+/// asks the ticker for it; a caller validating many orders of a symbol
+/// asks once and sets `OrderRequest::collar`.)
+pub fn market_collar(snap: &crate::TickerSnapshot, side: engine::Side, collar_bps: u32) -> Price {
+    let base = snap.mid().minor();
+    let delta = (i128::from(base) * i128::from(collar_bps) / 10_000) as i64;
+    collar(side, base, delta, snap.tick.minor())
 }
 
 #[cfg(test)]

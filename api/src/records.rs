@@ -173,12 +173,19 @@ impl Records {
     /// winner). An order with a client order id starts with the outcome
     /// `Pending`. The account must be a user's (`add_user`).
     pub fn insert(&self, r: OrderRecord) -> bool {
-        self.add(r, false)
+        self.add(r, false, true)
+    }
+
+    /// `insert` for an order no client waits on (a task's import): no
+    /// outcome is kept; a later request with its client order id is
+    /// answered from the record.
+    pub fn insert_unanswered(&self, r: OrderRecord) -> bool {
+        self.add(r, false, false)
     }
 
     /// `restored`: durable already, so visible at once and answered from
-    /// its record (no pending outcome).
-    fn add(&self, r: OrderRecord, restored: bool) -> bool {
+    /// its record; `answered`: a request waits for its outcome.
+    fn add(&self, r: OrderRecord, restored: bool, answered: bool) -> bool {
         let Some(u) = self.user(r.account) else {
             tracing::error!(account = %r.account.0, order = r.id.0, "an order of an account that is no user's: not recorded");
             return true;
@@ -189,7 +196,7 @@ impl Records {
                 return false;
             }
             g.by_client.insert(c, r.id);
-            if !restored {
+            if !restored && answered {
                 self.set_outcome(r.id, Outcome::Pending);
             }
         }
@@ -266,6 +273,7 @@ impl Records {
                     ..r
                 },
                 true,
+                false,
             );
         }
         self.apply(trades);

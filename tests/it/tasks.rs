@@ -40,6 +40,19 @@ async fn task(http: &reqwest::Client, base: &str, key: &str, id: u64) -> Value {
     get_json(http, &format!("{base}/v1/tasks/{id}"), Some(key)).await
 }
 
+/// Task `id` once in `state` (or as last seen after 30 s).
+async fn task_in(http: &reqwest::Client, base: &str, key: &str, id: u64, state: &str) -> Value {
+    let mut t = Value::Null;
+    for _ in 0..3_000 {
+        t = task(http, base, key, id).await;
+        if t["state"] == state {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    t
+}
+
 /// How many orders task `id` placed, and how many distinct rows they are.
 async fn placed(url: &str, id: u64) -> (i64, i64) {
     let pool = sqlx::PgPool::connect(url).await.unwrap();
@@ -105,14 +118,7 @@ async fn a_task_killed_mid_import_carries_on_with_no_row_twice() {
 
     let (child, base) = start_serve(&args, &envs);
     let _server = Server(Some(child));
-    let mut t = Value::Null;
-    for _ in 0..3_000 {
-        t = task(&http, &base, &ann, id).await;
-        if t["state"] == "completed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let t = task_in(&http, &base, &ann, id, "completed").await;
     assert_eq!(t["state"], "completed", "{t}");
     assert_eq!(t["result"]["applied"], rows as u64, "{t}");
     assert_eq!(t["result"]["refused"], 0, "{t}");
@@ -150,14 +156,7 @@ async fn a_task_killed_mid_import_carries_on_with_no_row_twice() {
         .unwrap();
     assert_eq!(r.status(), 201);
     let export = r.json::<Value>().await.unwrap()["id"].as_u64().unwrap();
-    let mut t = Value::Null;
-    for _ in 0..1_000 {
-        t = task(&http, &base, ADMIN, export).await;
-        if t["state"] == "completed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let t = task_in(&http, &base, ADMIN, export, "completed").await;
     assert_eq!(t["state"], "completed", "{t}");
     let file = http
         .get(format!("{base}/v1/tasks/{export}/file"))
@@ -182,12 +181,6 @@ async fn a_task_killed_mid_import_carries_on_with_no_row_twice() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    for _ in 0..1_000 {
-        if task(&http, &base, &ann, paused).await["state"] == "completed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let p = task(&http, &base, &ann, paused).await;
+    let p = task_in(&http, &base, &ann, paused, "completed").await;
     assert_eq!(p["result"]["applied"], 100, "{p}");
 }

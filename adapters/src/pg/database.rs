@@ -183,9 +183,11 @@ impl actors::ports::Exports for PgArchive {
         Result<actors::ports::ExportRow, actors::ports::PortError>,
     > {
         use futures::StreamExt;
-        let (tx, mut rx) = tokio::sync::mpsc::channel(1_024);
+        let (tx, mut rx) = tokio::sync::mpsc::channel(4);
         tokio::spawn(super::store::export(self.pool.clone(), q, tx));
-        futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
+        futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+            .flat_map(futures::stream::iter)
+            .boxed()
     }
 }
 

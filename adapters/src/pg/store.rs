@@ -707,13 +707,17 @@ fn trade_from_row(r: &sqlx::postgres::PgRow) -> Result<Trade, PgError> {
     })
 }
 
+/// Rows an export hands over at a time.
+pub const EXPORT_BATCH: usize = 512;
+
 /// The rows of an export, streamed from the tables (orders and trades as
 /// of the last checkpoint) or the journal (prices) through a cursor, into
-/// `tx` (bounded: memory stays flat); stops when the receiver goes.
+/// `tx` in batches of `EXPORT_BATCH` (bounded: memory stays flat); stops
+/// when the receiver goes.
 pub async fn export(
     pool: PgPool,
     q: actors::ports::ExportQuery,
-    tx: tokio::sync::mpsc::Sender<Result<actors::ports::ExportRow, actors::ports::PortError>>,
+    tx: tokio::sync::mpsc::Sender<Vec<Result<actors::ports::ExportRow, actors::ports::PortError>>>,
 ) {
     use actors::ports::{ExportOrder, ExportRow, ExportWhat, PriceEntry};
     use futures::TryStreamExt;
@@ -748,12 +752,19 @@ pub async fn export(
         .bind(q.account.map(acc))
         .bind(q.symbol.map(|s| s.as_str().to_string()))
         .fetch(&pool);
+    let mut batch = Vec::with_capacity(EXPORT_BATCH);
     loop {
         let row = match rows.try_next().await {
             Ok(Some(r)) => r,
-            Ok(None) => return,
+            Ok(None) => {
+                if !batch.is_empty() {
+                    let _ = tx.send(batch).await;
+                }
+                return;
+            }
             Err(e) => {
-                let _ = tx.send(Err(port(e.into()))).await;
+                batch.push(Err(port(e.into())));
+                let _ = tx.send(batch).await;
                 return;
             }
         };
@@ -795,13 +806,16 @@ pub async fn export(
                     _ => None,
                 }),
         };
-        let sent = match out {
-            Ok(Some(r)) => tx.send(Ok(r)).await,
-            Ok(None) => Ok(()),
-            Err(e) => tx.send(Err(port(e))).await,
-        };
-        if sent.is_err() {
-            return;
+        match out {
+            Ok(Some(r)) => batch.push(Ok(r)),
+            Ok(None) => {}
+            Err(e) => batch.push(Err(port(e))),
+        }
+        if batch.len() >= EXPORT_BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(EXPORT_BATCH));
+            if tx.send(full).await.is_err() {
+                return;
+            }
         }
     }
 }

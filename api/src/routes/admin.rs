@@ -118,53 +118,79 @@ impl AppState {
         outside: bool,
         offer_facts: Vec<actors::facts::Fact>,
     ) -> Result<Vec<actors::TickerHandle>, ApiError> {
-        let mut handles = Vec::with_capacity(listings.len());
-        let mut facts = Vec::with_capacity(2 * listings.len());
-        let mut offers = Vec::with_capacity(listings.len());
-        let mut models = Vec::new();
-        for listing in &listings {
-            let s = listing.symbol;
-            if let Some(h) = self.market.directory().ticker(s) {
-                handles.push(h);
-                offers.push((s, listing.float, listing.initial));
-                continue;
-            }
-            let model = listing
-                .model(listing.initial)
+        let dir = self.market.directory();
+        let offers: Vec<_> = listings
+            .iter()
+            .map(|l| (l.symbol, l.float, l.initial))
+            .collect();
+        let fresh: Vec<&actors::Listing> = listings
+            .iter()
+            .filter(|l| dir.ticker(l.symbol).is_none())
+            .collect();
+        let mut models = Vec::with_capacity(fresh.len());
+        for l in &fresh {
+            let model = l
+                .model(l.initial)
                 .map_err(|e| ApiError::Unprocessable(format!("`volatility`: {e}")))?;
-            let h = self
+            models.push((l.symbol, model));
+        }
+        // Tickers spawned, first prices (at their own time: each listing's
+        // day starts there) and floats issued with one message each, all
+        // in flight at once: one wake-up of the market's thread carries many.
+        let spawned = futures::future::join_all(fresh.iter().map(|l| {
+            self.market.list(l.ticker(actors::TickerConfig {
+                ticks_update_stats: true,
+            }))
+        }))
+        .await;
+        let spawned = spawned.into_iter().collect::<Result<Vec<_>, _>>()?;
+        for r in futures::future::join_all(
+            spawned
+                .iter()
+                .zip(&fresh)
+                .map(|(h, l)| h.tick(l.initial, at)),
+        )
+        .await
+        {
+            r?;
+        }
+        let issues: Vec<_> = fresh
+            .iter()
+            .filter(|l| l.float > 0)
+            .map(|l| actors::account::AccountCmd::Issue(self.house, l.symbol, l.float))
+            .collect();
+        if !issues.is_empty() {
+            for r in self
                 .market
-                .list(listing.ticker(actors::TickerConfig {
-                    ticks_update_stats: true,
-                }))
-                .await?;
-            // Its first price, at its own time (the listing's day starts here).
-            h.tick(listing.initial, at).await?;
+                .accounts_of(self.house)
+                .apply_batch(issues)
+                .await?
+            {
+                r.map_err(|e| ApiError::Internal(e.to_string()))?;
+            }
+        }
+        let mut facts = Vec::with_capacity(2 * fresh.len());
+        for l in &fresh {
             facts.push(actors::facts::Fact::Listed {
-                symbol: s,
-                tick: listing.tick,
-                price: listing.initial,
+                symbol: l.symbol,
+                tick: l.tick,
+                price: l.initial,
             });
-            if listing.float > 0 {
-                self.market
-                    .accounts_of(self.house)
-                    .apply(actors::account::AccountCmd::Issue(
-                        self.house,
-                        s,
-                        listing.float,
-                    ))
-                    .await?
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+            if l.float > 0 {
                 facts.push(actors::facts::Fact::Issue {
                     account: self.house,
-                    symbol: s,
-                    quantity: listing.float,
+                    symbol: l.symbol,
+                    quantity: l.float,
                 });
             }
-            handles.push(h);
-            offers.push((s, listing.float, listing.initial));
-            models.push((s, model));
         }
+        let handles = listings
+            .iter()
+            .map(|l| {
+                dir.ticker(l.symbol)
+                    .ok_or_else(|| ApiError::Internal(format!("{} vanished", l.symbol)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let ticket = self.publish(facts, &[]);
         self.commit(ticket).await?;
         self.offer_many(&offers, offer_facts).await?;
@@ -173,8 +199,12 @@ impl AppState {
             let _ = c.invalidate().await;
         }
         if let Some(g) = &self.generator {
-            for (s, model) in models {
-                let stream = self.market.directory().tickers().len() as u64;
+            // Each new symbol's walk its own stream: the count of symbols
+            // once it was listed.
+            let listed = self.market.directory().ticker_count() as u64;
+            let first = listed.saturating_sub(models.len() as u64);
+            for (i, (s, model)) in models.into_iter().enumerate() {
+                let stream = first + i as u64 + 1;
                 let _ = g.add(
                     s,
                     model,

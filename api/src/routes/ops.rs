@@ -20,7 +20,7 @@ pub fn router() -> Router<AppState> {
 pub async fn health(State(st): State<AppState>) -> axum::Json<Health> {
     axum::Json(Health {
         status: "ok".into(),
-        symbols: st.market.directory().tickers().len(),
+        symbols: st.market.directory().ticker_count(),
         users: st.users.len(),
     })
 }

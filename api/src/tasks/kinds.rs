@@ -395,6 +395,31 @@ fn chunk(task: &Task, budget: usize) -> Option<std::ops::Range<usize>> {
     (from < to).then_some(from..to)
 }
 
+/// A file's next chunk of rows; at the end, a strict import's first bad
+/// row fails the task.
+fn file_chunk(
+    task: &Task,
+    budget: usize,
+    stop: &mut Option<RowProblem>,
+) -> Result<Option<std::ops::Range<usize>>, StepError> {
+    match (chunk(task, budget), stop.take()) {
+        (Some(items), stop_later) => {
+            *stop = stop_later;
+            Ok(Some(items))
+        }
+        (None, Some(p)) => Err(StepError::Fail(format!(
+            "stopped at the first bad row (strict): line {}: {}",
+            p.line, p.message
+        ))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Why a price is refused: off its symbol's tick grid.
+fn off_grid(price: Price, symbol: Symbol, tick: Price) -> String {
+    format!("{price} is not a multiple of {symbol}'s tick size {tick}")
+}
+
 /// Each item's own random stream: the same prices whatever the steps.
 fn rng(seed: u64, item: usize) -> ChaCha8Rng {
     let mut r = ChaCha8Rng::seed_from_u64(seed);
@@ -504,14 +529,7 @@ impl Work for UpdatePrices {
                 }
             };
             if !price.is_on_grid(t.tick_size()) {
-                task.refuse(
-                    *i as u64 + 1,
-                    format!(
-                        "{price} is not a multiple of {}'s tick size {}",
-                        snap.symbol,
-                        t.tick_size()
-                    ),
-                );
+                task.refuse(*i as u64 + 1, off_grid(price, snap.symbol, t.tick_size()));
                 continue;
             }
             sets.push((t.clone(), price));
@@ -589,14 +607,8 @@ impl Work for ImportPrices {
         task: &mut Task,
         budget: usize,
     ) -> Result<bool, StepError> {
-        let Some(items) = chunk(task, budget) else {
-            return match self.stop.take() {
-                Some(p) => Err(StepError::Fail(format!(
-                    "stopped at the first bad row (strict): line {}: {}",
-                    p.line, p.message
-                ))),
-                None => Ok(false),
-            };
+        let Some(items) = file_chunk(task, budget, &mut self.stop)? else {
+            return Ok(false);
         };
         st.writable()?;
         let rows = &self.rows[items.clone()];
@@ -631,15 +643,7 @@ impl Work for ImportPrices {
                 continue;
             };
             if !r.price.is_on_grid(t.tick_size()) {
-                task.refuse(
-                    r.line,
-                    format!(
-                        "{} is not a multiple of {}'s tick size {}",
-                        r.price,
-                        r.symbol,
-                        t.tick_size()
-                    ),
-                );
+                task.refuse(r.line, off_grid(r.price, r.symbol, t.tick_size()));
                 continue;
             }
             let ts = at(r);
@@ -681,14 +685,8 @@ impl Work for ImportOrders {
         task: &mut Task,
         budget: usize,
     ) -> Result<bool, StepError> {
-        let Some(items) = chunk(task, budget) else {
-            return match self.stop.take() {
-                Some(p) => Err(StepError::Fail(format!(
-                    "stopped at the first bad row (strict): line {}: {}",
-                    p.line, p.message
-                ))),
-                None => Ok(false),
-            };
+        let Some(items) = file_chunk(task, budget, &mut self.stop)? else {
+            return Ok(false);
         };
         st.writable()?;
         let closed = match st.sessions.at(st.now()) {
@@ -704,10 +702,31 @@ impl Work for ImportOrders {
             Default::default()
         };
         let dir = st.market.directory();
-        // Consecutive rows of one account go to the router as one
-        // submission (in file order); denials are journaled with the
-        // progress.
+        // Market orders' collars: one look at each symbol's book per step.
+        let mut market: Vec<Symbol> = self.rows[items.clone()]
+            .iter()
+            .filter(|r| r.order_type == engine::OrderType::Market)
+            .map(|r| r.symbol)
+            .collect();
+        market.sort();
+        market.dedup();
+        let snaps = futures::future::join_all(market.iter().map(|s| {
+            let t = dir.ticker(*s);
+            async move { t?.snapshot().await.ok() }
+        }))
+        .await;
+        let books: rustc_hash::FxHashMap<Symbol, actors::TickerSnapshot> = market
+            .into_iter()
+            .zip(snaps)
+            .filter_map(|(s, snap)| Some((s, snap?)))
+            .collect();
+        // A step's rows of one account go to the router as one submission,
+        // in file order (the router takes one submission per account per
+        // batch: grouped, a step is one batch). Rows of different users
+        // within a step may trade in another order than the file's.
+        // Denials are journaled with the progress.
         let mut runs: Vec<(AccountId, Vec<actors::facts::Fact>, Vec<actors::Command>)> = Vec::new();
+        let mut run_of: rustc_hash::FxHashMap<AccountId, usize> = Default::default();
         let mut placed: Vec<(u64, AccountId, engine::OrderId)> = Vec::new();
         let mut denied = Vec::new();
         for r in &self.rows[items.clone()] {
@@ -736,7 +755,7 @@ impl Work for ImportOrders {
                 placed.push((r.line, account, rec.id));
                 continue;
             }
-            let (req, mut record) = new_order(
+            let (mut req, mut record) = new_order(
                 st,
                 account,
                 OrderSpec {
@@ -749,27 +768,29 @@ impl Work for ImportOrders {
                     client_order_id: Some(coid),
                 },
             );
+            if let Some(b) = books.get(&r.symbol).filter(|_| r.limit_price.is_none()) {
+                req.collar = Some(actors::matcher::market_collar(b, r.side, st.collar_bps));
+            }
             match actors::matcher::validate(&dir, req, st.collar_bps).await {
                 Ok(order) => {
                     let fact = record.fact();
-                    if !st.records.insert(record.clone()) {
+                    if !st.records.insert_unanswered(record.clone()) {
                         continue;
                     }
                     placed.push((r.line, account, record.id));
-                    match runs.last_mut() {
-                        Some((a, facts, cmds)) if *a == account => {
-                            facts.push(fact);
-                            cmds.push(actors::Command::Place(order));
-                        }
-                        _ => runs.push((account, vec![fact], vec![actors::Command::Place(order)])),
-                    }
+                    let i = *run_of.entry(account).or_insert_with(|| {
+                        runs.push((account, Vec::new(), Vec::new()));
+                        runs.len() - 1
+                    });
+                    runs[i].1.push(fact);
+                    runs[i].2.push(actors::Command::Place(order));
                 }
                 Err(actors::PlaceError::Actor(e)) => return Err(ApiError::from(e).into()),
                 Err(e) => {
                     let reason = e.reason().unwrap_or(RejectReason::UnknownSymbol);
                     record.status = OrderStatus::Denied;
                     record.reason = Some(reason);
-                    if st.records.insert(record.clone()) {
+                    if st.records.insert_unanswered(record.clone()) {
                         denied.push(record.fact());
                     }
                     task.refuse(r.line, format!("{}: {e}", reject_text(reason)));

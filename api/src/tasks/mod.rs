@@ -1,8 +1,8 @@
 //! Background tasks: long work a user starts over HTTP and watches
 //! (create shares, update prices, import order and price files, export).
 //!
-//! Each running task is an actor (`Runner`): it works in steps of a few
-//! milliseconds, and a pause, resume or revoke waits in its mailbox for the
+//! Each running task is an actor (`Runner`): it works in steps of 25-50
+//! ms, and a pause, resume or revoke waits in its mailbox for the
 //! step in hand to end, so a task stops at an item boundary. A step
 //! applies its items and journals their facts together with the task's new
 //! progress in one append (one journal write), so after a restart the task
@@ -38,7 +38,7 @@ pub struct TaskSettings {
     pub upload_limit: usize,
     /// Tasks running at once; the rest wait, queued.
     pub concurrency: usize,
-    /// Most items one step applies (steps also stay near 10-40 ms, so a
+    /// Most items one step applies (steps also stay near 25-50 ms, so a
     /// pause is prompt).
     pub max_step: usize,
 }
@@ -225,7 +225,7 @@ pub struct RunnerState {
     st: AppState,
     entry: Arc<Entry>,
     work: Box<dyn kinds::Work>,
-    /// Items per step, tuned so a step takes a few milliseconds.
+    /// Items per step, tuned so a step takes 25-50 ms.
     budget: usize,
     /// Counts pauses and resumes: a pause timer of an older one is stale.
     generation: u64,
@@ -359,6 +359,7 @@ impl RunnerState {
             _ => return,
         }
         let started = Instant::now();
+        task.updated_at = self.st.now();
         match self.work.step(&self.st, &mut task, self.budget).await {
             Ok(true) => self.st.tasks.show(&self.entry, task),
             Ok(false) => {
@@ -375,13 +376,13 @@ impl RunnerState {
                 return;
             }
         }
-        // A step of a few milliseconds keeps a pause prompt and the
+        // Steps of 25-50 ms keep a pause prompt (under 100 ms) and the
         // journal's writes large.
         let took = started.elapsed();
         let max = self.st.tasks.settings.max_step.max(1);
-        if took < Duration::from_millis(10) {
+        if took < Duration::from_millis(25) {
             self.budget = (self.budget * 2).min(max);
-        } else if took > Duration::from_millis(40) {
+        } else if took > Duration::from_millis(50) {
             self.budget = (self.budget / 2).max(MIN_BUDGET).min(max);
         }
         let _ = me.cast(Msg::Step);
@@ -505,7 +506,7 @@ impl AppState {
             st: self.clone(),
             entry: entry.clone(),
             work,
-            budget: self.tasks.settings.max_step.clamp(1, 64),
+            budget: self.tasks.settings.max_step.clamp(1, 256),
             generation: 0,
             slot: None,
         };
