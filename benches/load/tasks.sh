@@ -6,7 +6,8 @@
 #   2. update_prices: a new price for every symbol (10,005), journaled;
 #   3. import_prices: a sample price file (10 symbols), which lists them;
 #   4. import_orders: a sample order file of $ROWS rows (100 users, 10
-#      symbols), each row an order routed and journaled;
+#      symbols), each row an order routed and journaled, paused once
+#      after 2 s (the pause's answer timed) and resumed;
 #   5. export: every order (the admin's export task, from PostgreSQL
 #      through a cursor), then the file downloaded; the server's resident
 #      memory is sampled every 50 ms meanwhile (growth over the export).
@@ -98,7 +99,15 @@ for run in $(seq 1 "$RUNS"); do
     curl -sf -X POST "127.0.0.1:$PORT/v1/users" -H 'content-type: application/json' -d "{\"name\":\"user$i\"}" >/dev/null
   done
   t=$(now); id=$(start_file import_prices "$tmp/prices.csv" -F date=2026-01-05); wait_done "$id" "$t" >/dev/null
-  t=$(now); id=$(start_file import_orders "$tmp/orders.csv"); import=$(wait_done "$id" "$t")
+  t=$(now); id=$(start_file import_orders "$tmp/orders.csv")
+  # A pause mid-import: answered once the step in hand ended and the
+  # pause is durable; then resumed.
+  sleep 2
+  p0=$(now)
+  curl -sf -X POST "127.0.0.1:$PORT/v1/tasks/$id/pause" -H "authorization: Bearer $ADMIN" | grep -q '"state":"paused"'
+  pause_ms=$(python3 -c "print(int(($(now) - $p0) * 1000))")
+  curl -sf -X POST "127.0.0.1:$PORT/v1/tasks/$id/resume" -H "authorization: Bearer $ADMIN" >/dev/null
+  import=$(wait_done "$id" "$t")
   secs=$(took "$id" started_at)
   read -r applied refused < <(curl -sf "127.0.0.1:$PORT/v1/tasks/$id" -H "authorization: Bearer $ADMIN" |
     python3 -c 'import json,sys; r = json.load(sys.stdin)["result"]; print(r["applied"], r["refused"])')
@@ -116,14 +125,14 @@ for run in $(seq 1 "$RUNS"); do
   lines=$(($(wc -l <"$tmp/export.csv") - 1))
   growth=$(sort -n "$tmp/rss" | tail -1 | awk -v b="$before" '{printf "%d", ($1 - b) / 1024}')
   xrate=$(python3 -c "print(int($lines / $export))")
-  echo "run $run: create_shares 10000 ${create}s  update_prices ${update}s  import_orders $ROWS rows ${import}s (running ${secs}s: $rate rows/s; $applied placed, $refused refused)  export $lines rows ${export}s ($xrate rows/s; download ${download}s; RSS +${growth} MiB)"
-  echo "$create $update $import $rate $xrate $growth" >>"$tmp/results"
+  echo "run $run: create_shares 10000 ${create}s  update_prices ${update}s  import_orders $ROWS rows ${import}s (running ${secs}s: $rate rows/s; $applied placed, $refused refused; a pause answered in ${pause_ms} ms)  export $lines rows ${export}s ($xrate rows/s; download ${download}s; RSS +${growth} MiB)"
+  echo "$create $update $import $rate $xrate $growth $pause_ms" >>"$tmp/results"
   stop_server
 done
 python3 - "$tmp/results" <<'EOF'
 import statistics, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1])]
-for i, name in enumerate(["create_shares 10000 (s)", "update_prices 10005 (s)", "import_orders end to end (s)", "import_orders rows/s (running)", "export rows/s", "export RSS growth (MiB)"]):
+for i, name in enumerate(["create_shares 10000 (s)", "update_prices 10005 (s)", "import_orders end to end (s)", "import_orders rows/s (running)", "export rows/s", "export RSS growth (MiB)", "pause answered (ms)"]):
     col = [r[i] for r in rows]
     print(f"{name}: median {statistics.median(col):g} (range {min(col):g}-{max(col):g}, {len(col)} runs)")
 EOF

@@ -134,6 +134,9 @@ pub struct Prepared {
     /// Problems known before the first step (bad rows of a file).
     pub problems: Vec<RowProblem>,
     pub work: Box<dyn Work>,
+    /// What a restart needs besides the parameters (`update_prices` of
+    /// `"all"`: the symbols it started with), kept as the task's file.
+    pub keep: Option<Vec<u8>>,
 }
 
 /// The most symbols one `create_shares` task lists.
@@ -188,6 +191,7 @@ pub fn prepare(
             Ok(Prepared {
                 total: *count,
                 problems: Vec::new(),
+                keep: None,
                 work: Box::new(CreateShares {
                     prefix,
                     width,
@@ -216,13 +220,23 @@ pub fn prepare(
                     return Err(bad("give `symbols` or `prices`, not both".into()));
                 }
                 (None, None) => return Err(bad("give `symbols` (or \"all\") or `prices`".into())),
-                (Some(Selection::Word(w)), None) if w == "all" => {
-                    // Every symbol listed now, in order: a restart finds
-                    // the same list (later listings are not in it).
-                    let mut all: Vec<Symbol> = dir.tickers().iter().map(|t| t.symbol()).collect();
-                    all.sort();
-                    (all, None)
-                }
+                (Some(Selection::Word(w)), None) if w == "all" => match upload {
+                    // After a restart: the list it started with (kept).
+                    Some(kept) => (
+                        String::from_utf8_lossy(kept)
+                            .lines()
+                            .filter_map(|s| Symbol::new(s).ok())
+                            .collect(),
+                        None,
+                    ),
+                    // Every symbol listed now, in order.
+                    None => {
+                        let mut all: Vec<Symbol> =
+                            dir.tickers().iter().map(|t| t.symbol()).collect();
+                        all.sort();
+                        (all, None)
+                    }
+                },
                 (Some(Selection::Word(w)), None) => {
                     return Err(bad(format!(
                         "`symbols` must be \"all\" or a list of symbols, not `{w}`"
@@ -249,9 +263,16 @@ pub fn prepare(
             if step_bps > 5_000 {
                 return Err(bad("`step_bps` must be at most 5000 (50%)".into()));
             }
+            let keep = matches!(symbols, Some(Selection::Word(_))).then(|| {
+                list.iter()
+                    .map(|s| format!("{s}\n"))
+                    .collect::<String>()
+                    .into_bytes()
+            });
             Ok(Prepared {
                 total: list.len() as u64,
                 problems: Vec::new(),
+                keep,
                 work: Box::new(UpdatePrices {
                     symbols: list,
                     given,
@@ -285,6 +306,7 @@ pub fn prepare(
             Ok(Prepared {
                 total: rows.len() as u64,
                 problems,
+                keep: None,
                 work: Box::new(ImportOrders {
                     id,
                     owner,
@@ -308,6 +330,7 @@ pub fn prepare(
             Ok(Prepared {
                 total: 0,
                 problems: Vec::new(),
+                keep: None,
                 work: Box::new(Export {
                     q,
                     rows: tokio::sync::Mutex::new(None),
@@ -332,6 +355,7 @@ pub fn prepare(
             Ok(Prepared {
                 total: rows.len() as u64,
                 problems,
+                keep: None,
                 work: Box::new(ImportPrices {
                     id,
                     rows,

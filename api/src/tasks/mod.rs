@@ -448,8 +448,8 @@ impl AppState {
         self.writable()?;
         let id = self.tasks.next.fetch_add(1, Ordering::Relaxed);
         let now = self.now();
-        let (prepared, upload) = self.prepare(id, owner, &params, upload).await?;
-        if let Some(bytes) = upload {
+        let (mut prepared, upload) = self.prepare(id, owner, &params, upload).await?;
+        if let Some(bytes) = upload.or_else(|| prepared.keep.take()) {
             self.archive
                 .put_file(id, "upload", bytes)
                 .await
@@ -576,14 +576,12 @@ impl AppState {
             }
             let params: Params = serde_json::from_str(&task.params)
                 .map_err(|e| ApiError::Internal(format!("task {}: {e}", task.id)))?;
-            let upload = if params.kind().uploads() {
-                self.archive
-                    .file(task.id, "upload")
-                    .await
-                    .map_err(|e| ApiError::Unavailable(e.to_string()))?
-            } else {
-                None
-            };
+            // The upload, or what the task kept for a restart.
+            let upload = self
+                .archive
+                .file(task.id, "upload")
+                .await
+                .map_err(|e| ApiError::Unavailable(e.to_string()))?;
             match self.prepare(task.id, task.owner, &params, upload).await {
                 Ok((p, _)) => self.run(entry, p.work).await?,
                 Err(e) => {

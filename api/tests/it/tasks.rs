@@ -596,3 +596,62 @@ async fn exports_stream_the_callers_rows_directly_and_as_a_task_file() {
         .await;
     assert_eq!(code, 422, "{e}");
 }
+
+#[tokio::test]
+async fn task_progress_streams_to_its_owner_and_counts_in_metrics() {
+    use futures::StreamExt;
+    let app = App::start().await;
+    let ann = app.user("ann").await;
+    let bob = app.user("bob").await;
+    let open = |key: String| {
+        let (http, url) = (app.http.clone(), app.url("/v1/stream"));
+        async move {
+            http.get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .bytes_stream()
+        }
+    };
+    let mut mine = open(ann.clone()).await;
+    let mut theirs = open(bob.clone()).await;
+    let (_, t) = app.upload(&ann, "import_orders", orders_csv(30), &[]).await;
+    let id = t["id"].as_u64().unwrap();
+    app.task_in(&ann, id, "completed").await;
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !text.contains("\"state\":\"completed\"") {
+        let chunk = tokio::time::timeout_at(deadline, mine.next())
+            .await
+            .expect("no task event in time")
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.contains("event: task"), "{text}");
+    assert!(text.contains(&format!("\"id\":{id}")), "{text}");
+    assert!(text.contains("\"done\":30"), "{text}");
+    // Bob hears nothing of Ann's task (a quiet second: no events at all).
+    let quiet = tokio::time::timeout(Duration::from_millis(300), async {
+        loop {
+            let chunk = theirs.next().await.unwrap().unwrap();
+            if String::from_utf8_lossy(&chunk).contains("event: task") {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(quiet.is_err(), "another user's task was streamed to bob");
+    let metrics = app.text(&ann, "/metrics").await.1;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("marketsim_task_items_total{kind=\"import_orders\"}")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("marketsim_tasks{state=\"completed\"}"),
+        "{metrics}"
+    );
+}
