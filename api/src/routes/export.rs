@@ -24,10 +24,17 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct ExportParams {
     /// RFC 3339 time or a date (inclusive); default: the beginning.
+    #[param(
+        pattern = r"^(19[7-9][0-9]|2[01][0-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+    )]
     pub from: Option<String>,
     /// RFC 3339 time or a date (the whole day, inclusive); default: now.
+    #[param(
+        pattern = r"^(19[7-9][0-9]|2[01][0-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+    )]
     pub to: Option<String>,
     /// Only this symbol.
+    #[param(pattern = r"^[A-Za-z][A-Za-z0-9.-]{0,14}$")]
     pub symbol: Option<String>,
 }
 

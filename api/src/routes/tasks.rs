@@ -129,7 +129,10 @@ impl From<&View> for TaskDto {
 /// the `file` part. Market-wide kinds need the admin key; a user imports
 /// their own orders (no `user` column).
 #[utoipa::path(post, path = "/v1/tasks", tag = "tasks", security(("bearer" = [])),
-    request_body(content = Object, description = "the task's parameters (JSON), or multipart/form-data with `kind` and `file`"),
+    request_body(content(
+        (NewTask = "application/json"),
+        (NewImport = "multipart/form-data"),
+    ), description = "the task's parameters (JSON), or an import's form with its file"),
     responses((status = 201, body = TaskDto), (status = 403, body = crate::error::Problem),
         (status = 413, body = crate::error::Problem, description = "the upload is larger than the limit"),
         (status = 422, body = crate::error::Problem)))]
@@ -236,13 +239,88 @@ async fn from_multipart(
 #[serde(deny_unknown_fields)]
 pub struct TasksQuery {
     /// Only tasks in this state.
+    #[param(pattern = r"^(queued|running|paused|completed|failed|revoked)$")]
     pub state: Option<String>,
     /// Only tasks of this kind.
+    #[param(pattern = r"^(create_shares|update_prices|import_orders|import_prices|export)$")]
     pub kind: Option<String>,
     /// Items per page (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
-    /// Items to skip.
+    /// Items to skip (at most 1,000,000,000).
+    #[param(minimum = 0, maximum = 1_000_000_000)]
     pub offset: Option<usize>,
+}
+
+/// A task started with a JSON body: `kind` says which, and each kind reads
+/// its own fields (another kind's field is refused, 422).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct NewTask {
+    #[schema(pattern = r"^(create_shares|update_prices|export)$")]
+    pub kind: String,
+    /// create_shares: symbols to list.
+    #[schema(minimum = 1, maximum = 100_000)]
+    pub count: Option<u64>,
+    /// create_shares: the new symbols' prefix (default `T<id>S`).
+    #[schema(pattern = r"^[A-Za-z][A-Za-z0-9.-]{0,9}$")]
+    pub prefix: Option<String>,
+    /// create_shares: the range of the random prices (default 10.00 to 500.00).
+    #[schema(pattern = r"^(?=.*[1-9])[0-9]{1,12}(\.[0-9]{1,2})?$")]
+    pub min_price: Option<String>,
+    #[schema(pattern = r"^(?=.*[1-9])[0-9]{1,12}(\.[0-9]{1,2})?$")]
+    pub max_price: Option<String>,
+    /// create_shares: shares each new symbol issues (default 10,000).
+    #[schema(minimum = 1)]
+    pub float: Option<u64>,
+    /// create_shares, update_prices: the random stream (default: the task's id).
+    pub seed: Option<u64>,
+    /// update_prices: `"all"` or a list of symbols.
+    #[schema(value_type = Object)]
+    pub symbols: Option<serde_json::Value>,
+    /// update_prices: a price per symbol, instead of `symbols`.
+    #[schema(value_type = Object)]
+    pub prices: Option<serde_json::Value>,
+    /// update_prices: the largest random step, in basis points (default 200).
+    #[schema(minimum = 0, maximum = 5_000)]
+    pub step_bps: Option<u32>,
+    /// export: `orders`, `trades` or `prices`.
+    #[schema(pattern = r"^(orders|trades|prices)$")]
+    pub what: Option<String>,
+    /// export: RFC 3339 time or a date.
+    #[schema(
+        pattern = r"^(19[7-9][0-9]|2[01][0-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+    )]
+    pub from: Option<String>,
+    /// export: RFC 3339 time or a date (the whole day).
+    #[schema(
+        pattern = r"^(19[7-9][0-9]|2[01][0-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+    )]
+    pub to: Option<String>,
+    /// export: one symbol only.
+    #[schema(pattern = r"^[A-Za-z][A-Za-z0-9.-]{0,14}$")]
+    pub symbol: Option<String>,
+}
+
+/// An import: the multipart form.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct NewImport {
+    #[schema(pattern = r"^(import_orders|import_prices)$")]
+    pub kind: String,
+    /// The CSV: `time,[user,]symbol,side,type,quantity,limit_price` or
+    /// `Time,Stock,Price`.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+    /// Stop at the first bad row (the task fails, saying the line).
+    pub strict: Option<bool>,
+    /// import_prices: the day of the file's times (default today, UTC).
+    #[schema(
+        pattern = r"^(19[7-9][0-9]|2[01][0-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+    )]
+    pub date: Option<String>,
 }
 
 /// The caller's tasks (every task for the admin), newest first.

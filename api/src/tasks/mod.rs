@@ -294,8 +294,8 @@ impl Actor for Runner {
                     let after = s.st.tasks.settings.pause_timeout;
                     let mut t = task;
                     t.detail = Some(format!(
-                        "revoked by itself: paused longer than task_pause_timeout ({} s); {} of {} items were done",
-                        after.as_secs(),
+                        "revoked by itself: paused longer than task_pause_timeout_ms ({} ms); {} of {} items were done",
+                        after.as_millis(),
                         t.done,
                         t.total
                     ));
