@@ -67,18 +67,30 @@ async fn placed(url: &str, id: u64) -> (i64, i64) {
     r
 }
 
-#[tokio::test]
-async fn a_task_killed_mid_import_carries_on_with_no_row_twice() {
-    let url = fresh_database("tasks").await;
+/// `serve` on the database at `url` with the admin key, the walk idle and
+/// tasks of at most `step` items a step (small: a kill lands mid-task).
+fn serve_tasks(url: &str, step: &str) -> (Server, String) {
     let envs = [
         ("MARKETSIM_ADMIN_KEY", ADMIN),
         ("MARKETSIM_TICK_INTERVAL_MS", "3600000"),
-        // Small steps: the kill lands mid-task.
-        ("MARKETSIM_TASK_STEP_ITEMS", "20"),
+        ("MARKETSIM_TASK_STEP_ITEMS", step),
     ];
-    let args = ["serve", "--listen", "127.0.0.1:0", "--database-url", &url];
+    let args = ["serve", "--listen", "127.0.0.1:0", "--database-url", url];
     let (child, base) = start_serve(&args, &envs);
-    let mut server = Server(Some(child));
+    (Server(Some(child)), base)
+}
+
+/// SIGKILL the server and reap it.
+fn kill(mut server: Server) {
+    let mut child = server.0.take().unwrap();
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn a_task_killed_mid_import_carries_on_with_no_row_twice() {
+    let url = fresh_database("tasks").await;
+    let (server, base) = serve_tasks(&url, "20");
     let http = reqwest::Client::new();
     let ann = register(&http, &base, "ann").await;
     let rows = 6_000;
@@ -107,8 +119,7 @@ async fn a_task_killed_mid_import_carries_on_with_no_row_twice() {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    server.0.as_mut().unwrap().kill().unwrap(); // SIGKILL
-    let _ = server.0.take().unwrap().wait();
+    kill(server);
     assert!(done > 0 && done < rows as u64, "killed mid-task at {done}");
     let (before, _) = placed(&url, id).await;
     assert!(
@@ -116,8 +127,7 @@ async fn a_task_killed_mid_import_carries_on_with_no_row_twice() {
         "not all placed before the kill: {before}"
     );
 
-    let (child, base) = start_serve(&args, &envs);
-    let _server = Server(Some(child));
+    let (_server, base) = serve_tasks(&url, "20");
     let t = task_in(&http, &base, &ann, id, "completed").await;
     assert_eq!(t["state"], "completed", "{t}");
     assert_eq!(t["result"]["applied"], rows as u64, "{t}");
@@ -183,4 +193,65 @@ async fn a_task_killed_mid_import_carries_on_with_no_row_twice() {
     assert_eq!(r.status(), 200);
     let p = task_in(&http, &base, &ann, paused, "completed").await;
     assert_eq!(p["result"]["applied"], 100, "{p}");
+}
+
+#[tokio::test]
+async fn update_prices_of_all_carries_on_with_the_symbols_it_started_with() {
+    let url = fresh_database("taskall").await;
+    let (server, base) = serve_tasks(&url, "1");
+    let http = reqwest::Client::new();
+    let post = |path: String, body: Value| {
+        let http = http.clone();
+        async move {
+            let r = http
+                .post(path)
+                .bearer_auth(ADMIN)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (code, t) = post(
+        format!("{base}/v1/tasks"),
+        serde_json::json!({"kind": "update_prices", "symbols": "all"}),
+    )
+    .await;
+    assert_eq!(code, 201, "{t}");
+    let id = t["id"].as_u64().unwrap();
+    let (code, p) = post(format!("{base}/v1/tasks/{id}/pause"), Value::Null).await;
+    assert_eq!(code, 200, "{p}");
+    let total = p["progress"]["total"].as_u64().unwrap();
+    assert!(p["progress"]["done"].as_u64().unwrap() < total, "{p}");
+    // A symbol listed now sorts first: a list taken again would shift.
+    let (code, _) = post(
+        format!("{base}/v1/admin/stocks"),
+        serde_json::json!({"symbol": "AAA", "initial_price": "10.00"}),
+    )
+    .await;
+    assert_eq!(code, 201);
+    kill(server);
+
+    let (_server, base) = serve_tasks(&url, "1");
+    let (code, r) = post(format!("{base}/v1/tasks/{id}/resume"), Value::Null).await;
+    assert_eq!(code, 200, "{r}");
+    let t = task_in(&http, &base, ADMIN, id, "completed").await;
+    assert_eq!(t["result"]["applied"], total, "{t}");
+    let stocks = get_json(&http, &format!("{base}/v1/stocks?limit=1000"), None).await;
+    let source = format!("task:{id}");
+    for s in stocks["items"].as_array().unwrap() {
+        let sym = s["symbol"].as_str().unwrap();
+        let prices = get_json(&http, &format!("{base}/v1/stocks/{sym}/prices"), None).await;
+        let mine = prices["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["source"] == source.as_str())
+            .count();
+        assert_eq!(mine, usize::from(sym != "AAA"), "{sym}: {prices}");
+    }
 }
