@@ -1,7 +1,7 @@
 //! Background tasks: long work a user starts over HTTP and watches
 //! (create shares, update prices, import order and price files, export).
 //!
-//! Each running task is an actor (`Runner`): it works in steps of 25-50
+//! Each running task is an actor (`Runner`): it works in steps of 20-40
 //! ms, and a pause, resume or revoke waits in its mailbox for the
 //! step in hand to end, so a task stops at an item boundary. A step
 //! applies its items and journals their facts together with the task's new
@@ -38,7 +38,7 @@ pub struct TaskSettings {
     pub upload_limit: usize,
     /// Tasks running at once; the rest wait, queued.
     pub concurrency: usize,
-    /// Most items one step applies (steps also stay near 25-50 ms, so a
+    /// Most items one step applies (steps also stay near 20-40 ms, so a
     /// pause is prompt).
     pub max_step: usize,
 }
@@ -225,7 +225,7 @@ pub struct RunnerState {
     st: AppState,
     entry: Arc<Entry>,
     work: Box<dyn kinds::Work>,
-    /// Items per step, tuned so a step takes 25-50 ms.
+    /// Items per step, tuned so a step takes 20-40 ms.
     budget: usize,
     /// Counts pauses and resumes: a pause timer of an older one is stale.
     generation: u64,
@@ -376,13 +376,13 @@ impl RunnerState {
                 return;
             }
         }
-        // Steps of 25-50 ms keep a pause prompt (under 100 ms) and the
+        // Steps of 20-40 ms keep a pause prompt (under 100 ms) and the
         // journal's writes large.
         let took = started.elapsed();
         let max = self.st.tasks.settings.max_step.max(1);
-        if took < Duration::from_millis(25) {
+        if took < Duration::from_millis(20) {
             self.budget = (self.budget * 2).min(max);
-        } else if took > Duration::from_millis(50) {
+        } else if took > Duration::from_millis(40) {
             self.budget = (self.budget / 2).max(MIN_BUDGET).min(max);
         }
         let _ = me.cast(Msg::Step);
