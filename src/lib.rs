@@ -105,6 +105,50 @@ pub fn simulate(args: cli::RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `marketsim sweep`: a scenario over many seeds, `--jobs` at a time.
+pub fn sweep(args: cli::SweepArgs) -> anyhow::Result<()> {
+    let plan = simulations::Scenario::load(&args.scenario)?;
+    let seeds = simulations::sweep::parse_seeds(&args.seeds).map_err(anyhow::Error::msg)?;
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let bar = if args.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(seeds.len() as u64)
+    };
+    let started = std::time::Instant::now();
+    let rows = simulations::sweep::sweep(&plan, &seeds, jobs, &|_| bar.inc(1))?;
+    bar.finish_and_clear();
+    let summary = simulations::sweep::summarize(&rows);
+    let out = args
+        .out
+        .unwrap_or_else(|| std::path::PathBuf::from(format!("out/{}-sweep", plan.scenario.name)));
+    simulations::sweep::write(&out, &rows, &summary)?;
+    println!(
+        "{}: {} seeds, {} at a time, in {:.2} s -> {}",
+        plan.scenario.name,
+        rows.len(),
+        jobs,
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
+    println!(
+        "{:<28} {:>14} {:>12} {:>12} {:>12} {:>12}",
+        "metric", "mean", "std", "p5", "p50", "p95"
+    );
+    for s in &summary {
+        println!(
+            "{:<28} {:>14.2} {:>12.2} {:>12.2} {:>12.2} {:>12.2}",
+            s.metric, s.mean, s.std, s.p5, s.p50, s.p95
+        );
+    }
+    if rows.iter().any(|r| !r.conservation_ok) {
+        return Err(ConservationFailed.into());
+    }
+    Ok(())
+}
+
 /// `marketsim serve`: load the settings, then run the live market until
 /// SIGINT or SIGTERM.
 pub fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {

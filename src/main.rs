@@ -22,6 +22,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Run(args) => marketsim::simulate(args),
+        Command::Sweep(args) => marketsim::sweep(args),
         Command::Serve(args) => marketsim::serve(args),
         Command::Migrate(args) => marketsim::migrate(args),
         Command::Relay(args) => marketsim::relay(args),

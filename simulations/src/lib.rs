@@ -11,6 +11,7 @@ pub mod log_hash;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod sweep;
 pub mod time;
 
 pub use report::Report;

@@ -37,3 +37,32 @@ fn another_seed_gives_another_market() {
     assert_ne!(a.report.log_hash, b.report.log_hash);
     assert_eq!(run(&plan, 2, Some(1)).report.log_hash, a.report.log_hash);
 }
+
+#[test]
+fn a_sweep_gives_the_same_rows_whatever_its_jobs() {
+    let plan = shipped("quickstart", Some("10:00:00"));
+    let seeds = [1, 2, 3];
+    let one = simulations::sweep::sweep(&plan, &seeds, 1, &|_| {}).unwrap();
+    let two = simulations::sweep::sweep(&plan, &seeds, 2, &|_| {}).unwrap();
+    let key = |rows: &[simulations::sweep::SweepRow]| {
+        rows.iter()
+            .map(|r| (r.seed, r.log_hash.clone(), r.metrics()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(key(&one), key(&two));
+    assert_eq!(one.iter().map(|r| r.seed).collect::<Vec<_>>(), seeds);
+    // Each row is the seed's own run, as `run` plays it alone.
+    assert_eq!(one[1].log_hash, run(&plan, 1, Some(2)).report.log_hash);
+    assert_ne!(one[0].log_hash, one[1].log_hash);
+    let summary = simulations::sweep::summarize(&one);
+    let trades = summary.iter().find(|s| s.metric == "trades").unwrap();
+    let mean = one.iter().map(|r| r.trades as f64).sum::<f64>() / 3.0;
+    assert!((trades.mean - mean).abs() < 1e-9);
+    assert!(trades.min <= trades.p50 && trades.p50 <= trades.max);
+    let dir = std::env::temp_dir().join(format!("sweep-test-{}", std::process::id()));
+    simulations::sweep::write(&dir, &one, &summary).unwrap();
+    let csv = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(csv.starts_with("seed,log_hash,wall_seconds,orders,trades,volume,"));
+    let _ = std::fs::remove_dir_all(dir);
+}

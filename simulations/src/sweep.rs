@@ -1,0 +1,269 @@
+//! Sweeps: one scenario played over many seeds, `jobs` runs at a time,
+//! each on a runtime of its own (deterministic as a single run), with one
+//! row per run and a summary per metric. Results are in seed order, so
+//! they are the same whatever `jobs` is (wall time aside).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use crate::runner::{Progress, RunError, RunOptions, run};
+use crate::{Plan, Report};
+
+/// One run of a sweep, as its row.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SweepRow {
+    pub seed: u64,
+    pub wall_seconds: f64,
+    pub log_hash: String,
+    pub orders: u64,
+    pub trades: u64,
+    pub volume: u64,
+    /// Per symbol: the day's return (close against the initial price),
+    /// in basis points, its volume and trades.
+    pub symbols: BTreeMap<String, SymbolRow>,
+    /// Mean P&L of each agent type, in minor units.
+    pub mean_pnl: BTreeMap<String, i64>,
+    pub conservation_ok: bool,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SymbolRow {
+    pub return_bps: i64,
+    pub volume: u64,
+    pub trades: u64,
+}
+
+impl SweepRow {
+    pub fn from_report(r: &Report) -> SweepRow {
+        SweepRow {
+            seed: r.seed,
+            wall_seconds: r.performance.wall_seconds,
+            log_hash: r.log_hash.clone(),
+            orders: r.totals.orders,
+            trades: r.totals.trades,
+            volume: r.totals.volume,
+            symbols: r
+                .symbols
+                .iter()
+                .map(|s| {
+                    (
+                        s.symbol.clone(),
+                        SymbolRow {
+                            return_bps: s.change_bps,
+                            volume: s.volume,
+                            trades: s.trades,
+                        },
+                    )
+                })
+                .collect(),
+            mean_pnl: r
+                .leaderboard
+                .iter()
+                .map(|t| (t.agent_type.clone(), t.mean_minor))
+                .collect(),
+            conservation_ok: r.conservation.ok,
+        }
+    }
+
+    /// The row's metrics by name, in a fixed order (the CSV's columns
+    /// after `seed`, `log_hash` and `wall_seconds`).
+    pub fn metrics(&self) -> Vec<(String, f64)> {
+        let mut m = vec![
+            ("orders".to_string(), self.orders as f64),
+            ("trades".to_string(), self.trades as f64),
+            ("volume".to_string(), self.volume as f64),
+        ];
+        for (s, r) in &self.symbols {
+            m.push((format!("{s}.return_bps"), r.return_bps as f64));
+            m.push((format!("{s}.volume"), r.volume as f64));
+            m.push((format!("{s}.trades"), r.trades as f64));
+        }
+        for (t, p) in &self.mean_pnl {
+            m.push((format!("{t}.mean_pnl_minor"), *p as f64));
+        }
+        m
+    }
+}
+
+/// Play `plan` once per seed, `jobs` at a time; `done` hears of each run
+/// as it ends (for a progress bar). Rows in seed order.
+pub fn sweep(
+    plan: &Plan,
+    seeds: &[u64],
+    jobs: usize,
+    done: &(dyn Fn(&SweepRow) + Sync),
+) -> Result<Vec<SweepRow>, RunError> {
+    let queue = Mutex::new(seeds.iter().copied().collect::<VecDeque<u64>>());
+    let rows: Mutex<Vec<SweepRow>> = Mutex::new(Vec::with_capacity(seeds.len()));
+    let failed: Mutex<Option<RunError>> = Mutex::new(None);
+    let plan = Arc::new(plan.clone());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1).min(seeds.len().max(1)) {
+            let (queue, rows, failed, plan) = (&queue, &rows, &failed, plan.clone());
+            scope.spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        *failed.lock().unwrap_or_else(|p| p.into_inner()) =
+                            Some(RunError::Setup(format!("no runtime: {e}")));
+                        return;
+                    }
+                };
+                loop {
+                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                    let Some(seed) = next else { return };
+                    let opts = RunOptions {
+                        seed: Some(seed),
+                        out: None,
+                        no_files: true,
+                        progress: Progress::Quiet,
+                        account_shards: 1,
+                    };
+                    match rt.block_on(run(&plan, &opts)) {
+                        Ok(out) => {
+                            let row = SweepRow::from_report(&out.report);
+                            done(&row);
+                            rows.lock().unwrap_or_else(|p| p.into_inner()).push(row);
+                        }
+                        Err(e) => {
+                            *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                            queue.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    let mut rows = rows.into_inner().unwrap_or_else(|p| p.into_inner());
+    rows.sort_by_key(|r| r.seed);
+    Ok(rows)
+}
+
+/// Mean, standard deviation and quantiles of one metric over the runs.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Summary {
+    pub metric: String,
+    pub mean: f64,
+    pub std: f64,
+    pub min: f64,
+    pub p5: f64,
+    pub p50: f64,
+    pub p95: f64,
+    pub max: f64,
+}
+
+/// Each metric's distribution over `rows`.
+pub fn summarize(rows: &[SweepRow]) -> Vec<Summary> {
+    let mut by: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for r in rows {
+        for (k, v) in r.metrics() {
+            if !by.contains_key(&k) {
+                order.push(k.clone());
+            }
+            by.entry(k).or_default().push(v);
+        }
+    }
+    order
+        .into_iter()
+        .map(|k| {
+            let mut v = by.remove(&k).unwrap_or_default();
+            v.sort_by(f64::total_cmp);
+            let n = v.len().max(1) as f64;
+            let mean = v.iter().sum::<f64>() / n;
+            let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+            let q = |p: f64| {
+                if v.is_empty() {
+                    0.0
+                } else {
+                    v[((v.len() - 1) as f64 * p).round() as usize]
+                }
+            };
+            Summary {
+                metric: k,
+                mean,
+                std,
+                min: q(0.0),
+                p5: q(0.05),
+                p50: q(0.5),
+                p95: q(0.95),
+                max: q(1.0),
+            }
+        })
+        .collect()
+}
+
+/// `sweep.csv` (a row per run) and `sweep.json` (rows and summary) in
+/// `dir`.
+pub fn write(dir: &Path, rows: &[SweepRow], summary: &[Summary]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut csv = std::io::BufWriter::new(std::fs::File::create(dir.join("sweep.csv"))?);
+    let names: Vec<String> = rows
+        .first()
+        .map(|r| r.metrics().into_iter().map(|(k, _)| k).collect())
+        .unwrap_or_default();
+    writeln!(csv, "seed,log_hash,wall_seconds,{}", names.join(","))?;
+    for r in rows {
+        let values: Vec<String> = r
+            .metrics()
+            .into_iter()
+            .map(|(_, v)| v.to_string())
+            .collect();
+        writeln!(
+            csv,
+            "{},{},{:.3},{}",
+            r.seed,
+            r.log_hash,
+            r.wall_seconds,
+            values.join(",")
+        )?;
+    }
+    csv.flush()?;
+    let json = serde_json::json!({"runs": rows, "summary": summary});
+    std::fs::write(
+        dir.join("sweep.json"),
+        serde_json::to_vec_pretty(&json).map_err(std::io::Error::other)?,
+    )
+}
+
+/// Seeds from `a..b` (inclusive) or `a,b,c`.
+pub fn parse_seeds(s: &str) -> Result<Vec<u64>, String> {
+    let bad = || format!("`{s}`: seeds are `first..last` (inclusive) or a list `1,2,3`");
+    if let Some((a, b)) = s.split_once("..") {
+        let (a, b): (u64, u64) = (
+            a.trim().parse().map_err(|_| bad())?,
+            b.trim().parse().map_err(|_| bad())?,
+        );
+        if a > b || b - a >= 1_000_000 {
+            return Err(format!(
+                "`{s}`: first..last with first <= last, at most 1,000,000 seeds"
+            ));
+        }
+        return Ok((a..=b).collect());
+    }
+    s.split(',')
+        .map(|x| x.trim().parse().map_err(|_| bad()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_parse_as_ranges_or_lists() {
+        assert_eq!(parse_seeds("1..3").unwrap(), [1, 2, 3]);
+        assert_eq!(parse_seeds("7, 9").unwrap(), [7, 9]);
+        assert!(parse_seeds("3..1").is_err());
+        assert!(parse_seeds("x").unwrap_err().contains("first..last"));
+    }
+}
