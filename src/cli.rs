@@ -169,6 +169,11 @@ pub struct SweepArgs {
     /// Seeds: `first..last` (inclusive) or a list `1,2,3`.
     #[arg(long, default_value = "1..16")]
     pub seeds: String,
+    /// A scenario field to vary, `path=value[,value...]` (repeatable: the
+    /// grid is every combination, each played over every seed), e.g.
+    /// `--set agents[0].count=100,200,400 --set fees.taker_bps=0,5`.
+    #[arg(long = "set", value_name = "PATH=VALUES")]
+    pub sets: Vec<String>,
     /// Runs at a time (default: the number of cores). Memory grows with it,
     /// not with the number of seeds.
     #[arg(long)]

@@ -107,37 +107,74 @@ pub fn simulate(args: cli::RunArgs) -> anyhow::Result<()> {
 
 /// `marketsim sweep`: a scenario over many seeds, `--jobs` at a time.
 pub fn sweep(args: cli::SweepArgs) -> anyhow::Result<()> {
-    let plan = simulations::Scenario::load(&args.scenario)?;
-    let seeds = simulations::sweep::parse_seeds(&args.seeds).map_err(anyhow::Error::msg)?;
+    use simulations::sweep;
+    let text = std::fs::read_to_string(&args.scenario)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.scenario.display()))?;
+    let origin = args.scenario.display().to_string();
+    let plan = simulations::Scenario::parse(&text, &origin)?;
+    let seeds = sweep::parse_seeds(&args.seeds).map_err(anyhow::Error::msg)?;
+    let axes = args
+        .sets
+        .iter()
+        .map(|s| sweep::parse_set(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let mut list = Vec::new();
+    for combo in sweep::grid(&axes) {
+        let varied = sweep::apply(&text, &combo).map_err(anyhow::Error::msg)?;
+        let p = std::sync::Arc::new(simulations::Scenario::parse(&varied, &origin)?);
+        let params: Vec<(String, String)> = combo
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str().map_or_else(|| v.to_string(), String::from),
+                )
+            })
+            .collect();
+        list.extend(seeds.iter().map(|&seed| sweep::Job {
+            params: params.clone(),
+            plan: p.clone(),
+            seed,
+        }));
+    }
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let bar = if args.quiet {
         indicatif::ProgressBar::hidden()
     } else {
-        indicatif::ProgressBar::new(seeds.len() as u64)
+        indicatif::ProgressBar::new(list.len() as u64)
     };
     let started = std::time::Instant::now();
-    let rows = simulations::sweep::sweep(&plan, &seeds, jobs, &|_| bar.inc(1))?;
+    let rows = sweep::run_jobs(&list, jobs, &|_| bar.inc(1))?;
     bar.finish_and_clear();
-    let summary = simulations::sweep::summarize(&rows);
+    let summary = sweep::summarize(&rows);
     let out = args
         .out
         .unwrap_or_else(|| std::path::PathBuf::from(format!("out/{}-sweep", plan.scenario.name)));
-    simulations::sweep::write(&out, &rows, &summary)?;
+    sweep::write(&out, &rows, &summary)?;
     println!(
-        "{}: {} seeds, {} at a time, in {:.2} s -> {}",
+        "{}: {} runs ({} seeds), {} at a time, in {:.2} s -> {}",
         plan.scenario.name,
         rows.len(),
+        seeds.len(),
         jobs,
         started.elapsed().as_secs_f64(),
         out.display()
     );
-    println!(
-        "{:<28} {:>14} {:>12} {:>12} {:>12} {:>12}",
-        "metric", "mean", "std", "p5", "p50", "p95"
-    );
+    let mut setting = None;
     for s in &summary {
+        if setting != Some(&s.params) {
+            setting = Some(&s.params);
+            if !s.params.is_empty() {
+                println!("\n{}", s.params);
+            }
+            println!(
+                "{:<28} {:>14} {:>12} {:>12} {:>12} {:>12}",
+                "metric", "mean", "std", "p5", "p50", "p95"
+            );
+        }
         println!(
             "{:<28} {:>14.2} {:>12.2} {:>12.2} {:>12.2} {:>12.2}",
             s.metric, s.mean, s.std, s.p5, s.p50, s.p95

@@ -11,9 +11,19 @@ use std::sync::{Arc, Mutex};
 use crate::runner::{Progress, RunError, RunOptions, run};
 use crate::{Plan, Report};
 
+/// One run to make: a plan (the scenario with `params` set) and a seed.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub params: Vec<(String, String)>,
+    pub plan: Arc<Plan>,
+    pub seed: u64,
+}
+
 /// One run of a sweep, as its row.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SweepRow {
+    /// The `--set` values of this run (`path`, value), in the order given.
+    pub params: Vec<(String, String)>,
     pub seed: u64,
     pub wall_seconds: f64,
     pub log_hash: String,
@@ -36,8 +46,9 @@ pub struct SymbolRow {
 }
 
 impl SweepRow {
-    pub fn from_report(r: &Report) -> SweepRow {
+    pub fn from_report(params: Vec<(String, String)>, r: &Report) -> SweepRow {
         SweepRow {
+            params,
             seed: r.seed,
             wall_seconds: r.performance.wall_seconds,
             log_hash: r.log_hash.clone(),
@@ -95,13 +106,31 @@ pub fn sweep(
     jobs: usize,
     done: &(dyn Fn(&SweepRow) + Sync),
 ) -> Result<Vec<SweepRow>, RunError> {
-    let queue = Mutex::new(seeds.iter().copied().collect::<VecDeque<u64>>());
-    let rows: Mutex<Vec<SweepRow>> = Mutex::new(Vec::with_capacity(seeds.len()));
-    let failed: Mutex<Option<RunError>> = Mutex::new(None);
     let plan = Arc::new(plan.clone());
+    let list: Vec<Job> = seeds
+        .iter()
+        .map(|&seed| Job {
+            params: Vec::new(),
+            plan: plan.clone(),
+            seed,
+        })
+        .collect();
+    run_jobs(&list, jobs, done)
+}
+
+/// Make every run of `list`, `jobs` at a time, each on a runtime of its
+/// own; rows in `list`'s order.
+pub fn run_jobs(
+    list: &[Job],
+    jobs: usize,
+    done: &(dyn Fn(&SweepRow) + Sync),
+) -> Result<Vec<SweepRow>, RunError> {
+    let queue = Mutex::new((0..list.len()).collect::<VecDeque<usize>>());
+    let rows: Mutex<Vec<(usize, SweepRow)>> = Mutex::new(Vec::with_capacity(list.len()));
+    let failed: Mutex<Option<RunError>> = Mutex::new(None);
     std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1).min(seeds.len().max(1)) {
-            let (queue, rows, failed, plan) = (&queue, &rows, &failed, plan.clone());
+        for _ in 0..jobs.max(1).min(list.len().max(1)) {
+            let (queue, rows, failed) = (&queue, &rows, &failed);
             scope.spawn(move || {
                 let rt = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -116,19 +145,22 @@ pub fn sweep(
                 };
                 loop {
                     let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
-                    let Some(seed) = next else { return };
+                    let Some(i) = next else { return };
+                    let job = &list[i];
                     let opts = RunOptions {
-                        seed: Some(seed),
+                        seed: Some(job.seed),
                         out: None,
                         no_files: true,
                         progress: Progress::Quiet,
                         account_shards: 1,
                     };
-                    match rt.block_on(run(&plan, &opts)) {
+                    match rt.block_on(run(&job.plan, &opts)) {
                         Ok(out) => {
-                            let row = SweepRow::from_report(&out.report);
+                            let row = SweepRow::from_report(job.params.clone(), &out.report);
                             done(&row);
-                            rows.lock().unwrap_or_else(|p| p.into_inner()).push(row);
+                            rows.lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .push((i, row));
                         }
                         Err(e) => {
                             *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
@@ -144,13 +176,83 @@ pub fn sweep(
         return Err(e);
     }
     let mut rows = rows.into_inner().unwrap_or_else(|p| p.into_inner());
-    rows.sort_by_key(|r| r.seed);
-    Ok(rows)
+    rows.sort_by_key(|(i, _)| *i);
+    Ok(rows.into_iter().map(|(_, r)| r).collect())
 }
 
-/// Mean, standard deviation and quantiles of one metric over the runs.
+/// A `--set path=v1,v2,...` axis of a grid: `agents[0].count=100,200`.
+pub fn parse_set(s: &str) -> Result<(String, Vec<toml::Value>), String> {
+    let (path, values) = s.split_once('=').ok_or_else(|| {
+        format!("`{s}`: --set takes path=value[,value...], e.g. agents[0].count=100,200")
+    })?;
+    let values = values
+        .split(',')
+        .map(|v| {
+            let v = v.trim();
+            toml::from_str::<toml::Table>(&format!("v = {v}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(v.to_string()))
+        })
+        .collect();
+    Ok((path.trim().to_string(), values))
+}
+
+/// Every combination of the axes' values, the first axis slowest.
+pub fn grid(axes: &[(String, Vec<toml::Value>)]) -> Vec<Vec<(String, toml::Value)>> {
+    let mut out: Vec<Vec<(String, toml::Value)>> = vec![Vec::new()];
+    for (path, values) in axes {
+        out = out
+            .into_iter()
+            .flat_map(|combo| {
+                values.iter().map(move |v| {
+                    let mut c = combo.clone();
+                    c.push((path.clone(), v.clone()));
+                    c
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+/// The scenario `text` with each (`path`, value) set: `a.b`, `list[2].c`.
+/// A path that is not in the scenario is an error naming it.
+pub fn apply(text: &str, sets: &[(String, toml::Value)]) -> Result<String, String> {
+    let mut doc: toml::Value = toml::from_str(text).map_err(|e| e.to_string())?;
+    for (path, value) in sets {
+        let mut at = &mut doc;
+        for seg in path.split('.') {
+            let (name, index) = match seg.split_once('[') {
+                Some((n, rest)) => {
+                    let i = rest
+                        .strip_suffix(']')
+                        .and_then(|i| i.parse::<usize>().ok())
+                        .ok_or_else(|| format!("`{path}`: `{seg}` is not name[index]"))?;
+                    (n, Some(i))
+                }
+                None => (seg, None),
+            };
+            at = at
+                .get_mut(name)
+                .ok_or_else(|| format!("`{path}`: the scenario has no `{name}`"))?;
+            if let Some(i) = index {
+                at = at
+                    .get_mut(i)
+                    .ok_or_else(|| format!("`{path}`: `{name}` has no item {i}"))?;
+            }
+        }
+        *at = value.clone();
+    }
+    toml::to_string(&doc).map_err(|e| e.to_string())
+}
+
+/// Mean, standard deviation and quantiles of one metric over the runs of
+/// one parameter setting.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Summary {
+    /// The setting (`path=value`, ...); empty without `--set`.
+    pub params: String,
     pub metric: String,
     pub mean: f64,
     pub std: f64,
@@ -161,8 +263,35 @@ pub struct Summary {
     pub max: f64,
 }
 
-/// Each metric's distribution over `rows`.
+/// `row`'s parameter setting as `path=value` pairs.
+pub fn setting(row: &SweepRow) -> String {
+    row.params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Each metric's distribution over `rows`, per parameter setting (in the
+/// order the settings first appear).
 pub fn summarize(rows: &[SweepRow]) -> Vec<Summary> {
+    let mut settings: Vec<String> = Vec::new();
+    for r in rows {
+        let s = setting(r);
+        if !settings.contains(&s) {
+            settings.push(s);
+        }
+    }
+    settings
+        .into_iter()
+        .flat_map(|s| {
+            let of: Vec<&SweepRow> = rows.iter().filter(|r| setting(r) == s).collect();
+            summarize_one(&s, &of)
+        })
+        .collect()
+}
+
+fn summarize_one(params: &str, rows: &[&SweepRow]) -> Vec<Summary> {
     let mut by: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     for r in rows {
@@ -189,6 +318,7 @@ pub fn summarize(rows: &[SweepRow]) -> Vec<Summary> {
                 }
             };
             Summary {
+                params: params.to_string(),
                 metric: k,
                 mean,
                 std,
@@ -211,16 +341,22 @@ pub fn write(dir: &Path, rows: &[SweepRow], summary: &[Summary]) -> std::io::Res
         .first()
         .map(|r| r.metrics().into_iter().map(|(k, _)| k).collect())
         .unwrap_or_default();
-    writeln!(csv, "seed,log_hash,wall_seconds,{}", names.join(","))?;
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let lead: String = rows
+        .first()
+        .map(|r| r.params.iter().map(|(k, _)| quote(k) + ",").collect())
+        .unwrap_or_default();
+    writeln!(csv, "{lead}seed,log_hash,wall_seconds,{}", names.join(","))?;
     for r in rows {
         let values: Vec<String> = r
             .metrics()
             .into_iter()
             .map(|(_, v)| v.to_string())
             .collect();
+        let lead: String = r.params.iter().map(|(_, v)| quote(v) + ",").collect();
         writeln!(
             csv,
-            "{},{},{:.3},{}",
+            "{lead}{},{},{:.3},{}",
             r.seed,
             r.log_hash,
             r.wall_seconds,
@@ -258,6 +394,25 @@ pub fn parse_seeds(s: &str) -> Result<Vec<u64>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sets_make_a_grid_and_apply_to_the_scenario() {
+        let (path, values) = parse_set("agents[0].count=100,200").unwrap();
+        assert_eq!(path, "agents[0].count");
+        let (p2, v2) = parse_set("name=a,b").unwrap();
+        let g = grid(&[(path.clone(), values), (p2, v2)]);
+        assert_eq!(g.len(), 4);
+        assert_eq!(g[1][1].1, toml::Value::String("b".into()));
+        let text = "name = \"x\"\n[[agents]]\ncount = 5\n[[agents]]\ncount = 6\n";
+        let out = apply(text, &g[3]).unwrap();
+        let doc: toml::Value = toml::from_str(&out).unwrap();
+        assert_eq!(doc["agents"][0]["count"].as_integer(), Some(200));
+        assert_eq!(doc["agents"][1]["count"].as_integer(), Some(6));
+        assert_eq!(doc["name"].as_str(), Some("b"));
+        let e = apply(text, &[("agents[2].count".into(), toml::Value::Integer(1))]).unwrap_err();
+        assert!(e.contains("no item 2"), "{e}");
+        assert!(parse_set("nothing").is_err());
+    }
 
     #[test]
     fn seeds_parse_as_ranges_or_lists() {
