@@ -40,6 +40,18 @@ async fn task(http: &reqwest::Client, base: &str, key: &str, id: u64) -> Value {
     get_json(http, &format!("{base}/v1/tasks/{id}"), Some(key)).await
 }
 
+/// The body of GET `url` as `key`.
+async fn text(http: &reqwest::Client, url: &str, key: &str) -> String {
+    http.get(url)
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// Task `id` once in `state` (or as last seen after 30 s).
 async fn task_in(http: &reqwest::Client, base: &str, key: &str, id: u64, state: &str) -> Value {
     let mut t = Value::Null;
@@ -144,15 +156,7 @@ async fn a_task_killed_mid_import_carries_on_with_no_row_twice() {
         "the user sees each order once: {orders}"
     );
     // Exports stream from the database (checkpointed: waited for above).
-    let csv = http
-        .get(format!("{base}/v1/export/orders.csv"))
-        .bearer_auth(&ann)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = text(&http, &format!("{base}/v1/export/orders.csv"), &ann).await;
     assert_eq!(
         csv.lines().count() as u64,
         1 + orders["total"].as_u64().unwrap()
@@ -168,15 +172,7 @@ async fn a_task_killed_mid_import_carries_on_with_no_row_twice() {
     let export = r.json::<Value>().await.unwrap()["id"].as_u64().unwrap();
     let t = task_in(&http, &base, ADMIN, export, "completed").await;
     assert_eq!(t["state"], "completed", "{t}");
-    let file = http
-        .get(format!("{base}/v1/tasks/{export}/file"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let file = text(&http, &format!("{base}/v1/tasks/{export}/file"), ADMIN).await;
     let ann_acme = csv.lines().filter(|l| l.contains(",ACME,")).count();
     let house_acme = file.lines().count() - 1 - ann_acme;
     assert_eq!(house_acme, 1, "ann's ACME orders and the house's offering");
