@@ -329,34 +329,24 @@ impl RunnerState {
 
     async fn step(&mut self, me: &ActorRef<Msg>) {
         let mut task = self.task();
-        match task.state {
-            TaskState::Queued => {
-                let Ok(slot) = self.st.tasks.slots.clone().try_acquire_owned() else {
-                    // Another task holds every slot: look again soon.
-                    me.send_after(Duration::from_millis(50), || Msg::Step);
-                    return;
-                };
-                self.slot = Some(slot);
-                task.enter(TaskState::Running, self.st.now());
-                self.save(task.clone()).await;
-                *self.entry.rate.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some((Instant::now(), task.done));
-            }
-            TaskState::Running => {
-                if self.slot.is_none() {
-                    // Carried on after a restart.
-                    match self.st.tasks.slots.clone().try_acquire_owned() {
-                        Ok(slot) => self.slot = Some(slot),
-                        Err(_) => {
-                            me.send_after(Duration::from_millis(50), || Msg::Step);
-                            return;
-                        }
-                    }
-                    *self.entry.rate.lock().unwrap_or_else(|p| p.into_inner()) =
-                        Some((Instant::now(), task.done));
-                }
-            }
-            _ => return,
+        if !matches!(task.state, TaskState::Queued | TaskState::Running) {
+            return;
+        }
+        // A slot to run in: a queued task (new or resumed), or a running
+        // one carried on after a restart.
+        if self.slot.is_none() {
+            let Ok(slot) = self.st.tasks.slots.clone().try_acquire_owned() else {
+                // Another task holds every slot: look again soon.
+                me.send_after(Duration::from_millis(50), || Msg::Step);
+                return;
+            };
+            self.slot = Some(slot);
+            *self.entry.rate.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((Instant::now(), task.done));
+        }
+        if task.state == TaskState::Queued {
+            task.enter(TaskState::Running, self.st.now());
+            self.save(task.clone()).await;
         }
         let started = Instant::now();
         task.updated_at = self.st.now();
