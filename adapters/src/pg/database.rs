@@ -134,13 +134,6 @@ pub struct PgArchive {
     pool: PgPool,
 }
 
-fn port(e: PgError) -> actors::ports::PortError {
-    actors::ports::PortError {
-        port: "postgres",
-        message: e.to_string(),
-    }
-}
-
 #[async_trait::async_trait]
 impl actors::ports::Archive for PgArchive {
     async fn put_file(
@@ -151,7 +144,7 @@ impl actors::ports::Archive for PgArchive {
     ) -> Result<(), actors::ports::PortError> {
         super::store::put_task_file(&self.pool, task, role, &bytes)
             .await
-            .map_err(port)
+            .map_err(Into::into)
     }
     async fn file(
         &self,
@@ -160,7 +153,7 @@ impl actors::ports::Archive for PgArchive {
     ) -> Result<Option<Vec<u8>>, actors::ports::PortError> {
         super::store::task_file(&self.pool, task, role)
             .await
-            .map_err(port)
+            .map_err(Into::into)
     }
     async fn prices(
         &self,
@@ -170,7 +163,7 @@ impl actors::ports::Archive for PgArchive {
     ) -> Result<(Vec<actors::ports::PriceEntry>, u64), actors::ports::PortError> {
         super::store::outside_prices(&self.pool, symbol, limit, offset)
             .await
-            .map_err(port)
+            .map_err(Into::into)
     }
 }
 

@@ -48,6 +48,16 @@ pub enum PgError {
     Conflict(String),
 }
 
+/// A database failure as the actors' ports report it.
+impl From<PgError> for PortError {
+    fn from(e: PgError) -> PortError {
+        PortError {
+            port: "postgres",
+            message: e.to_string(),
+        }
+    }
+}
+
 /// Connect to `url` (a pool of `max` connections), failing after `timeout`.
 pub async fn connect(url: &str, max: u32, timeout: Duration) -> Result<PgPool, PgError> {
     Ok(PgPoolOptions::new()

@@ -721,10 +721,7 @@ pub async fn export(
 ) {
     use actors::ports::{ExportOrder, ExportRow, ExportWhat, PriceEntry};
     use futures::TryStreamExt;
-    let port = |e: PgError| actors::ports::PortError {
-        port: "postgres",
-        message: e.to_string(),
-    };
+    let port = actors::ports::PortError::from;
     let sql = match q.what {
         ExportWhat::Orders => concat!(
             "SELECT ",
