@@ -25,10 +25,14 @@ pub fn rows(st: &AppState, q: ExportQuery) -> BoxStream<'static, Result<ExportRo
     match q.what {
         ExportWhat::Orders => {
             for a in accounts {
-                for r in st
-                    .records
-                    .orders_of(a, |r| in_range(r.created_at, r.symbol))
-                {
+                let (mine, _) = st.records.page_of(
+                    a,
+                    |r| in_range(r.created_at, r.symbol),
+                    |x, y| x.id.cmp(&y.id),
+                    0,
+                    usize::MAX,
+                );
+                for r in mine {
                     out.push((r.created_at, r.id.0, ExportRow::Order(order(&r))));
                 }
             }

@@ -363,21 +363,6 @@ impl Records {
         a
     }
 
-    /// An account's orders its owner may see, oldest first, that `keep`
-    /// accepts.
-    pub fn orders_of(&self, a: AccountId, keep: impl Fn(&OrderRecord) -> bool) -> Vec<OrderRecord> {
-        let Some(u) = self.user(a) else {
-            return Vec::new();
-        };
-        let g = lock(&u);
-        g.visible
-            .iter()
-            .filter_map(|i| g.orders.get(i))
-            .filter(|r| keep(r))
-            .cloned()
-            .collect()
-    }
-
     pub fn fills_of(&self, a: AccountId) -> Vec<Fill> {
         self.user(a)
             .map(|u| lock(&u).fills.clone())
