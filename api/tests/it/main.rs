@@ -126,15 +126,24 @@ impl App {
             .to_string()
     }
 
-    pub async fn get(&self, key: &str, path: &str) -> (u16, Value) {
-        let r = self
-            .http
+    async fn get_response(&self, key: &str, path: &str) -> reqwest::Response {
+        self.http
             .get(self.url(path))
             .bearer_auth(key)
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    pub async fn get(&self, key: &str, path: &str) -> (u16, Value) {
+        let r = self.get_response(key, path).await;
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// GET `path` as text.
+    pub async fn text(&self, key: &str, path: &str) -> (u16, String) {
+        let r = self.get_response(key, path).await;
+        (r.status().as_u16(), r.text().await.unwrap())
     }
 
     pub async fn post(&self, key: &str, path: &str, body: Value) -> (u16, Value) {

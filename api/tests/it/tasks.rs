@@ -495,20 +495,6 @@ async fn an_upload_over_the_limit_is_413_and_starts_nothing() {
     assert_eq!(code, 422, "{e}");
 }
 
-impl App {
-    /// GET `path` as text.
-    pub async fn text(&self, key: &str, path: &str) -> (u16, String) {
-        let r = self
-            .http
-            .get(self.url(path))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
-    }
-}
-
 #[tokio::test]
 async fn exports_stream_the_callers_rows_directly_and_as_a_task_file() {
     let app = App::start().await;
