@@ -61,6 +61,8 @@ impl Application {
     /// rest (restoring the market from PostgreSQL when configured) on the
     /// caller's runtime, and bind the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        // The recorder first: adapters register their metrics as they start.
+        let _ = api::metrics_handle();
         let (stop, stop_rx) = watch::channel(false);
         let engine = Engine::start()?;
         let market = assemble(&settings, stop_rx, engine.handle.clone()).await?;

@@ -242,10 +242,33 @@ impl TickSink for KafkaTickSink {
     }
 }
 
+/// The tick consumer's client context: publishes its lag per partition
+/// (`marketsim_kafka_consumer_lag_messages{topic, partition}`: messages on
+/// the broker not yet consumed) from librdkafka's statistics, every second.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LagContext;
+
+impl rdkafka::client::ClientContext for LagContext {
+    fn stats(&self, s: rdkafka::statistics::Statistics) {
+        for t in s.topics.values() {
+            for p in t.partitions.values() {
+                // Partition -1 is librdkafka's internal one; lag -1: not known yet.
+                if p.partition >= 0 && p.consumer_lag >= 0 {
+                    metrics::gauge!("marketsim_kafka_consumer_lag_messages",
+                        "topic" => t.topic.clone(), "partition" => p.partition.to_string())
+                    .set(p.consumer_lag as f64);
+                }
+            }
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for LagContext {}
+
 /// Reads ticks from a topic in a consumer group. Offsets are committed only
 /// by `commit`, after the caller has applied the ticks.
 pub struct KafkaTickSource {
-    consumer: StreamConsumer,
+    consumer: StreamConsumer<LagContext>,
     topic: String,
     last_seq: Mutex<HashMap<(Symbol, Origin), u64>>,
     /// Highest offset read per partition, not yet committed.
@@ -266,8 +289,10 @@ impl std::fmt::Debug for KafkaTickSource {
 
 impl KafkaTickSource {
     pub fn new(brokers: &str, group: &str, topic: &str) -> Result<KafkaTickSource, PortError> {
-        let consumer: StreamConsumer =
-            consumer_config(brokers, group).create().map_err(port_err)?;
+        let consumer: StreamConsumer<LagContext> = consumer_config(brokers, group)
+            .set("statistics.interval.ms", "1000")
+            .create_with_context(LagContext)
+            .map_err(port_err)?;
         consumer.subscribe(&[topic]).map_err(port_err)?;
         Ok(KafkaTickSource {
             consumer,

@@ -73,6 +73,10 @@ impl RedisStore {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
         let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(err)?;
+        // Exported at zero from the start, so a rate over it reads 0, not "no data".
+        for kind in ["failed", "skipped"] {
+            metrics::counter!("marketsim_redis_errors_total", "kind" => kind).increment(0);
+        }
         Ok(RedisStore {
             conn,
             prefix: prefix.trim_end_matches(':').to_string(),

@@ -5,6 +5,7 @@
 //! status; bad input changes nothing and never panics a handler.
 
 pub mod auth;
+pub mod dashboard;
 pub mod dto;
 pub mod error;
 pub mod export;
@@ -42,7 +43,8 @@ pub fn metrics_handle() -> PrometheusHandle {
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(
-                    metrics_exporter_prometheus::Matcher::Suffix("duration_seconds".into()),
+                    // Every `*_seconds` histogram (request durations, journal writes).
+                    metrics_exporter_prometheus::Matcher::Suffix("_seconds".into()),
                     &[
                         0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5,
                         1.0,
@@ -51,6 +53,12 @@ pub fn metrics_handle() -> PrometheusHandle {
                 .map(|b| b.build_recorder())
                 .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
             let handle = recorder.handle();
+            // Exported at zero from the start, so rates over them read 0, not "no data".
+            for status in ["accepted", "denied", "cancelled"] {
+                metrics::with_local_recorder(&recorder, || {
+                    metrics::counter!("marketsim_orders_total", "status" => status).increment(0)
+                });
+            }
             // Another recorder may already be installed (tests): keep ours readable.
             let _ = metrics::set_global_recorder(recorder);
             handle
@@ -149,7 +157,7 @@ impl Modify for Problems {
         routes::portfolio::portfolio,
         routes::admin::list_stock, routes::admin::set_price, routes::admin::pause, routes::admin::resume,
         routes::tasks::start, routes::tasks::list, routes::tasks::one, routes::tasks::pause, routes::tasks::resume, routes::tasks::revoke,
-        routes::stocks::prices, routes::tasks::file, routes::export::orders, routes::export::trades,
+        routes::stocks::prices, routes::stocks::tape, routes::tasks::file, routes::export::orders, routes::export::trades,
         routes::stream::stream, routes::ops::health, routes::ops::metrics_text,
     ),
     components(schemas(Problem)),
@@ -232,6 +240,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::export::router())
         .merge(routes::tasks::router(state.tasks.settings.upload_limit))
         .merge(routes::ops::router())
+        .merge(dashboard::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(track))

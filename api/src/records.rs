@@ -128,6 +128,9 @@ struct Outcomes {
     order: std::collections::VecDeque<OrderId>,
 }
 
+/// Trades kept per symbol for `GET /v1/stocks/{symbol}/trades`.
+pub const TAPE_LEN: usize = 200;
+
 /// Records of the API's users (accounts not registered here are ignored),
 /// kept per user.
 #[derive(Debug, Default)]
@@ -135,6 +138,8 @@ pub struct Records {
     /// Written only when a user registers (or is restored).
     users: RwLock<FxHashMap<AccountId, UserCell>>,
     outcomes: Mutex<Outcomes>,
+    /// The last `TAPE_LEN` trades of every symbol, newest last.
+    tape: Mutex<FxHashMap<Symbol, std::collections::VecDeque<engine::Trade>>>,
     /// Woken whenever an outcome changes.
     pub outcome_changed: tokio::sync::Notify,
 }
@@ -375,13 +380,30 @@ impl Records {
             .unwrap_or_default()
     }
 
-    /// Apply routed events to the records of tracked accounts.
+    /// A symbol's most recent trades (every account's), newest first.
+    pub fn tape(&self, symbol: Symbol, limit: usize) -> Vec<engine::Trade> {
+        self.tape
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&symbol)
+            .map(|q| q.iter().rev().take(limit).copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Apply routed events to the records of tracked accounts (and every
+    /// trade to its symbol's tape).
     pub fn apply(&self, events: &[(Symbol, Event)]) {
         let users = self.users.read().unwrap_or_else(|p| p.into_inner());
+        let mut tape = self.tape.lock().unwrap_or_else(|p| p.into_inner());
         for (symbol, e) in events {
             let ts = e.ts();
             match *e {
                 Event::Trade(t) => {
+                    let q = tape.entry(*symbol).or_default();
+                    if q.len() == TAPE_LEN {
+                        q.pop_front();
+                    }
+                    q.push_back(t);
                     for (order, account, side, liquidity) in [
                         (
                             t.maker_order,

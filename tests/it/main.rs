@@ -9,6 +9,7 @@ mod kafka_cli;
 mod limits;
 mod market_time;
 mod persist;
+mod prometheus;
 mod serve;
 mod serve_kafka;
 mod sessions;

@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/stocks/{symbol}/candles", get(candles))
         .route("/v1/stocks/{symbol}/history", get(history))
         .route("/v1/stocks/{symbol}/prices", get(prices))
+        .route("/v1/stocks/{symbol}/trades", get(tape))
         .route("/v1/market/movers", get(movers))
 }
 
@@ -391,6 +392,60 @@ fn from_candles(candles: &[Candle], from: Timestamp, to: Timestamp) -> Vec<engin
         .map(|h| h.window(from, to))
         .filter(|h| !h.prices().is_empty())
         .collect()
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TapeQuery {
+    /// How many (1 to 200, default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<usize>,
+}
+
+/// One trade on a symbol's tape (no order or account: anyone may read it).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TapeTrade {
+    /// The symbol's trade sequence number (gap-free from 1).
+    pub trade_id: u64,
+    pub price: String,
+    pub quantity: u64,
+    /// `buy` (the buyer crossed the spread) or `sell`.
+    pub taker_side: String,
+    pub timestamp: String,
+}
+
+/// The symbol's most recent trades, every participant's, newest first
+/// (the last 200 are kept; after a restart, those of registered users).
+#[utoipa::path(get, path = "/v1/stocks/{symbol}/trades", tag = "market",
+    params(("symbol" = String, Path, description = "Ticker symbol (either case)"), TapeQuery),
+    responses((status = 200, body = Vec<TapeTrade>), (status = 400, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
+pub async fn tape(
+    State(st): State<AppState>,
+    Path(s): Path<String>,
+    Query(q): Query<TapeQuery>,
+) -> Result<axum::Json<Vec<TapeTrade>>, ApiError> {
+    let n = q.limit.unwrap_or(50);
+    if !(1..=crate::records::TAPE_LEN).contains(&n) {
+        return Err(ApiError::BadRequest(format!(
+            "`limit` must be between 1 and {}",
+            crate::records::TAPE_LEN
+        )));
+    }
+    let t = ticker(&st, &s)?;
+    Ok(axum::Json(
+        st.records
+            .tape(t.symbol(), n)
+            .into_iter()
+            .map(|t| TapeTrade {
+                trade_id: t.seq,
+                price: t.price.to_string(),
+                quantity: t.quantity,
+                taker_side: t.taker_side.as_str().to_string(),
+                timestamp: ts(t.ts),
+            })
+            .collect(),
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

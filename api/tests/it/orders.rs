@@ -155,3 +155,51 @@ async fn of_200_concurrent_orders_only_those_that_fit_are_accepted() {
     assert_eq!(acc["available_cash"], "0.00");
     assert_eq!(acc["cash"], "100000.00");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_symbols_tape_lists_everyones_trades_newest_first_without_accounts() {
+    let app = App::start().await;
+    let ann = app.user("ann").await;
+    let bob = app.user("bob").await;
+    app.house_sells(1, "ACME", 10, 10_000).await;
+    app.house_sells(2, "ACME", 10, 10_100).await;
+    let (s, o) = app
+        .post(&ann, "/v1/orders", order("ACME", "buy", 3, "100.00"))
+        .await;
+    assert_eq!(s, 201, "{o}");
+    let (s, o) = app
+        .post(&bob, "/v1/orders", order("ACME", "buy", 12, "101.00"))
+        .await;
+    assert_eq!(s, 201, "{o}");
+
+    // Anyone may read it (no key needed): three trades, newest first.
+    let (s, tape) = app.get("", "/v1/stocks/acme/trades").await;
+    assert_eq!(s, 200, "{tape}");
+    let prices: Vec<(&str, u64)> = tape
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["price"].as_str().unwrap(), t["quantity"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(prices, [("101.00", 5), ("100.00", 7), ("100.00", 3)]);
+    let ids: Vec<u64> = tape
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["trade_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [3, 2, 1]);
+    assert_eq!(tape[0]["taker_side"], "buy");
+    assert!(tape[0].get("taker_account").is_none() && tape[0].get("maker_order").is_none());
+
+    let (_, one) = app.get("", "/v1/stocks/ACME/trades?limit=1").await;
+    assert_eq!(one.as_array().unwrap().len(), 1);
+    let (s, p) = app.get("", "/v1/stocks/ACME/trades?limit=0").await;
+    assert_eq!(s, 400, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("limit"));
+    let (s, _) = app.get("", "/v1/stocks/NOPE/trades").await;
+    assert_eq!(s, 404);
+    // A symbol without trades has an empty tape.
+    let (s, empty) = app.get("", "/v1/stocks/BETA/trades").await;
+    assert_eq!((s, empty), (200, serde_json::json!([])));
+}
