@@ -215,6 +215,22 @@ test('the system view charts live metrics', async () => {
   assert.equal(await page.locator('.spark canvas').count() > 0, true);
 });
 
+test('every form control in every view has a label and takes keyboard focus', async () => {
+  for (const view of ['market', 'stock/ACME', 'orders', 'portfolio', 'admin', 'system']) {
+    await page.goto(`${base}/#${view}`);
+    await page.locator('main h1').waitFor();
+    const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select, button')]
+      .filter((e) => !e.closest('[hidden]'))
+      .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
+      .map((e) => e.outerHTML));
+    assert.deepEqual(unlabelled, [], `unlabelled controls in #${view}`);
+    const unfocusable = await page.evaluate(() => [...document.querySelectorAll('main input, main select, main button')]
+      .filter((e) => e.tabIndex < 0)
+      .map((e) => e.outerHTML));
+    assert.deepEqual(unfocusable, [], `controls out of the tab order in #${view}`);
+  }
+});
+
 test('no console errors', () => {
   assert.deepEqual(problems, []);
 });
