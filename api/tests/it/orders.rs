@@ -179,7 +179,12 @@ async fn a_symbols_tape_lists_everyones_trades_newest_first_without_accounts() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["price"].as_str().unwrap(), t["quantity"].as_u64().unwrap()))
+        .map(|t| {
+            (
+                t["price"].as_str().unwrap(),
+                t["quantity"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(prices, [("101.00", 5), ("100.00", 7), ("100.00", 3)]);
     let ids: Vec<u64> = tape
