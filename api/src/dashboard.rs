@@ -22,27 +22,32 @@ struct Asset {
 
 const INDEX: &[u8] = include_bytes!("../dashboard/index.html");
 
+/// An embedded file of `api/dashboard/`.
+macro_rules! asset {
+    ($name:literal, $mime:expr, $file:literal) => {
+        Asset {
+            name: $name,
+            mime: $mime,
+            body: include_bytes!(concat!("../dashboard/", $file)),
+        }
+    };
+}
+
+const JS: &str = "text/javascript; charset=utf-8";
+
 const ASSETS: &[Asset] = &[
-    Asset {
-        name: "app.js",
-        mime: "text/javascript; charset=utf-8",
-        body: include_bytes!("../dashboard/app.js"),
-    },
-    Asset {
-        name: "style.css",
-        mime: "text/css; charset=utf-8",
-        body: include_bytes!("../dashboard/style.css"),
-    },
-    Asset {
-        name: "lightweight-charts.js",
-        mime: "text/javascript; charset=utf-8",
-        body: include_bytes!("../dashboard/vendor/lightweight-charts.standalone.production.js"),
-    },
-    Asset {
-        name: "lightweight-charts.LICENSE",
-        mime: "text/plain; charset=utf-8",
-        body: include_bytes!("../dashboard/vendor/lightweight-charts.LICENSE"),
-    },
+    asset!("app.js", JS, "app.js"),
+    asset!("style.css", "text/css; charset=utf-8", "style.css"),
+    asset!(
+        "lightweight-charts.js",
+        JS,
+        "vendor/lightweight-charts.standalone.production.js"
+    ),
+    asset!(
+        "lightweight-charts.LICENSE",
+        "text/plain; charset=utf-8",
+        "vendor/lightweight-charts.LICENSE"
+    ),
 ];
 
 /// Only this origin's scripts, styles and connections; no framing. Inline

@@ -4,37 +4,15 @@
 //! (`deploy/grafana/marketsim.json`) returns data. `scripts/test` installs
 //! `prometheus` when missing; `PROMETHEUS` names another binary.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::tansu::Tansu;
+use crate::tansu::{Tansu, free_port};
 use crate::{Server, fresh_database, live, register, start_serve};
 
 const ADMIN: &str = "secret-admin-key-1";
-
-fn prometheus_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("PROMETHEUS") {
-        return p.into();
-    }
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join("prometheus"))
-                .find(|p| p.is_file())
-        })
-        .expect("prometheus is not installed: run scripts/test (it installs Debian's package), or set PROMETHEUS")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Every PromQL expression of the shipped dashboard, with its panel's title.
 fn dashboard_queries() -> Vec<(String, String)> {
@@ -103,7 +81,10 @@ async fn every_grafana_panel_has_data_from_prometheus_scraping_serve() {
     let config_path = dir.path().join("prometheus.yml");
     std::fs::write(&config_path, config).unwrap();
     let prom_port = free_port();
-    let prom = Command::new(prometheus_binary())
+    let prometheus = crate::tansu::tool("PROMETHEUS", "prometheus").expect(
+        "prometheus is not installed: run scripts/test (it installs Debian's package), or set PROMETHEUS",
+    );
+    let prom = Command::new(prometheus)
         .arg(format!("--config.file={}", config_path.display()))
         .arg(format!(
             "--storage.tsdb.path={}",

@@ -17,17 +17,22 @@ pub struct Tansu {
     pub brokers: String,
 }
 
+/// The program `$var` names, else `name` on the PATH.
+pub fn tool(var: &str, name: &str) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(var) {
+        return Some(p.into());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
 /// The Tansu binary: `$TANSU`, else `tansu` on the PATH, else cargo's bin
 /// directory.
 pub fn binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("TANSU") {
-        return p.into();
-    }
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("tansu"))
-            .find(|p| p.is_file())
-    });
+    let on_path = tool("TANSU", "tansu");
     let cargo_bin = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
@@ -37,7 +42,8 @@ pub fn binary() -> PathBuf {
         .expect("the Tansu broker is not installed: run scripts/test (it installs it), or `cargo install tansu --locked --features dynostore,libsql`")
 }
 
-fn free_port() -> u16 {
+/// A loopback port free right now.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
