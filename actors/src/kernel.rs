@@ -137,6 +137,9 @@ pub trait Observer {
     /// Called at each day's close with every symbol's state before the
     /// day's statistics roll over.
     fn on_day_close(&mut self, _day: u32, _market: &BTreeMap<Symbol, TickerSnapshot>) {}
+    /// Called after each active step with its time and every symbol's
+    /// state as the agents see it (book touch, reference price).
+    fn on_market(&mut self, _ts: Timestamp, _market: &BTreeMap<Symbol, TickerSnapshot>) {}
 }
 
 /// Counters of a run.
@@ -377,6 +380,7 @@ impl Kernel {
                     events.extend(routed.events);
                 }
                 self.absorb(&events, pop, obs, &mut stats);
+                obs.on_market(ts, &market);
                 obs.on_progress(step, total);
                 step += 1;
             }

@@ -26,6 +26,8 @@ pub struct Report {
     /// FNV-1a 64 of the event log, hex: equal for equal scenario and seed.
     pub log_hash: String,
     pub files: Vec<String>,
+    /// Stylized facts per symbol, each checked against the literature.
+    pub stylized_facts: Vec<crate::facts::SymbolFacts>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -178,6 +180,34 @@ impl Report {
                 "  {:<14} {:>7} {:>16} {:>14} {:>14} {:>14}",
                 t.agent_type, t.agents, t.total_pnl, t.mean_pnl, t.best_pnl, t.worst_pnl
             );
+        }
+        if !self.stylized_facts.is_empty() {
+            let _ = writeln!(s);
+            let _ = writeln!(
+                s,
+                "stylized facts (1-minute returns; literature in README):"
+            );
+            for f in &self.stylized_facts {
+                let held = f.checks.iter().filter(|c| c.in_range == Some(true)).count();
+                let judged = f.checks.iter().filter(|c| c.in_range.is_some()).count();
+                let _ = writeln!(
+                    s,
+                    "  {} ({} returns, volatility {} bps/session, spread {} bps): {held}/{judged} in range",
+                    f.symbol,
+                    f.returns,
+                    f.volatility_bps.map_or("n/a".into(), |v| format!("{v:.0}")),
+                    f.mean_spread_bps
+                        .map_or("n/a".into(), |v| format!("{v:.1}")),
+                );
+                for c in &f.checks {
+                    let mark = match c.in_range {
+                        Some(true) => "in ",
+                        Some(false) => "OUT",
+                        None => "n/a",
+                    };
+                    let _ = writeln!(s, "    [{mark}] {}: {}", c.fact, c.measured);
+                }
+            }
         }
         let t = &self.totals;
         let _ = writeln!(s);

@@ -76,6 +76,7 @@ struct RunObserver {
     log_every: Duration,
     last_log: Instant,
     started: Instant,
+    facts: crate::facts::Collector,
 }
 
 impl Observer for RunObserver {
@@ -88,6 +89,7 @@ impl Observer for RunObserver {
         for (s, e) in events {
             self.hash.event(*s, e);
         }
+        self.facts.on_events(events);
         let Some(w) = self.trades.as_mut() else {
             return;
         };
@@ -132,6 +134,10 @@ impl Observer for RunObserver {
     fn on_day_close(&mut self, _day: u32, market: &BTreeMap<Symbol, TickerSnapshot>) {
         self.days
             .push(market.iter().map(|(s, m)| (*s, m.stats)).collect());
+        self.facts.on_day_close();
+    }
+    fn on_market(&mut self, ts: Timestamp, market: &BTreeMap<Symbol, TickerSnapshot>) {
+        self.facts.on_market(ts, market);
     }
 }
 
@@ -288,6 +294,7 @@ async fn run_on(
         },
         last_log: Instant::now(),
         started,
+        facts: crate::facts::Collector::default(),
     };
 
     let cfg = KernelConfig {
@@ -507,6 +514,9 @@ async fn run_on(
         performance,
         log_hash: format!("{:016x}", obs.hash.finish()),
         files,
+        stylized_facts: obs
+            .facts
+            .finish(plan.steps_per_day as f64 * sc.step_ms as f64 / 60_000.0),
     };
     if !opts.no_files {
         let path = out_dir.join("report.json");

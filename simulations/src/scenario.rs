@@ -337,6 +337,11 @@ pub struct NoiseParams {
     /// Beyond this many open orders the oldest is cancelled.
     #[serde(default = "d_noise_open")]
     pub max_open: u32,
+    /// How strongly activity follows volatility: the agent wakes
+    /// (recent / usual absolute price moves)^this times as often (0: a
+    /// constant rate). See `Agents::activity`.
+    #[serde(default)]
+    pub activity_feedback: f64,
 }
 fn d_noise_interval() -> f64 {
     600.0
@@ -410,6 +415,9 @@ pub struct MomentumParams {
     /// Largest position (long or short of the start) it will build.
     #[serde(default = "d_mom_pos")]
     pub max_position: i64,
+    /// As for noise agents: wake more often when prices move more.
+    #[serde(default)]
+    pub activity_feedback: f64,
 }
 fn d_mom_interval() -> f64 {
     60.0
@@ -760,6 +768,7 @@ fn validate_kind(kind: &AgentKind, f: &dyn Fn(&str) -> String) -> Result<(), Sce
         AgentKind::Noise(p) => {
             interval(p.interval_s)?;
             check_f64(f("market_prob"), p.market_prob, 0.0, 1.0)?;
+            check_f64(f("activity_feedback"), p.activity_feedback, 0.0, 4.0)?;
             qty(p.min_qty, p.max_qty)?;
         }
         AgentKind::Value(p) => {
@@ -777,6 +786,7 @@ fn validate_kind(kind: &AgentKind, f: &dyn Fn(&str) -> String) -> Result<(), Sce
                     "need 1 <= short_window < long_window",
                 ));
             }
+            check_f64(f("activity_feedback"), p.activity_feedback, 0.0, 4.0)?;
             qty(p.min_qty, p.max_qty)?;
         }
         AgentKind::MarketMaker(p) => {

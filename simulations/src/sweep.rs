@@ -41,8 +41,16 @@ pub struct SweepRow {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SymbolRow {
     pub return_bps: i64,
+    /// Standard deviation of 1-minute log returns, scaled to a session (bps).
+    pub volatility_bps: Option<f64>,
+    /// Mean quoted spread (bps of the mid), sampled once a minute.
+    pub spread_bps: Option<f64>,
     pub volume: u64,
     pub trades: u64,
+    /// Excess kurtosis of 1-minute returns.
+    pub kurtosis: Option<f64>,
+    /// Mean autocorrelation of absolute 1-minute returns at lags 1-10.
+    pub abs_acf: Option<f64>,
 }
 
 impl SweepRow {
@@ -59,12 +67,21 @@ impl SweepRow {
                 .symbols
                 .iter()
                 .map(|s| {
+                    let f = r.stylized_facts.iter().find(|f| f.symbol == s.symbol);
+                    let abs_acf = f.and_then(|f| {
+                        let lags = &f.acf_abs_returns[..f.acf_abs_returns.len().min(10)];
+                        (!lags.is_empty()).then(|| lags.iter().sum::<f64>() / lags.len() as f64)
+                    });
                     (
                         s.symbol.clone(),
                         SymbolRow {
                             return_bps: s.change_bps,
+                            volatility_bps: f.and_then(|f| f.volatility_bps),
+                            spread_bps: f.and_then(|f| f.mean_spread_bps),
                             volume: s.volume,
                             trades: s.trades,
+                            kurtosis: f.and_then(|f| f.excess_kurtosis),
+                            abs_acf,
                         },
                     )
                 })
@@ -88,8 +105,15 @@ impl SweepRow {
         ];
         for (s, r) in &self.symbols {
             m.push((format!("{s}.return_bps"), r.return_bps as f64));
+            m.push((
+                format!("{s}.volatility_bps"),
+                r.volatility_bps.unwrap_or(f64::NAN),
+            ));
+            m.push((format!("{s}.spread_bps"), r.spread_bps.unwrap_or(f64::NAN)));
             m.push((format!("{s}.volume"), r.volume as f64));
             m.push((format!("{s}.trades"), r.trades as f64));
+            m.push((format!("{s}.kurtosis"), r.kurtosis.unwrap_or(f64::NAN)));
+            m.push((format!("{s}.abs_acf"), r.abs_acf.unwrap_or(f64::NAN)));
         }
         for (t, p) in &self.mean_pnl {
             m.push((format!("{t}.mean_pnl_minor"), *p as f64));
@@ -299,13 +323,17 @@ fn summarize_one(params: &str, rows: &[&SweepRow]) -> Vec<Summary> {
             if !by.contains_key(&k) {
                 order.push(k.clone());
             }
-            by.entry(k).or_default().push(v);
+            let values = by.entry(k).or_default();
+            if v.is_finite() {
+                values.push(v);
+            }
         }
     }
     order
         .into_iter()
-        .map(|k| {
-            let mut v = by.remove(&k).unwrap_or_default();
+        .filter_map(|k| {
+            // Over the runs that measured it (none: no summary line).
+            let mut v = by.remove(&k).filter(|v| !v.is_empty())?;
             v.sort_by(f64::total_cmp);
             let n = v.len().max(1) as f64;
             let mean = v.iter().sum::<f64>() / n;
@@ -317,7 +345,7 @@ fn summarize_one(params: &str, rows: &[&SweepRow]) -> Vec<Summary> {
                     v[((v.len() - 1) as f64 * p).round() as usize]
                 }
             };
-            Summary {
+            Some(Summary {
                 params: params.to_string(),
                 metric: k,
                 mean,
@@ -327,7 +355,7 @@ fn summarize_one(params: &str, rows: &[&SweepRow]) -> Vec<Summary> {
                 p50: q(0.5),
                 p95: q(0.95),
                 max: q(1.0),
-            }
+            })
         })
         .collect()
 }
@@ -351,7 +379,14 @@ pub fn write(dir: &Path, rows: &[SweepRow], summary: &[Summary]) -> std::io::Res
         let values: Vec<String> = r
             .metrics()
             .into_iter()
-            .map(|(_, v)| v.to_string())
+            // A statistic a run had too little data for: an empty cell.
+            .map(|(_, v)| {
+                if v.is_finite() {
+                    v.to_string()
+                } else {
+                    String::new()
+                }
+            })
             .collect();
         let lead: String = r.params.iter().map(|(_, v)| quote(v) + ",").collect();
         writeln!(

@@ -50,6 +50,8 @@ fn run_prints_a_report_and_writes_every_file() {
         "conservation: ok",
         "event log hash",
         "ACME",
+        "stylized facts",
+        "volatility clustering",
     ] {
         assert!(
             stdout.contains(needle),
@@ -60,6 +62,20 @@ fn run_prints_a_report_and_writes_every_file() {
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["conservation"]["ok"], true);
     assert!(report["totals"]["trades"].as_u64().unwrap() > 0);
+    // Stylized facts per symbol, each check marked against the literature.
+    let facts = report["stylized_facts"].as_array().unwrap();
+    assert_eq!(facts.len(), report["symbols"].as_array().unwrap().len());
+    let acme = facts.iter().find(|f| f["symbol"] == "ACME").unwrap();
+    assert!(acme["returns"].as_u64().unwrap() > 30, "{acme}");
+    assert_eq!(acme["acf_returns"].as_array().unwrap().len(), 10);
+    assert_eq!(acme["checks"].as_array().unwrap().len(), 9);
+    assert!(
+        acme["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["literature"].as_str().is_some_and(|l| !l.is_empty()))
+    );
     let trades = std::fs::read_to_string(out.join("trades.csv")).unwrap();
     assert!(trades.starts_with("time,symbol,price,quantity,taker_side"));
     assert_eq!(

@@ -216,12 +216,49 @@ pub fn to_tick(level: f64, tick: Price) -> Price {
     Price::from_minor(ticks.saturating_mul(t))
 }
 
+/// How much prices of one symbol have been moving: exponential averages
+/// of absolute log price changes from trade to trade, over about the last
+/// 20 trades (`recent`) and the last 2,000 (`usual`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Activity {
+    last: i64,
+    recent: f64,
+    usual: f64,
+}
+
+impl Activity {
+    const RECENT: f64 = 1.0 / 20.0;
+    const USUAL: f64 = 1.0 / 2_000.0;
+    /// Bounds of the ratio, so one burst cannot stall or flood the day.
+    const MIN: f64 = 0.25;
+    const MAX: f64 = 8.0;
+
+    fn trade(&mut self, price: i64) {
+        if self.last > 0 && price > 0 {
+            let r = (price as f64 / self.last as f64).ln().abs();
+            self.recent += Self::RECENT * (r - self.recent);
+            self.usual += Self::USUAL * (r - self.usual);
+        }
+        self.last = price;
+    }
+    /// Recent moves over usual ones (1 until both are known).
+    pub fn ratio(&self) -> f64 {
+        if self.usual > 0.0 {
+            (self.recent / self.usual).clamp(Self::MIN, Self::MAX)
+        } else {
+            1.0
+        }
+    }
+}
+
 /// Every agent of a run.
 #[derive(Debug)]
 pub struct Agents {
     pub agents: Vec<Agent>,
     by_account: FxHashMap<AccountId, u32>,
     step_secs: f64,
+    /// Per symbol: how much its price has been moving (activity feedback).
+    activity: BTreeMap<Symbol, Activity>,
 }
 
 /// Account of agent `i` (agents are numbered from 0; account 0 is unused).
@@ -277,6 +314,7 @@ impl Agents {
             agents,
             by_account,
             step_secs: plan.scenario.step_ms as f64 / 1_000.0,
+            activity: BTreeMap::new(),
         }
     }
 
@@ -299,12 +337,33 @@ impl Agents {
             AgentKind::RandomTicker(p) => p.interval_s,
         }
     }
+    fn feedback(kind: &AgentKind) -> f64 {
+        match kind {
+            AgentKind::Noise(p) => p.activity_feedback,
+            AgentKind::Momentum(p) => p.activity_feedback,
+            _ => 0.0,
+        }
+    }
     /// Steps until the agent's next wake: exponential with the type's mean,
-    /// except market makers, which requote on a fixed clock.
+    /// except market makers, which requote on a fixed clock. With activity
+    /// feedback the mean shrinks while the agent's symbols move more than
+    /// usual (and grows while they are quiet): traders watch the market
+    /// more closely when it moves, so busy spells follow big moves and
+    /// volatility clusters.
     fn next_gap(&mut self, i: usize) -> u64 {
         let step_secs = self.step_secs;
         let a = &mut self.agents[i];
-        let mean = Self::interval_s(&a.kind) / step_secs;
+        let mut mean = Self::interval_s(&a.kind) / step_secs;
+        let feedback = Self::feedback(&a.kind);
+        if feedback > 0.0 && !a.symbols.is_empty() {
+            let ratio = a
+                .symbols
+                .iter()
+                .map(|s| self.activity.get(s).map_or(1.0, Activity::ratio))
+                .sum::<f64>()
+                / a.symbols.len() as f64;
+            mean /= ratio.powf(feedback);
+        }
         let gap = match a.kind {
             AgentKind::MarketMaker(_) => mean,
             _ => Exp::new(1.0 / mean.max(1e-9)).map_or(mean, |d| d.sample(&mut a.rng)),
@@ -338,6 +397,12 @@ impl Population for Agents {
     }
 
     fn on_event(&mut self, symbol: Symbol, event: &Event) {
+        if let Event::Trade(t) = event {
+            self.activity
+                .entry(symbol)
+                .or_default()
+                .trade(t.price.minor());
+        }
         let accounts: [Option<AccountId>; 2] = match event {
             Event::Trade(t) => [
                 Some(t.maker_account),
@@ -356,5 +421,33 @@ impl Population for Agents {
                 self.agents[i as usize].on_event(symbol, event);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod activity_tests {
+    use super::Activity;
+
+    #[test]
+    fn the_ratio_rises_after_big_moves_and_falls_back_when_quiet() {
+        let mut a = Activity::default();
+        assert!((a.ratio() - 1.0).abs() < f64::EPSILON, "unknown yet: 1");
+        // A long calm spell: one-tick moves around 100.00.
+        for i in 0..5_000 {
+            a.trade(10_000 + i % 2);
+        }
+        let calm = a.ratio();
+        assert!((0.8..1.25).contains(&calm), "calm {calm}");
+        // A burst of 1% moves: recent moves far above usual ones.
+        for i in 0..40 {
+            a.trade(if i % 2 == 0 { 10_100 } else { 10_000 });
+        }
+        assert!(a.ratio() > 4.0, "burst {}", a.ratio());
+        // Quiet again: flat trades bring the ratio below one.
+        for _ in 0..200 {
+            a.trade(10_000);
+        }
+        assert!(a.ratio() < calm, "after {}", a.ratio());
+        assert!(a.ratio() >= Activity::MIN);
     }
 }
