@@ -6,6 +6,7 @@
 //! `simulations/scenarios/`.
 
 pub mod agents;
+pub mod charts;
 pub mod facts;
 pub mod live;
 pub mod log_hash;

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use engine::{Candle, Price, Symbol};
+use engine::{Candle, Symbol};
 use serde::Serialize;
 
 use crate::time::rfc3339;
@@ -28,6 +28,30 @@ pub struct Report {
     pub files: Vec<String>,
     /// Stylized facts per symbol, each checked against the literature.
     pub stylized_facts: Vec<crate::facts::SymbolFacts>,
+    /// A row per day and symbol (positions and resting GTC orders carry
+    /// over from day to day; DAY orders expire at each close).
+    pub per_day: Vec<DayRow>,
+    /// Per symbol: the close of every minute of every session (minor
+    /// units, carried over quiet minutes; sweeps draw fan charts from it).
+    #[serde(skip)]
+    pub closes: std::collections::BTreeMap<String, Vec<i64>>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DayRow {
+    /// 1 for the first day.
+    pub day: u32,
+    pub date: String,
+    pub symbol: String,
+    /// The previous day's close (the listing price on day 1).
+    pub previous_close: String,
+    pub open: Option<String>,
+    pub high: String,
+    pub low: String,
+    pub close: String,
+    pub volume: u64,
+    pub trades: u64,
+    pub change_pct: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -181,6 +205,29 @@ impl Report {
                 t.agent_type, t.agents, t.total_pnl, t.mean_pnl, t.best_pnl, t.worst_pnl
             );
         }
+        if self.days > 1 {
+            let _ = writeln!(s);
+            let _ = writeln!(
+                s,
+                "{:<4} {:<10} {:<10} {:>10} {:>10} {:>10} {:>9} {:>8} {:>8}",
+                "day", "date", "symbol", "open", "close", "prev", "volume", "trades", "change"
+            );
+            for d in &self.per_day {
+                let _ = writeln!(
+                    s,
+                    "{:<4} {:<10} {:<10} {:>10} {:>10} {:>10} {:>9} {:>8} {:>8}",
+                    d.day,
+                    d.date,
+                    d.symbol,
+                    d.open.as_deref().unwrap_or("-"),
+                    d.close,
+                    d.previous_close,
+                    d.volume,
+                    d.trades,
+                    d.change_pct
+                );
+            }
+        }
         if !self.stylized_facts.is_empty() {
             let _ = writeln!(s);
             let _ = writeln!(
@@ -293,61 +340,230 @@ pub fn write_candles(path: &Path, candles: &[(Symbol, Vec<Candle>)]) -> std::io:
     w.flush()
 }
 
-/// One SVG chart of minute closes. Plotting converts prices to floats for
-/// drawing only.
-pub fn write_chart(
-    path: &Path,
-    symbol: Symbol,
-    candles: &[Candle],
-    initial: Price,
-) -> Result<(), String> {
-    use plotters::prelude::*;
-    if candles.is_empty() {
-        return Ok(());
-    }
-    let root = SVGBackend::new(path, (960, 480)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let to_f = |p: Price| p.minor() as f64 / engine::money::SCALE as f64;
-    let lo = candles
-        .iter()
-        .map(|c| c.low)
-        .min()
-        .unwrap_or(initial)
-        .min(initial);
-    let hi = candles
-        .iter()
-        .map(|c| c.high)
-        .max()
-        .unwrap_or(initial)
-        .max(initial);
-    let pad = ((to_f(hi) - to_f(lo)) * 0.05).max(0.01);
-    let t0 = candles[0].start.nanos();
-    let mins = |c: &Candle| (c.start.nanos() - t0) as f64 / 60e9;
-    let xmax = candles.last().map_or(1.0, mins).max(1.0);
-    let mut chart = ChartBuilder::on(&root)
-        .caption(format!("{symbol}: minute close"), ("sans-serif", 20))
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0.0..xmax, (to_f(lo) - pad)..(to_f(hi) + pad))
-        .map_err(|e| e.to_string())?;
-    chart
-        .configure_mesh()
-        .x_desc("minutes since first trade")
-        .y_desc("price")
-        .draw()
-        .map_err(|e| e.to_string())?;
-    chart
-        .draw_series(LineSeries::new(
-            candles.iter().map(|c| (mins(c), to_f(c.close))),
-            &BLUE,
-        ))
-        .map_err(|e| e.to_string())?;
-    root.present().map_err(|e| e.to_string())?;
-    Ok(())
-}
-
 /// The report as pretty JSON.
 pub fn to_json(r: &Report) -> Result<String, serde_json::Error> {
     serde_json::to_string_pretty(r)
+}
+
+/// `s` with HTML's special characters escaped.
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The head of a self-contained page (styles inline, nothing fetched).
+pub fn page_head(title: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>\
+body{{font:15px/1.45 system-ui,sans-serif;color:#1b1f24;margin:1.5rem;max-width:1100px}}\
+table{{border-collapse:collapse;margin:.5rem 0 1.2rem;font-variant-numeric:tabular-nums}}\
+th,td{{padding:.25rem .6rem;border-bottom:1px solid #d0d7de;text-align:right}}\
+th:first-child,td:first-child{{text-align:left}}th{{background:#f4f6f8}}\
+td.in{{color:#0a7a32;font-weight:600}}td.out{{color:#b3261e;font-weight:600}}td.na{{color:#4b5563}}\
+td.text{{text-align:left}}figure{{margin:1rem 0}}svg{{max-width:100%;height:auto}}\
+</style></head><body>\n",
+        esc(title)
+    )
+}
+
+/// A table: a header row and rows of cells (`(class, text)`; the class may
+/// be empty).
+pub fn html_table(head: &[&str], rows: &[Vec<(&str, String)>]) -> String {
+    let mut s = String::from("<table><thead><tr>");
+    for h in head {
+        let _ = write!(s, "<th>{}</th>", esc(h));
+    }
+    s.push_str("</tr></thead><tbody>");
+    for r in rows {
+        s.push_str("<tr>");
+        for (class, text) in r {
+            if class.is_empty() {
+                let _ = write!(s, "<td>{}</td>", esc(text));
+            } else {
+                let _ = write!(s, "<td class=\"{class}\">{}</td>", esc(text));
+            }
+        }
+        s.push_str("</tr>");
+    }
+    s.push_str("</tbody></table>\n");
+    s
+}
+
+/// An SVG file's markup, to inline in a page.
+pub fn inline_svg(path: &Path) -> std::io::Result<String> {
+    let svg = std::fs::read_to_string(path)?;
+    Ok(match svg.find("<svg") {
+        Some(i) => svg[i..].to_string(),
+        None => svg,
+    })
+}
+
+impl Report {
+    /// `index.html`: every table and chart of the run in one file that
+    /// needs nothing else (charts inlined).
+    pub fn write_index(&self, path: &Path, charts: &[std::path::PathBuf]) -> std::io::Result<()> {
+        let mut s = page_head(&format!(
+            "marketsim: {} (seed {})",
+            self.scenario, self.seed
+        ));
+        let _ = writeln!(
+            s,
+            "<h1>{} <small>seed {}, {} day(s), {} agents</small></h1>",
+            esc(&self.scenario),
+            self.seed,
+            self.days,
+            self.agents
+        );
+        let c = &self.conservation;
+        let p = &self.performance;
+        let _ = writeln!(
+            s,
+            "<p>Conservation {} (cash {} to {}, fees {}; ledger invariants {}). {:.3} s wall, {:.0} events/s. Event log hash <code>{}</code>.</p>",
+            if c.ok { "ok" } else { "VIOLATED" },
+            esc(&c.cash_start),
+            esc(&c.cash_end),
+            esc(&c.fees_collected),
+            esc(&c.invariants),
+            p.wall_seconds,
+            p.events_per_second,
+            esc(&self.log_hash)
+        );
+        s.push_str("<h2>Symbols</h2>");
+        let rows: Vec<Vec<(&str, String)>> = self
+            .symbols
+            .iter()
+            .map(|r| {
+                vec![
+                    ("", r.symbol.clone()),
+                    ("", r.initial.clone()),
+                    ("", r.open.clone()),
+                    ("", r.high.clone()),
+                    ("", r.low.clone()),
+                    ("", r.close.clone()),
+                    ("", r.volume.to_string()),
+                    ("", r.trades.to_string()),
+                    (
+                        if r.change_bps < 0 { "out" } else { "in" },
+                        r.change_pct.clone(),
+                    ),
+                ]
+            })
+            .collect();
+        s.push_str(&html_table(
+            &[
+                "symbol", "initial", "open", "high", "low", "close", "volume", "trades", "change",
+            ],
+            &rows,
+        ));
+        if self.days > 1 {
+            s.push_str("<h2>Day by day</h2>");
+            let rows: Vec<Vec<(&str, String)>> = self
+                .per_day
+                .iter()
+                .map(|d| {
+                    vec![
+                        ("", d.day.to_string()),
+                        ("", d.date.clone()),
+                        ("", d.symbol.clone()),
+                        ("", d.previous_close.clone()),
+                        ("", d.open.clone().unwrap_or_else(|| "-".into())),
+                        ("", d.high.clone()),
+                        ("", d.low.clone()),
+                        ("", d.close.clone()),
+                        ("", d.volume.to_string()),
+                        ("", d.trades.to_string()),
+                        ("", d.change_pct.clone()),
+                    ]
+                })
+                .collect();
+            s.push_str(&html_table(
+                &[
+                    "day",
+                    "date",
+                    "symbol",
+                    "previous close",
+                    "open",
+                    "high",
+                    "low",
+                    "close",
+                    "volume",
+                    "trades",
+                    "change",
+                ],
+                &rows,
+            ));
+        }
+        s.push_str("<h2>P&amp;L by agent type (marked to the close)</h2>");
+        let rows: Vec<Vec<(&str, String)>> = self
+            .leaderboard
+            .iter()
+            .map(|t| {
+                vec![
+                    ("", t.agent_type.clone()),
+                    ("", t.agents.to_string()),
+                    ("", t.total_pnl.clone()),
+                    ("", t.mean_pnl.clone()),
+                    ("", t.best_pnl.clone()),
+                    ("", t.worst_pnl.clone()),
+                ]
+            })
+            .collect();
+        s.push_str(&html_table(
+            &["type", "agents", "total", "mean", "best", "worst"],
+            &rows,
+        ));
+        let t = &self.totals;
+        let _ = writeln!(
+            s,
+            "<p>Orders {} (limit {}, market {}), cancel requests {}, cancelled {}, expired {}, denied {}, trades {}, fills {}, volume {}.</p>",
+            t.orders,
+            t.limit_orders,
+            t.market_orders,
+            t.cancel_requests,
+            t.cancelled,
+            t.expired,
+            t.denied,
+            t.trades,
+            t.fills,
+            t.volume
+        );
+        s.push_str("<h2>Stylized facts</h2><p>Each fact against the range the literature reports (sources in the README).</p>");
+        for f in &self.stylized_facts {
+            let _ = writeln!(
+                s,
+                "<h3>{}</h3><p>{} one-minute returns; volatility {} bps per session; mean spread {} bps.</p>",
+                esc(&f.symbol),
+                f.returns,
+                f.volatility_bps.map_or("n/a".into(), |v| format!("{v:.0}")),
+                f.mean_spread_bps
+                    .map_or("n/a".into(), |v| format!("{v:.2}"))
+            );
+            let rows: Vec<Vec<(&str, String)>> = f
+                .checks
+                .iter()
+                .map(|c| {
+                    let (class, mark) = match c.in_range {
+                        Some(true) => ("in", "in range"),
+                        Some(false) => ("out", "out of range"),
+                        None => ("na", "n/a"),
+                    };
+                    vec![
+                        ("text", c.fact.clone()),
+                        ("", c.measured.clone()),
+                        ("text", c.literature.clone()),
+                        (class, mark.to_string()),
+                    ]
+                })
+                .collect();
+            s.push_str(&html_table(&["fact", "measured", "literature", ""], &rows));
+        }
+        s.push_str("<h2>Charts</h2>");
+        for c in charts {
+            let _ = writeln!(s, "<figure>{}</figure>", inline_svg(c)?);
+        }
+        s.push_str("</body></html>\n");
+        std::fs::write(path, s)
+    }
 }

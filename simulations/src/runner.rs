@@ -373,6 +373,30 @@ async fn run_on(
             change_bps: whole.change_bps(),
         });
     }
+    let mut per_day = Vec::new();
+    for (i, day) in obs.days.iter().enumerate() {
+        let date = crate::time::rfc3339(Timestamp::from_secs(plan.start_secs + i as i64 * 86_400))
+            [..10]
+            .to_string();
+        for l in &plan.symbols {
+            let Some(d) = day.get(&l.symbol) else {
+                continue;
+            };
+            per_day.push(report::DayRow {
+                day: i as u32 + 1,
+                date: date.clone(),
+                symbol: l.symbol.to_string(),
+                previous_close: d.reference.to_string(),
+                open: d.open.map(|p| p.to_string()),
+                high: d.high.to_string(),
+                low: d.low.to_string(),
+                close: d.last.to_string(),
+                volume: d.volume,
+                trades: d.trades,
+                change_pct: pct(d.change_bps()),
+            });
+        }
+    }
     let ranked: Vec<(String, engine::DayStats)> = plan
         .symbols
         .iter()
@@ -451,6 +475,10 @@ async fn run_on(
         },
     };
 
+    let stylized_facts = obs
+        .facts
+        .finish(plan.steps_per_day as f64 * sc.step_ms as f64 / 60_000.0);
+
     // Files: candles and charts.
     if !opts.no_files {
         std::fs::create_dir_all(&out_dir).map_err(|e| write_err(&out_dir, e))?;
@@ -464,15 +492,23 @@ async fn run_on(
             files.push(path.display().to_string());
         }
         if sc.output.charts {
-            for (s, cs) in &candles {
+            for (s, days) in obs.facts.minutes() {
                 let path = out_dir.join(format!("{}.svg", s.as_str()));
-                report::write_chart(&path, *s, cs, initial[s]).map_err(|e| write_err(&path, e))?;
-                if !cs.is_empty() {
+                if crate::charts::candles(&path, s.as_str(), &days)
+                    .map_err(|e| write_err(&path, e))?
+                {
+                    files.push(path.display().to_string());
+                }
+            }
+            for f in &stylized_facts {
+                let path = out_dir.join(format!("{}-facts.svg", f.symbol));
+                if crate::charts::facts(&path, f).map_err(|e| write_err(&path, e))? {
                     files.push(path.display().to_string());
                 }
             }
         }
         files.push(out_dir.join("report.json").display().to_string());
+        files.push(out_dir.join("index.html").display().to_string());
     }
 
     let sim_secs = total_steps as f64 * sc.step_ms as f64 / 1_000.0;
@@ -514,11 +550,37 @@ async fn run_on(
         performance,
         log_hash: format!("{:016x}", obs.hash.finish()),
         files,
-        stylized_facts: obs
+        stylized_facts,
+        per_day,
+        closes: obs
             .facts
-            .finish(plan.steps_per_day as f64 * sc.step_ms as f64 / 60_000.0),
+            .minutes()
+            .into_iter()
+            .map(|(s, days)| {
+                let mut last = initial.get(&s).map_or(0, |p| p.minor());
+                let path = days
+                    .iter()
+                    .flatten()
+                    .map(|(_, m)| {
+                        last = m.close.unwrap_or(last);
+                        last
+                    })
+                    .collect();
+                (s.to_string(), path)
+            })
+            .collect(),
     };
     if !opts.no_files {
+        let charts: Vec<PathBuf> = report
+            .files
+            .iter()
+            .filter(|f| f.ends_with(".svg"))
+            .map(PathBuf::from)
+            .collect();
+        let index = out_dir.join("index.html");
+        report
+            .write_index(&index, &charts)
+            .map_err(|e| write_err(&index, e))?;
         let path = out_dir.join("report.json");
         let json = serde_json::to_string_pretty(&report).map_err(|e| write_err(&path, e))?;
         std::fs::write(&path, json).map_err(|e| write_err(&path, e))?;

@@ -342,6 +342,10 @@ pub struct NoiseParams {
     /// constant rate). See `Agents::activity`.
     #[serde(default)]
     pub activity_feedback: f64,
+    /// Probability a limit order is good-till-cancelled (rests over the
+    /// close into the next day) rather than a DAY order.
+    #[serde(default)]
+    pub gtc_prob: f64,
 }
 fn d_noise_interval() -> f64 {
     600.0
@@ -769,6 +773,7 @@ fn validate_kind(kind: &AgentKind, f: &dyn Fn(&str) -> String) -> Result<(), Sce
             interval(p.interval_s)?;
             check_f64(f("market_prob"), p.market_prob, 0.0, 1.0)?;
             check_f64(f("activity_feedback"), p.activity_feedback, 0.0, 4.0)?;
+            check_f64(f("gtc_prob"), p.gtc_prob, 0.0, 1.0)?;
             qty(p.min_qty, p.max_qty)?;
         }
         AgentKind::Value(p) => {

@@ -36,6 +36,9 @@ pub struct SweepRow {
     /// Mean P&L of each agent type, in minor units.
     pub mean_pnl: BTreeMap<String, i64>,
     pub conservation_ok: bool,
+    /// Per symbol: the run's minute closes (for the fan chart; not in the files).
+    #[serde(skip)]
+    pub paths: BTreeMap<String, Vec<i64>>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -92,6 +95,7 @@ impl SweepRow {
                 .map(|t| (t.agent_type.clone(), t.mean_minor))
                 .collect(),
             conservation_ok: r.conservation.ok,
+            paths: r.closes.clone(),
         }
     }
 
@@ -403,7 +407,93 @@ pub fn write(dir: &Path, rows: &[SweepRow], summary: &[Summary]) -> std::io::Res
     std::fs::write(
         dir.join("sweep.json"),
         serde_json::to_vec_pretty(&json).map_err(std::io::Error::other)?,
-    )
+    )?;
+    write_index(dir, rows, summary)
+}
+
+/// A fan chart per symbol (`<SYMBOL>-fan.svg`) and `index.html`: the
+/// summary per setting, every run's row and the fans, in one file.
+fn write_index(dir: &Path, rows: &[SweepRow], summary: &[Summary]) -> std::io::Result<()> {
+    use std::fmt::Write as _;
+
+    use crate::report::{html_table, inline_svg, page_head};
+    let mut fans = Vec::new();
+    let symbols: Vec<String> = rows
+        .first()
+        .map(|r| r.paths.keys().cloned().collect())
+        .unwrap_or_default();
+    for s in &symbols {
+        let paths: Vec<Vec<i64>> = rows
+            .iter()
+            .filter_map(|r| r.paths.get(s).cloned())
+            .collect();
+        let path = dir.join(format!("{s}-fan.svg"));
+        if crate::charts::fan(&path, s, &paths).map_err(std::io::Error::other)? {
+            fans.push(path);
+        }
+    }
+    let mut html = page_head("marketsim sweep");
+    let _ = writeln!(
+        html,
+        "<h1>Sweep <small>{} runs</small></h1><p>Rows in seed order; the same seeds give the same rows whatever the number of jobs. Files: sweep.csv, sweep.json.</p>",
+        rows.len()
+    );
+    html.push_str("<h2>Summary</h2>");
+    let f = |v: f64| format!("{v:.2}");
+    let table: Vec<Vec<(&str, String)>> = summary
+        .iter()
+        .map(|s| {
+            vec![
+                ("text", s.params.clone()),
+                ("text", s.metric.clone()),
+                ("", f(s.mean)),
+                ("", f(s.std)),
+                ("", f(s.p5)),
+                ("", f(s.p50)),
+                ("", f(s.p95)),
+            ]
+        })
+        .collect();
+    html.push_str(&html_table(
+        &["setting", "metric", "mean", "std", "p5", "p50", "p95"],
+        &table,
+    ));
+    html.push_str("<h2>Paths</h2>");
+    for p in &fans {
+        let _ = writeln!(html, "<figure>{}</figure>", inline_svg(p)?);
+    }
+    html.push_str("<h2>Runs</h2>");
+    let names: Vec<String> = rows
+        .first()
+        .map(|r| r.metrics().into_iter().map(|(k, _)| k).collect())
+        .unwrap_or_default();
+    let mut head: Vec<&str> = vec!["setting", "seed", "log hash", "wall s"];
+    head.extend(names.iter().map(String::as_str));
+    let table: Vec<Vec<(&str, String)>> = rows
+        .iter()
+        .map(|r| {
+            let mut row = vec![
+                ("text", setting(r)),
+                ("", r.seed.to_string()),
+                ("text", r.log_hash.clone()),
+                ("", format!("{:.3}", r.wall_seconds)),
+            ];
+            row.extend(r.metrics().into_iter().map(|(_, v)| {
+                (
+                    "",
+                    if v.is_finite() {
+                        format!("{v:.2}")
+                    } else {
+                        String::new()
+                    },
+                )
+            }));
+            row
+        })
+        .collect();
+    html.push_str(&html_table(&head, &table));
+    html.push_str("</body></html>\n");
+    std::fs::write(dir.join("index.html"), html)
 }
 
 /// Seeds from `a..b` (inclusive) or `a,b,c`.

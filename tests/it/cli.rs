@@ -85,7 +85,7 @@ fn run_prints_a_report_and_writes_every_file() {
     let candles = std::fs::read_to_string(out.join("candles.csv")).unwrap();
     assert!(candles.lines().nth(1).unwrap().contains("2026-01-05T09:"));
     let svg = std::fs::read_to_string(out.join("ACME.svg")).unwrap();
-    assert!(svg.starts_with("<svg") && svg.contains("ACME: minute close"));
+    assert!(svg.starts_with("<svg") && svg.contains("ACME: 1-minute candles"));
 }
 
 #[test]

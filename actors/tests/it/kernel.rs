@@ -168,3 +168,62 @@ async fn market_snapshots_reach_agents_with_the_reference_price() {
     let _ = Arc::strong_count(&m.directory());
     m.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gtc_order_rests_over_the_close_and_trades_the_next_day_while_day_orders_expire() {
+    // Account 2 offers 5 GTC and 5 DAY at 101.00 on day 1; account 1 buys
+    // 10 at 101.00 on day 2 (step 600 is the next day's open).
+    struct Overnight {
+        trades: Vec<(u64, Timestamp)>,
+        expired: Vec<u64>,
+    }
+    impl Population for Overnight {
+        fn schedule(&mut self) -> Vec<(u64, u32)> {
+            vec![(10, 0), (700, 1)]
+        }
+        fn wake(&mut self, agent: u32, _c: &WakeCtx<'_>, out: &mut Vec<Action>) -> Option<u64> {
+            let place = |account, side, qty, tif| Action::Place {
+                account: AccountId(account),
+                symbol: sym(),
+                side,
+                order_type: OrderType::Limit,
+                quantity: qty,
+                limit_price: Some(Price::from_minor(10_100)),
+                collar: None,
+                time_in_force: tif,
+            };
+            if agent == 0 {
+                out.push(place(2, Side::Sell, 5, TimeInForce::Gtc));
+                out.push(place(2, Side::Sell, 5, TimeInForce::Day));
+            } else {
+                out.push(place(1, Side::Buy, 10, TimeInForce::Day));
+            }
+            None
+        }
+        fn on_event(&mut self, _s: Symbol, e: &Event) {
+            match e {
+                Event::Trade(t) => self.trades.push((t.maker_order.0, t.ts)),
+                Event::Expired { order, .. } => self.expired.push(order.0),
+                _ => {}
+            }
+        }
+    }
+    let m = market().await;
+    let mut pop = Overnight {
+        trades: Vec::new(),
+        expired: Vec::new(),
+    };
+    let cfg = config();
+    let day2 = Timestamp(cfg.start.0 + cfg.day_nanos);
+    let mut k = Kernel::new(m.directory(), walk(), cfg);
+    k.run(&mut pop, &mut Count::default()).await.unwrap();
+    // The GTC sell (the first order) traded on day 2; the DAY sell expired at
+    // day 1's close; the rest of the DAY buy expired at day 2's.
+    assert_eq!(pop.trades.len(), 1, "{:?}", pop.trades);
+    let (maker, ts) = pop.trades[0];
+    assert!(ts >= day2, "traded on day 1");
+    assert!(pop.expired.contains(&(maker + 1)), "{:?}", pop.expired);
+    assert!(!pop.expired.contains(&maker));
+    assert_eq!(pop.expired.len(), 2);
+    m.shutdown();
+}

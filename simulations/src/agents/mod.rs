@@ -110,6 +110,19 @@ impl Agent {
         price: Price,
         out: &mut Vec<Action>,
     ) -> bool {
+        self.limit_tif(symbol, side, qty, price, TimeInForce::Day, out)
+    }
+    /// A limit order with `tif` (a GTC order rests over the close into the
+    /// next day), if affordable by the agent's own books.
+    pub fn limit_tif(
+        &self,
+        symbol: Symbol,
+        side: Side,
+        qty: u64,
+        price: Price,
+        tif: TimeInForce,
+        out: &mut Vec<Action>,
+    ) -> bool {
         let ok = match side {
             Side::Buy => price.minor().saturating_mul(qty as i64) <= self.spendable(),
             Side::Sell => qty <= self.sellable(symbol),
@@ -123,7 +136,7 @@ impl Agent {
                 quantity: qty,
                 limit_price: Some(price),
                 collar: None,
-                time_in_force: TimeInForce::Day,
+                time_in_force: tif,
             });
         }
         ok

@@ -2,7 +2,7 @@
 //! and occasional market orders; cancels its oldest order beyond `max_open`.
 
 use actors::kernel::{Action, WakeCtx};
-use engine::{Price, Side};
+use engine::{Price, Side, TimeInForce};
 use rand::Rng;
 
 use super::Agent;
@@ -41,5 +41,17 @@ pub fn wake(a: &mut Agent, p: &NoiseParams, ctx: &WakeCtx<'_>, out: &mut Vec<Act
         Side::Buy => mid - offset * tick,
         Side::Sell => mid + offset * tick,
     };
-    a.limit(symbol, side, qty, Price::from_minor(price.max(tick)), out);
+    let tif = if p.gtc_prob > 0.0 && a.rng.random_bool(p.gtc_prob) {
+        TimeInForce::Gtc
+    } else {
+        TimeInForce::Day
+    };
+    a.limit_tif(
+        symbol,
+        side,
+        qty,
+        Price::from_minor(price.max(tick)),
+        tif,
+        out,
+    );
 }

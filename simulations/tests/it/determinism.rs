@@ -46,7 +46,14 @@ fn a_sweep_gives_the_same_rows_whatever_its_jobs() {
     let two = simulations::sweep::sweep(&plan, &seeds, 2, &|_| {}).unwrap();
     let key = |rows: &[simulations::sweep::SweepRow]| {
         rows.iter()
-            .map(|r| (r.seed, r.log_hash.clone(), r.metrics()))
+            .map(|r| {
+                let bits: Vec<(String, u64)> = r
+                    .metrics()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.to_bits()))
+                    .collect();
+                (r.seed, r.log_hash.clone(), bits, r.paths.clone())
+            })
             .collect::<Vec<_>>()
     };
     assert_eq!(key(&one), key(&two));
@@ -64,5 +71,17 @@ fn a_sweep_gives_the_same_rows_whatever_its_jobs() {
     let csv = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
     assert_eq!(csv.lines().count(), 4, "{csv}");
     assert!(csv.starts_with("seed,log_hash,wall_seconds,orders,trades,volume,"));
+    assert!(
+        csv.contains("ACME.volatility_bps,ACME.spread_bps,"),
+        "{csv}"
+    );
+    // A fan chart per symbol, and one page with the summary, fans and runs.
+    assert!(one[0].paths["ACME"].len() >= 29);
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(dir.join("ACME-fan.svg").exists());
+    assert!(
+        html.contains("ACME: minute close over 3 runs") && html.contains("ACME.volatility_bps")
+    );
+    assert!(!html.contains("<script") && !html.contains("<link"));
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -1,5 +1,6 @@
 //! Integration tests of the simulations crate.
 mod determinism;
+mod multiday;
 mod scenarios;
 mod validation;
 
