@@ -29,6 +29,13 @@ pub struct GbmParams {
     pub jump_mean: f64,
     /// Standard deviation of a jump's log-size.
     pub jump_std: f64,
+    /// Stochastic volatility: the standard deviation of the log of the
+    /// volatility multiplier (0: constant volatility). The multiplier follows
+    /// a mean-reverting log process scaled so the mean variance stays
+    /// `volatility`^2: calm and busy spells, as news arrives in bursts.
+    pub vol_of_vol: f64,
+    /// Half-life of a volatility shock, in seconds of trading time.
+    pub vol_half_life_s: f64,
 }
 
 impl Default for GbmParams {
@@ -39,6 +46,8 @@ impl Default for GbmParams {
             jump_intensity: 0.0,
             jump_mean: 0.0,
             jump_std: 0.0,
+            vol_of_vol: 0.0,
+            vol_half_life_s: 1_800.0,
         }
     }
 }
@@ -53,6 +62,8 @@ pub enum ModelError {
     Jumps,
     #[error("initial price must be positive and on the tick grid")]
     Initial,
+    #[error("vol_of_vol must be finite and >= 0, vol_half_life_s finite and > 0")]
+    StochasticVolatility,
 }
 
 /// A GBM random walk for one symbol.
@@ -62,6 +73,8 @@ pub struct Gbm {
     tick: Price,
     level: f64,
     price: Price,
+    /// The log volatility multiplier's state (stochastic volatility).
+    log_vol: f64,
 }
 
 impl Gbm {
@@ -83,11 +96,19 @@ impl Gbm {
         if !initial.is_positive() || !tick.is_positive() || !initial.is_on_grid(tick) {
             return Err(ModelError::Initial);
         }
+        let sv_ok = params.vol_of_vol.is_finite()
+            && params.vol_of_vol >= 0.0
+            && params.vol_half_life_s.is_finite()
+            && params.vol_half_life_s > 0.0;
+        if !sv_ok {
+            return Err(ModelError::StochasticVolatility);
+        }
         Ok(Gbm {
             params,
             tick,
             level: initial.minor() as f64,
             price: initial,
+            log_vol: 0.0,
         })
     }
 
@@ -115,7 +136,19 @@ impl Gbm {
             jump_intensity,
             jump_mean,
             jump_std,
+            vol_of_vol,
+            vol_half_life_s,
         } = self.params;
+        let volatility = if vol_of_vol > 0.0 {
+            // AR(1) in the log with the half-life asked for; stationary
+            // standard deviation `vol_of_vol`; E[multiplier^2] = 1.
+            let phi = 0.5f64.powf(dt_secs.max(0.0) / vol_half_life_s);
+            let xi: f64 = StandardNormal.sample(rng);
+            self.log_vol = phi * self.log_vol + vol_of_vol * (1.0 - phi * phi).sqrt() * xi;
+            volatility * (self.log_vol - vol_of_vol * vol_of_vol).exp()
+        } else {
+            volatility
+        };
         let z: f64 = StandardNormal.sample(rng);
         let mut log_ret = (drift - 0.5 * volatility * volatility) * dt + volatility * dt.sqrt() * z;
         if jump_intensity > 0.0 {
@@ -183,6 +216,59 @@ mod tests {
             (0..1000).map(|_| g.step(1.0, &mut rng)).collect::<Vec<_>>()
         };
         assert_eq!(run(), run());
+    }
+
+    #[test]
+    fn stochastic_volatility_clusters_and_keeps_the_mean_variance() {
+        let ret = |vol_of_vol: f64| {
+            let params = GbmParams {
+                volatility: 0.3,
+                vol_of_vol,
+                vol_half_life_s: 1_800.0,
+                ..Default::default()
+            };
+            // A fine grid so rounding does not matter.
+            let mut g = Gbm::new(p(100_000_000), p(1), params).unwrap();
+            let mut rng = ChaCha8Rng::seed_from_u64(11);
+            let mut last = g.price().minor() as f64;
+            (0..200_000)
+                .map(|_| {
+                    let now = g.step(60.0, &mut rng).minor() as f64;
+                    let r = (now / last).ln();
+                    last = now;
+                    r
+                })
+                .collect::<Vec<f64>>()
+        };
+        let acf1_abs = |r: &[f64]| {
+            let a: Vec<f64> = r.iter().map(|v| v.abs()).collect();
+            let m = a.iter().sum::<f64>() / a.len() as f64;
+            let d: f64 = a.iter().map(|v| (v - m).powi(2)).sum();
+            (1..a.len())
+                .map(|t| (a[t] - m) * (a[t - 1] - m))
+                .sum::<f64>()
+                / d
+        };
+        let var = |r: &[f64]| r.iter().map(|v| v * v).sum::<f64>() / r.len() as f64;
+        let constant = ret(0.0);
+        let clustered = ret(0.8);
+        assert!(acf1_abs(&constant).abs() < 0.02, "{}", acf1_abs(&constant));
+        assert!(acf1_abs(&clustered) > 0.1, "{}", acf1_abs(&clustered));
+        // The same variance on average: 0.3^2 a year, per minute.
+        let expected = 0.09 * 60.0 / TRADING_SECONDS_PER_YEAR;
+        for r in [&constant, &clustered] {
+            let ratio = var(r) / expected;
+            assert!((0.85..1.15).contains(&ratio), "variance ratio {ratio}");
+        }
+        let bad = GbmParams {
+            vol_of_vol: 0.5,
+            vol_half_life_s: 0.0,
+            ..Default::default()
+        };
+        assert_eq!(
+            Gbm::new(p(100), p(1), bad).unwrap_err(),
+            ModelError::StochasticVolatility
+        );
     }
 
     #[test]

@@ -211,6 +211,13 @@ pub struct SymbolConfig {
     pub jump_mean: f64,
     #[serde(default)]
     pub jump_std: f64,
+    /// Stochastic volatility of the reference price: the standard
+    /// deviation of the log volatility multiplier (0: constant).
+    #[serde(default)]
+    pub vol_of_vol: f64,
+    /// Half-life of its volatility shocks, seconds.
+    #[serde(default = "default_vol_half_life")]
+    pub vol_half_life_s: f64,
     /// Shares issued (the float); what agents do not start with stays with
     /// the house account (the "available quantity").
     pub float: u64,
@@ -218,6 +225,9 @@ pub struct SymbolConfig {
 
 fn default_tick() -> Decimal {
     Decimal(1)
+}
+fn default_vol_half_life() -> f64 {
+    1_800.0
 }
 fn default_vol() -> f64 {
     actors::Listing::DEFAULT_VOLATILITY
@@ -659,6 +669,8 @@ impl Scenario {
             check_f64(f("jump_intensity"), s.jump_intensity, 0.0, 1e6)?;
             check_f64(f("jump_mean"), s.jump_mean, -1.0, 1.0)?;
             check_f64(f("jump_std"), s.jump_std, 0.0, 1.0)?;
+            check_f64(f("vol_of_vol"), s.vol_of_vol, 0.0, 3.0)?;
+            check_f64(f("vol_half_life_s"), s.vol_half_life_s, 1.0, 1e7)?;
             if s.float == 0 {
                 return Err(invalid(f("float"), "must be at least 1 share"));
             }
@@ -668,6 +680,8 @@ impl Scenario {
                 jump_intensity: s.jump_intensity,
                 jump_mean: s.jump_mean,
                 jump_std: s.jump_std,
+                vol_of_vol: s.vol_of_vol,
+                vol_half_life_s: s.vol_half_life_s,
             };
             listed.push(actors::Listing {
                 symbol,

@@ -85,6 +85,22 @@ fn semantic_errors_name_the_field() {
             "symbols[0].float",
         ),
         (GOOD.replace("count = 2", "count = 0"), "agents[0].count"),
+        (
+            GOOD.replace("float = 1000", "float = 1000\nvol_of_vol = -0.5"),
+            "symbols[0].vol_of_vol",
+        ),
+        (
+            GOOD.replace("float = 1000", "float = 1000\nvol_half_life_s = 0.0"),
+            "symbols[0].vol_half_life_s",
+        ),
+        (
+            format!("{GOOD}\n[agents.params]\nactivity_feedback = 9.0\n"),
+            "agents[0].params.activity_feedback",
+        ),
+        (
+            format!("{GOOD}\n[agents.params]\ngtc_prob = 1.5\n"),
+            "agents[0].params.gtc_prob",
+        ),
         (format!("step_ms = 7\n{GOOD}"), "step_ms"),
         (
             format!("{GOOD}\n[agents.params]\nmarket_prob = 2.0\n"),
