@@ -395,6 +395,11 @@ pub struct ValueParams {
     pub min_qty: u64,
     #[serde(default = "d_value_qty")]
     pub max_qty: u64,
+    /// Mispricing (belief against the mid, bps) at which it always crosses
+    /// the spread; below it the crossing probability rises linearly from
+    /// `aggressive_prob` (0: always `aggressive_prob`).
+    #[serde(default)]
+    pub urgency_bps: f64,
 }
 fn d_value_interval() -> f64 {
     300.0
@@ -795,6 +800,7 @@ fn validate_kind(kind: &AgentKind, f: &dyn Fn(&str) -> String) -> Result<(), Sce
             check_f64(f("obs_noise"), p.obs_noise, 0.0, 1.0)?;
             check_f64(f("kappa"), p.kappa, 0.0, 1.0)?;
             check_f64(f("aggressive_prob"), p.aggressive_prob, 0.0, 1.0)?;
+            check_f64(f("urgency_bps"), p.urgency_bps, 0.0, 10_000.0)?;
             qty(p.min_qty, p.max_qty)?;
         }
         AgentKind::Momentum(p) => {

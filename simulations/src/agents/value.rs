@@ -31,7 +31,18 @@ pub fn wake(a: &mut Agent, p: &ValueParams, ctx: &WakeCtx<'_>, out: &mut Vec<Act
     let tick = m.tick;
     let side = if belief > mid { Side::Buy } else { Side::Sell };
     let qty = a.rng.random_range(p.min_qty..=p.max_qty);
-    let aggressive = a.rng.random_bool(p.aggressive_prob);
+    // The further the price from its belief, the likelier it crosses now.
+    let mispricing_bps = if mid > 0.0 {
+        (belief - mid).abs() / mid * 10_000.0
+    } else {
+        0.0
+    };
+    let prob = if p.urgency_bps > 0.0 {
+        (p.aggressive_prob + (1.0 - p.aggressive_prob) * mispricing_bps / p.urgency_bps).min(1.0)
+    } else {
+        p.aggressive_prob
+    };
+    let aggressive = a.rng.random_bool(prob);
     let price = match side {
         Side::Buy => {
             let ask = m.ask.map(|l| l.price.minor() as f64).unwrap_or(belief);

@@ -101,6 +101,11 @@ fn semantic_errors_name_the_field() {
             format!("{GOOD}\n[agents.params]\ngtc_prob = 1.5\n"),
             "agents[0].params.gtc_prob",
         ),
+        (
+            GOOD.replace("type = \"noise\"", "type = \"value\"")
+                + "\n[agents.params]\nurgency_bps = -1.0\n",
+            "agents[0].params.urgency_bps",
+        ),
         (format!("step_ms = 7\n{GOOD}"), "step_ms"),
         (
             format!("{GOOD}\n[agents.params]\nmarket_prob = 2.0\n"),
