@@ -338,7 +338,7 @@ pub fn fan(path: &std::path::Path, symbol: &str, paths: &[Vec<i64>]) -> Result<b
         .build_cartesian_2d(0.0..bands.len() as f64, (lo - pad)..(hi + pad))
         .map_err(err)?;
     c.configure_mesh()
-        .x_desc("minutes into the run")
+        .x_desc("points into the run (minutes, or every n-th minute in long runs)")
         .y_desc("price")
         .light_line_style(WHITE.mix(0.0))
         .draw()

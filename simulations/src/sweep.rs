@@ -19,6 +19,13 @@ pub struct Job {
     pub seed: u64,
 }
 
+/// Runs whose paths the fan charts draw (the first ones), symbols per run
+/// (the first ones) and points per path (every n-th minute): what a sweep
+/// keeps for its charts stays bounded whatever the seeds and symbols.
+pub const FAN_RUNS: usize = 256;
+pub const FAN_SYMBOLS: usize = 8;
+pub const FAN_POINTS: usize = 400;
+
 /// One run of a sweep, as its row.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SweepRow {
@@ -36,7 +43,9 @@ pub struct SweepRow {
     /// Mean P&L of each agent type, in minor units.
     pub mean_pnl: BTreeMap<String, i64>,
     pub conservation_ok: bool,
-    /// Per symbol: the run's minute closes (for the fan chart; not in the files).
+    /// Per symbol (the first `FAN_SYMBOLS`): the run's minute closes, at
+    /// most `FAN_POINTS` of them (for the fan chart; not in the files);
+    /// empty after the first `FAN_RUNS` runs.
     #[serde(skip)]
     pub paths: BTreeMap<String, Vec<i64>>,
 }
@@ -95,7 +104,15 @@ impl SweepRow {
                 .map(|t| (t.agent_type.clone(), t.mean_minor))
                 .collect(),
             conservation_ok: r.conservation.ok,
-            paths: r.closes.clone(),
+            paths: r
+                .closes
+                .iter()
+                .take(FAN_SYMBOLS)
+                .map(|(s, p)| {
+                    let stride = p.len().div_ceil(FAN_POINTS).max(1);
+                    (s.clone(), p.iter().step_by(stride).copied().collect())
+                })
+                .collect(),
         }
     }
 
@@ -184,7 +201,11 @@ pub fn run_jobs(
                     };
                     match rt.block_on(run(&job.plan, &opts)) {
                         Ok(out) => {
-                            let row = SweepRow::from_report(job.params.clone(), &out.report);
+                            let mut row =
+                                SweepRow::from_report(job.params.clone(), &out.report);
+                            if i >= FAN_RUNS {
+                                row.paths.clear();
+                            }
                             done(&row);
                             rows.lock()
                                 .unwrap_or_else(|p| p.into_inner())
