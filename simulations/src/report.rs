@@ -158,24 +158,35 @@ impl Report {
             self.scenario, self.seed, self.days, self.agents
         );
         let _ = writeln!(s);
-        let _ = writeln!(
-            s,
-            "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9} {:>8} {:>8}",
-            "symbol", "initial", "open", "high", "low", "close", "volume", "trades", "change"
-        );
-        for r in &self.symbols {
+        // A row of the per-symbol and per-day tables: a name, then eight
+        // right-aligned columns.
+        let row = |s: &mut String, c: [&str; 9]| {
             let _ = writeln!(
                 s,
                 "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9} {:>8} {:>8}",
-                r.symbol,
-                r.initial,
-                r.open,
-                r.high,
-                r.low,
-                r.close,
-                r.volume,
-                r.trades,
-                r.change_pct
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
+            );
+        };
+        row(
+            &mut s,
+            [
+                "symbol", "initial", "open", "high", "low", "close", "volume", "trades", "change",
+            ],
+        );
+        for r in &self.symbols {
+            row(
+                &mut s,
+                [
+                    &r.symbol,
+                    &r.initial,
+                    &r.open,
+                    &r.high,
+                    &r.low,
+                    &r.close,
+                    &r.volume.to_string(),
+                    &r.trades.to_string(),
+                    &r.change_pct,
+                ],
             );
         }
         let list = |v: &[Mover]| {
@@ -207,24 +218,34 @@ impl Report {
         }
         if self.days > 1 {
             let _ = writeln!(s);
-            let _ = writeln!(
-                s,
-                "{:<4} {:<10} {:<10} {:>10} {:>10} {:>10} {:>9} {:>8} {:>8}",
-                "day", "date", "symbol", "open", "close", "prev", "volume", "trades", "change"
+            row(
+                &mut s,
+                [
+                    "day date       symbol    ",
+                    "prev",
+                    "open",
+                    "high",
+                    "low",
+                    "close",
+                    "volume",
+                    "trades",
+                    "change",
+                ],
             );
             for d in &self.per_day {
-                let _ = writeln!(
-                    s,
-                    "{:<4} {:<10} {:<10} {:>10} {:>10} {:>10} {:>9} {:>8} {:>8}",
-                    d.day,
-                    d.date,
-                    d.symbol,
-                    d.open.as_deref().unwrap_or("-"),
-                    d.close,
-                    d.previous_close,
-                    d.volume,
-                    d.trades,
-                    d.change_pct
+                row(
+                    &mut s,
+                    [
+                        &format!("{:<3} {} {:<10}", d.day, d.date, d.symbol),
+                        &d.previous_close,
+                        d.open.as_deref().unwrap_or("-"),
+                        &d.high,
+                        &d.low,
+                        &d.close,
+                        &d.volume.to_string(),
+                        &d.trades.to_string(),
+                        &d.change_pct,
+                    ],
                 );
             }
         }
@@ -391,6 +412,11 @@ pub fn html_table(head: &[&str], rows: &[Vec<(&str, String)>]) -> String {
     s
 }
 
+/// Cells without a class.
+pub fn plain<const N: usize>(cells: [String; N]) -> Vec<(&'static str, String)> {
+    cells.into_iter().map(|c| ("", c)).collect()
+}
+
 /// An SVG file's markup, to inline in a page.
 pub fn inline_svg(path: &Path) -> std::io::Result<String> {
     let svg = std::fs::read_to_string(path)?;
@@ -435,20 +461,19 @@ impl Report {
             .symbols
             .iter()
             .map(|r| {
-                vec![
-                    ("", r.symbol.clone()),
-                    ("", r.initial.clone()),
-                    ("", r.open.clone()),
-                    ("", r.high.clone()),
-                    ("", r.low.clone()),
-                    ("", r.close.clone()),
-                    ("", r.volume.to_string()),
-                    ("", r.trades.to_string()),
-                    (
-                        if r.change_bps < 0 { "out" } else { "in" },
-                        r.change_pct.clone(),
-                    ),
-                ]
+                let mut row = plain([
+                    r.symbol.clone(),
+                    r.initial.clone(),
+                    r.open.clone(),
+                    r.high.clone(),
+                    r.low.clone(),
+                    r.close.clone(),
+                    r.volume.to_string(),
+                    r.trades.to_string(),
+                ]);
+                let class = if r.change_bps < 0 { "out" } else { "in" };
+                row.push((class, r.change_pct.clone()));
+                row
             })
             .collect();
         s.push_str(&html_table(
@@ -463,19 +488,19 @@ impl Report {
                 .per_day
                 .iter()
                 .map(|d| {
-                    vec![
-                        ("", d.day.to_string()),
-                        ("", d.date.clone()),
-                        ("", d.symbol.clone()),
-                        ("", d.previous_close.clone()),
-                        ("", d.open.clone().unwrap_or_else(|| "-".into())),
-                        ("", d.high.clone()),
-                        ("", d.low.clone()),
-                        ("", d.close.clone()),
-                        ("", d.volume.to_string()),
-                        ("", d.trades.to_string()),
-                        ("", d.change_pct.clone()),
-                    ]
+                    plain([
+                        d.day.to_string(),
+                        d.date.clone(),
+                        d.symbol.clone(),
+                        d.previous_close.clone(),
+                        d.open.clone().unwrap_or_else(|| "-".into()),
+                        d.high.clone(),
+                        d.low.clone(),
+                        d.close.clone(),
+                        d.volume.to_string(),
+                        d.trades.to_string(),
+                        d.change_pct.clone(),
+                    ])
                 })
                 .collect();
             s.push_str(&html_table(
@@ -500,14 +525,14 @@ impl Report {
             .leaderboard
             .iter()
             .map(|t| {
-                vec![
-                    ("", t.agent_type.clone()),
-                    ("", t.agents.to_string()),
-                    ("", t.total_pnl.clone()),
-                    ("", t.mean_pnl.clone()),
-                    ("", t.best_pnl.clone()),
-                    ("", t.worst_pnl.clone()),
-                ]
+                plain([
+                    t.agent_type.clone(),
+                    t.agents.to_string(),
+                    t.total_pnl.clone(),
+                    t.mean_pnl.clone(),
+                    t.best_pnl.clone(),
+                    t.worst_pnl.clone(),
+                ])
             })
             .collect();
         s.push_str(&html_table(

@@ -201,8 +201,7 @@ pub fn run_jobs(
                     };
                     match rt.block_on(run(&job.plan, &opts)) {
                         Ok(out) => {
-                            let mut row =
-                                SweepRow::from_report(job.params.clone(), &out.report);
+                            let mut row = SweepRow::from_report(job.params.clone(), &out.report);
                             if i >= FAN_RUNS {
                                 row.paths.clear();
                             }

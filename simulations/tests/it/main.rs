@@ -18,19 +18,27 @@ pub fn shipped(name: &str, close: Option<&str>) -> Plan {
 
 /// Run `plan` on a fresh runtime with `threads` workers, inside a task.
 pub fn run(plan: &Plan, threads: usize, seed: Option<u64>) -> Outcome {
+    run_with(
+        plan,
+        threads,
+        RunOptions {
+            seed,
+            no_files: true,
+            progress: Progress::Quiet,
+            account_shards: threads,
+            ..RunOptions::default()
+        },
+    )
+}
+
+/// Run `plan` with `opts` on a fresh runtime with `threads` workers.
+pub fn run_with(plan: &Plan, threads: usize, opts: RunOptions) -> Outcome {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .enable_all()
         .build()
         .unwrap();
     let plan = plan.clone();
-    let opts = RunOptions {
-        seed,
-        no_files: true,
-        progress: Progress::Quiet,
-        account_shards: threads,
-        ..RunOptions::default()
-    };
     rt.block_on(async move {
         tokio::spawn(async move { simulations::run(&plan, &opts).await })
             .await

@@ -27,25 +27,17 @@ fn plan(days: u32, gtc: f64) -> simulations::Plan {
 }
 
 fn run(plan: &simulations::Plan, out: Option<std::path::PathBuf>) -> simulations::Outcome {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let plan = plan.clone();
-    let opts = RunOptions {
-        no_files: out.is_none(),
-        out,
-        progress: Progress::Quiet,
-        account_shards: 2,
-        ..RunOptions::default()
-    };
-    rt.block_on(async move {
-        tokio::spawn(async move { simulations::run(&plan, &opts).await })
-            .await
-            .unwrap()
-    })
-    .unwrap()
+    crate::run_with(
+        plan,
+        2,
+        RunOptions {
+            no_files: out.is_none(),
+            out,
+            progress: Progress::Quiet,
+            account_shards: 2,
+            ..RunOptions::default()
+        },
+    )
 }
 
 #[test]
