@@ -231,6 +231,41 @@ test('every form control in every view has a label and takes keyboard focus', as
   }
 });
 
+test('text keeps a contrast of at least 4.5:1 against its background', async () => {
+  const lows = [];
+  for (const view of ['market', 'portfolio', 'admin']) {
+    await page.goto(`${base}/#${view}`);
+    await page.locator('main h1').waitFor();
+    await page.waitForTimeout(300);
+    lows.push(...await page.evaluate(() => {
+      const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+      const lum = ([r, g, b]) => {
+        const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+      };
+      // The first opaque background up the tree (white at the root).
+      const bg = (el) => {
+        for (let e = el; e; e = e.parentElement) {
+          const c = rgb(getComputedStyle(e).backgroundColor);
+          if (c.length === 3 || (c.length === 4 && c[3] > 0.9)) return c.slice(0, 3);
+        }
+        return [255, 255, 255];
+      };
+      const out = [];
+      for (const el of document.querySelectorAll('body *')) {
+        if (!el.childNodes.length || ![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+        if (el.closest('[hidden]') || el.closest('canvas')) continue;
+        const fg = rgb(getComputedStyle(el).color).slice(0, 3);
+        const [a, b] = [lum(fg), lum(bg(el))].sort((x, y) => y - x);
+        const ratio = (a + 0.05) / (b + 0.05);
+        if (ratio < 4.5) out.push(`${el.tagName}.${el.className} "${el.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+      }
+      return out;
+    }));
+  }
+  assert.deepEqual(lows, []);
+});
+
 test('no console errors', () => {
   assert.deepEqual(problems, []);
 });
