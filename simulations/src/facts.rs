@@ -177,6 +177,57 @@ impl Collector {
             .collect()
     }
 
+    /// Every symbol's returns together (`None` with fewer than two symbols).
+    pub fn pooled(&self) -> Option<Pooled> {
+        let per: Vec<(Vec<f64>, ReturnStats)> = self
+            .symbols
+            .values()
+            .map(|s| {
+                let r = returns(s);
+                let st = ReturnStats::of(&r);
+                (r, st)
+            })
+            .filter(|(r, _)| r.len() > 20)
+            .collect();
+        if per.len() < 2 {
+            return None;
+        }
+        let mut scaled = Vec::new();
+        for (r, _) in &per {
+            if let Some(sd) = variance(r).map(f64::sqrt).filter(|sd| *sd > 0.0) {
+                scaled.extend(r.iter().map(|v| v / sd));
+            }
+        }
+        let acf_r = mean_acf(
+            &per.iter()
+                .map(|(r, s)| (r.len(), &s.acf_returns))
+                .collect::<Vec<_>>(),
+        );
+        let acf_a = mean_acf(
+            &per.iter()
+                .map(|(r, s)| (r.len(), &s.acf_abs))
+                .collect::<Vec<_>>(),
+        );
+        let st = ReturnStats {
+            n: per.iter().map(|(r, _)| r.len()).sum(),
+            kurtosis: excess_kurtosis(&scaled),
+            hill: hill(&scaled),
+            decay: decay(&acf_a),
+            acf_returns: acf_r,
+            acf_abs: acf_a,
+        };
+        Some(Pooled {
+            symbols: per.len(),
+            returns: st.n,
+            excess_kurtosis: st.kurtosis,
+            hill_tail_index: st.hill,
+            checks: return_checks(&st),
+            acf_returns: st.acf_returns,
+            acf_abs_returns: st.acf_abs,
+            abs_acf_decay: st.decay,
+        })
+    }
+
     /// The facts of every symbol.
     pub fn finish(&self, minutes_per_day: f64) -> Vec<SymbolFacts> {
         self.symbols
@@ -397,38 +448,50 @@ fn ends_vs_middle(values: &[Option<f64>]) -> Option<(f64, f64, f64)> {
     Some((first, mean(&mid)?, last))
 }
 
-fn symbol_facts(symbol: Symbol, series: &Series, minutes_per_day: f64) -> SymbolFacts {
-    let r = returns(series);
-    let abs: Vec<f64> = r.iter().map(|v| v.abs()).collect();
-    let acf_r: Vec<f64> = (1..=RETURN_LAGS).map_while(|l| acf(&r, l)).collect();
-    let acf_a: Vec<f64> = (1..=ABS_LAGS).map_while(|l| acf(&abs, l)).collect();
-    let kurt = excess_kurtosis(&r);
-    let alpha = hill(&r);
-    let beta = decay(&acf_a);
-    let profile = profile(series);
-    let impact = impact(series);
-    let spreads: Vec<f64> = series
-        .days
-        .iter()
-        .flat_map(|d| d.values().filter_map(|m| m.spread_bps))
-        .collect();
-    let band = 2.0 / (r.len().max(1) as f64).sqrt();
+/// The distribution and dependence of a set of returns.
+#[derive(Clone, Debug, Default)]
+struct ReturnStats {
+    n: usize,
+    kurtosis: Option<f64>,
+    hill: Option<f64>,
+    acf_returns: Vec<f64>,
+    acf_abs: Vec<f64>,
+    decay: Option<f64>,
+}
 
+impl ReturnStats {
+    fn of(r: &[f64]) -> ReturnStats {
+        let abs: Vec<f64> = r.iter().map(|v| v.abs()).collect();
+        let acf_abs: Vec<f64> = (1..=ABS_LAGS).map_while(|l| acf(&abs, l)).collect();
+        ReturnStats {
+            n: r.len(),
+            kurtosis: excess_kurtosis(r),
+            hill: hill(r),
+            acf_returns: (1..=RETURN_LAGS).map_while(|l| acf(r, l)).collect(),
+            decay: decay(&acf_abs),
+            acf_abs,
+        }
+    }
+}
+
+/// The five checks of a set of returns against the literature.
+fn return_checks(st: &ReturnStats) -> Vec<Check> {
+    let band = 2.0 / (st.n.max(1) as f64).sqrt();
     let mut checks = vec![
         Check {
             fact: "fat tails: excess kurtosis of 1-minute returns".into(),
-            measured: fmt(kurt, 2),
+            measured: fmt(st.kurtosis, 2),
             literature: "> 0, large at intraday scales (Cont 2001); marked in range above 1".into(),
-            in_range: kurt.map(|k| k > 1.0),
+            in_range: st.kurtosis.map(|k| k > 1.0),
         },
         Check {
             fact: "tail index (Hill, top 5% of |returns|)".into(),
-            measured: fmt(alpha, 2),
+            measured: fmt(st.hill, 2),
             literature: "between 2 and 5 (Cont 2001)".into(),
-            in_range: alpha.map(|a| (2.0..=5.0).contains(&a)),
+            in_range: st.hill.map(|a| (2.0..=5.0).contains(&a)),
         },
     ];
-    let beyond: Vec<f64> = acf_r.iter().skip(1).map(|a| a.abs()).collect();
+    let beyond: Vec<f64> = st.acf_returns.iter().skip(1).map(|a| a.abs()).collect();
     let mean_beyond = mean(&beyond);
     checks.push(Check {
         fact: "no linear autocorrelation: mean |acf(returns)| at lags 2-10".into(),
@@ -438,7 +501,7 @@ fn symbol_facts(symbol: Symbol, series: &Series, minutes_per_day: f64) -> Symbol
                 .into(),
         in_range: mean_beyond.map(|m| m < 0.1),
     });
-    let clustering = mean(&acf_a.iter().take(10).copied().collect::<Vec<_>>());
+    let clustering = mean(&st.acf_abs.iter().take(10).copied().collect::<Vec<_>>());
     checks.push(Check {
         fact: "volatility clustering: mean acf(|returns|) at lags 1-10".into(),
         measured: format!("{} (2/sqrt(n) = {band:.3})", fmt(clustering, 3)),
@@ -447,10 +510,48 @@ fn symbol_facts(symbol: Symbol, series: &Series, minutes_per_day: f64) -> Symbol
     });
     checks.push(Check {
         fact: "decay exponent of acf(|returns|) (power law)".into(),
-        measured: fmt(beta, 2),
+        measured: fmt(st.decay, 2),
         literature: "between 0.2 and 0.4 (Cont 2001)".into(),
-        in_range: beta.map(|b| (0.2..=0.4).contains(&b)),
+        in_range: st.decay.map(|b| (0.2..=0.4).contains(&b)),
     });
+    checks
+}
+
+/// Every symbol's returns together (each scaled by its own standard
+/// deviation, for the distribution; autocorrelations averaged, weighted by
+/// each symbol's count): more returns per check than one symbol's day.
+#[derive(Clone, Debug, Serialize)]
+pub struct Pooled {
+    pub symbols: usize,
+    pub returns: usize,
+    pub excess_kurtosis: Option<f64>,
+    pub hill_tail_index: Option<f64>,
+    pub acf_returns: Vec<f64>,
+    pub acf_abs_returns: Vec<f64>,
+    pub abs_acf_decay: Option<f64>,
+    pub checks: Vec<Check>,
+}
+
+/// Weighted mean, lag by lag, of autocorrelation vectors (as long as the shortest).
+fn mean_acf(parts: &[(usize, &Vec<f64>)]) -> Vec<f64> {
+    let lags = parts.iter().map(|(_, a)| a.len()).min().unwrap_or(0);
+    let total: usize = parts.iter().map(|(n, _)| n).sum();
+    (0..lags)
+        .map(|k| parts.iter().map(|(n, a)| *n as f64 * a[k]).sum::<f64>() / total.max(1) as f64)
+        .collect()
+}
+
+fn symbol_facts(symbol: Symbol, series: &Series, minutes_per_day: f64) -> SymbolFacts {
+    let r = returns(series);
+    let stats = ReturnStats::of(&r);
+    let profile = profile(series);
+    let impact = impact(series);
+    let spreads: Vec<f64> = series
+        .days
+        .iter()
+        .flat_map(|d| d.values().filter_map(|m| m.spread_bps))
+        .collect();
+    let mut checks = return_checks(&stats);
     let volume: Vec<Option<f64>> = profile.iter().map(|b| Some(b.volume_per_minute)).collect();
     let u = ends_vs_middle(&volume);
     checks.push(Check {
@@ -510,11 +611,11 @@ fn symbol_facts(symbol: Symbol, series: &Series, minutes_per_day: f64) -> Symbol
         returns: r.len(),
         volatility_bps: variance(&r).map(|v| v.sqrt() * minutes_per_day.sqrt() * 10_000.0),
         mean_spread_bps: mean(&spreads),
-        excess_kurtosis: kurt,
-        hill_tail_index: alpha,
-        acf_returns: acf_r,
-        acf_abs_returns: acf_a,
-        abs_acf_decay: beta,
+        excess_kurtosis: stats.kurtosis,
+        hill_tail_index: stats.hill,
+        acf_returns: stats.acf_returns,
+        acf_abs_returns: stats.acf_abs,
+        abs_acf_decay: stats.decay,
         profile,
         impact,
         checks,

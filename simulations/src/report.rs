@@ -28,6 +28,9 @@ pub struct Report {
     pub files: Vec<String>,
     /// Stylized facts per symbol, each checked against the literature.
     pub stylized_facts: Vec<crate::facts::SymbolFacts>,
+    /// The return facts of every symbol's returns together (two or more
+    /// symbols with returns).
+    pub stylized_facts_pooled: Option<crate::facts::Pooled>,
     /// A row per day and symbol (positions and resting GTC orders carry
     /// over from day to day; DAY orders expire at each close).
     pub per_day: Vec<DayRow>,
@@ -267,14 +270,18 @@ impl Report {
                     f.mean_spread_bps
                         .map_or("n/a".into(), |v| format!("{v:.1}")),
                 );
-                for c in &f.checks {
-                    let mark = match c.in_range {
-                        Some(true) => "in ",
-                        Some(false) => "OUT",
-                        None => "n/a",
-                    };
-                    let _ = writeln!(s, "    [{mark}] {}: {}", c.fact, c.measured);
-                }
+                checks_text(&mut s, &f.checks);
+            }
+            if let Some(p) = &self.stylized_facts_pooled {
+                let held = p.checks.iter().filter(|c| c.in_range == Some(true)).count();
+                let _ = writeln!(
+                    s,
+                    "  all {} symbols pooled ({} returns): {held}/{} in range",
+                    p.symbols,
+                    p.returns,
+                    p.checks.len()
+                );
+                checks_text(&mut s, &p.checks);
             }
         }
         let t = &self.totals;
@@ -323,6 +330,36 @@ impl Report {
         }
         s
     }
+}
+
+fn checks_text(s: &mut String, checks: &[crate::facts::Check]) {
+    for c in checks {
+        let mark = match c.in_range {
+            Some(true) => "in ",
+            Some(false) => "OUT",
+            None => "n/a",
+        };
+        let _ = writeln!(s, "    [{mark}] {}: {}", c.fact, c.measured);
+    }
+}
+
+fn checks_rows(checks: &[crate::facts::Check]) -> Vec<Vec<(&'static str, String)>> {
+    checks
+        .iter()
+        .map(|c| {
+            let (class, mark) = match c.in_range {
+                Some(true) => ("in", "in range"),
+                Some(false) => ("out", "out of range"),
+                None => ("na", "n/a"),
+            };
+            vec![
+                ("text", c.fact.clone()),
+                ("", c.measured.clone()),
+                ("text", c.literature.clone()),
+                (class, mark.to_string()),
+            ]
+        })
+        .collect()
 }
 
 fn share_summary(shares: &[ShareCheck]) -> String {
@@ -565,24 +602,19 @@ impl Report {
                 f.mean_spread_bps
                     .map_or("n/a".into(), |v| format!("{v:.2}"))
             );
-            let rows: Vec<Vec<(&str, String)>> = f
-                .checks
-                .iter()
-                .map(|c| {
-                    let (class, mark) = match c.in_range {
-                        Some(true) => ("in", "in range"),
-                        Some(false) => ("out", "out of range"),
-                        None => ("na", "n/a"),
-                    };
-                    vec![
-                        ("text", c.fact.clone()),
-                        ("", c.measured.clone()),
-                        ("text", c.literature.clone()),
-                        (class, mark.to_string()),
-                    ]
-                })
-                .collect();
+            let rows = checks_rows(&f.checks);
             s.push_str(&html_table(&["fact", "measured", "literature", ""], &rows));
+        }
+        if let Some(p) = &self.stylized_facts_pooled {
+            let _ = writeln!(
+                s,
+                "<h3>All {} symbols pooled</h3><p>{} one-minute returns (each symbol's scaled by its own standard deviation; autocorrelations averaged).</p>",
+                p.symbols, p.returns
+            );
+            s.push_str(&html_table(
+                &["fact", "measured", "literature", ""],
+                &checks_rows(&p.checks),
+            ));
         }
         s.push_str("<h2>Charts</h2>");
         for c in charts {

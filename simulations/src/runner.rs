@@ -551,6 +551,7 @@ async fn run_on(
         log_hash: format!("{:016x}", obs.hash.finish()),
         files,
         stylized_facts,
+        stylized_facts_pooled: obs.facts.pooled(),
         per_day,
         closes: obs
             .facts

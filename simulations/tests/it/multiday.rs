@@ -62,6 +62,15 @@ fn three_days_give_a_row_per_day_each_opening_from_the_last_close() {
         assert_eq!(days.iter().map(|d| d.volume).sum::<u64>(), s.volume);
     }
     assert!(r.render().contains("2026-01-07"));
+    // Every symbol's returns pooled: their counts add up, five checks.
+    let pooled = r.stylized_facts_pooled.as_ref().unwrap();
+    assert_eq!(pooled.symbols, symbols);
+    assert_eq!(
+        pooled.returns,
+        r.stylized_facts.iter().map(|f| f.returns).sum::<usize>()
+    );
+    assert_eq!(pooled.checks.len(), 5);
+    assert_eq!(pooled.acf_returns.len(), 10);
 }
 
 #[test]
