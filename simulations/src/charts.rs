@@ -155,7 +155,7 @@ pub fn candles(
 /// (with the 2/sqrt(n) band), volume and spread by half hour, and impact
 /// by order size.
 pub fn facts(path: &std::path::Path, f: &SymbolFacts) -> Result<bool, String> {
-    if f.acf_returns.is_empty() && f.profile.is_empty() {
+    if f.stats.acf_returns.is_empty() && f.profile.is_empty() {
         return Ok(false);
     }
     let root = SVGBackend::new(path, (1000, 360)).into_drawing_area();
@@ -166,18 +166,25 @@ pub fn facts(path: &std::path::Path, f: &SymbolFacts) -> Result<bool, String> {
     let panels = root.split_evenly((1, 3));
 
     // Autocorrelations.
-    let band = 2.0 / (f.returns.max(1) as f64).sqrt();
-    let lags = f.acf_abs_returns.len().max(f.acf_returns.len()).max(1) as f64;
+    let band = 2.0 / (f.stats.returns.max(1) as f64).sqrt();
+    let lags = f
+        .stats
+        .acf_abs_returns
+        .len()
+        .max(f.stats.acf_returns.len())
+        .max(1) as f64;
     let lo = f
+        .stats
         .acf_returns
         .iter()
-        .chain(&f.acf_abs_returns)
+        .chain(&f.stats.acf_abs_returns)
         .fold(-band, |a, v| a.min(*v))
         .min(-0.1);
     let hi = f
+        .stats
         .acf_returns
         .iter()
-        .chain(&f.acf_abs_returns)
+        .chain(&f.stats.acf_abs_returns)
         .fold(band, |a, v| a.max(*v))
         .max(0.1);
     let mut c = ChartBuilder::on(&panels[0])
@@ -199,7 +206,10 @@ pub fn facts(path: &std::path::Path, f: &SymbolFacts) -> Result<bool, String> {
         c.draw_series(LineSeries::new([(0.5, b), (lags + 0.5, b)], GREY))
             .map_err(err)?;
     }
-    for (series, colour) in [(&f.acf_returns, LINE), (&f.acf_abs_returns, REFERENCE)] {
+    for (series, colour) in [
+        (&f.stats.acf_returns, LINE),
+        (&f.stats.acf_abs_returns, REFERENCE),
+    ] {
         c.draw_series(LineSeries::new(
             series.iter().enumerate().map(|(i, v)| ((i + 1) as f64, *v)),
             colour.stroke_width(2),

@@ -177,64 +177,58 @@ impl Collector {
             .collect()
     }
 
-    /// Every symbol's returns together (`None` with fewer than two symbols).
-    pub fn pooled(&self) -> Option<Pooled> {
-        let per: Vec<(Vec<f64>, ReturnStats)> = self
+    /// The facts of every symbol, and of all their returns together
+    /// (`None` with fewer than two symbols with returns).
+    pub fn finish(&self, minutes_per_day: f64) -> (Vec<SymbolFacts>, Option<Pooled>) {
+        let per: Vec<(Vec<f64>, SymbolFacts)> = self
             .symbols
-            .values()
-            .map(|s| {
-                let r = returns(s);
-                let st = ReturnStats::of(&r);
-                (r, st)
-            })
-            .filter(|(r, _)| r.len() > 20)
-            .collect();
-        if per.len() < 2 {
-            return None;
-        }
-        let mut scaled = Vec::new();
-        for (r, _) in &per {
-            if let Some(sd) = variance(r).map(f64::sqrt).filter(|sd| *sd > 0.0) {
-                scaled.extend(r.iter().map(|v| v / sd));
-            }
-        }
-        let acf_r = mean_acf(
-            &per.iter()
-                .map(|(r, s)| (r.len(), &s.acf_returns))
-                .collect::<Vec<_>>(),
-        );
-        let acf_a = mean_acf(
-            &per.iter()
-                .map(|(r, s)| (r.len(), &s.acf_abs))
-                .collect::<Vec<_>>(),
-        );
-        let st = ReturnStats {
-            n: per.iter().map(|(r, _)| r.len()).sum(),
-            kurtosis: excess_kurtosis(&scaled),
-            hill: hill(&scaled),
-            decay: decay(&acf_a),
-            acf_returns: acf_r,
-            acf_abs: acf_a,
-        };
-        Some(Pooled {
-            symbols: per.len(),
-            returns: st.n,
-            excess_kurtosis: st.kurtosis,
-            hill_tail_index: st.hill,
-            checks: return_checks(&st),
-            acf_returns: st.acf_returns,
-            acf_abs_returns: st.acf_abs,
-            abs_acf_decay: st.decay,
-        })
-    }
-
-    /// The facts of every symbol.
-    pub fn finish(&self, minutes_per_day: f64) -> Vec<SymbolFacts> {
-        self.symbols
             .iter()
-            .map(|(s, series)| symbol_facts(*s, series, minutes_per_day))
-            .collect()
+            .map(|(s, series)| {
+                let r = returns(series);
+                let facts = symbol_facts(*s, series, &r, minutes_per_day);
+                (r, facts)
+            })
+            .collect();
+        let pooled = pooled(&per);
+        (per.into_iter().map(|(_, f)| f).collect(), pooled)
     }
+}
+
+/// Every symbol's returns together, from each symbol's returns and facts.
+fn pooled(per: &[(Vec<f64>, SymbolFacts)]) -> Option<Pooled> {
+    let per: Vec<&(Vec<f64>, SymbolFacts)> = per.iter().filter(|(r, _)| r.len() > 20).collect();
+    if per.len() < 2 {
+        return None;
+    }
+    let mut scaled = Vec::new();
+    for (r, _) in &per {
+        if let Some(sd) = variance(r).map(f64::sqrt).filter(|sd| *sd > 0.0) {
+            scaled.extend(r.iter().map(|v| v / sd));
+        }
+    }
+    let acf_returns = mean_acf(
+        &per.iter()
+            .map(|(r, f)| (r.len(), &f.stats.acf_returns))
+            .collect::<Vec<_>>(),
+    );
+    let acf_abs_returns = mean_acf(
+        &per.iter()
+            .map(|(r, f)| (r.len(), &f.stats.acf_abs_returns))
+            .collect::<Vec<_>>(),
+    );
+    let stats = ReturnStats {
+        returns: per.iter().map(|(r, _)| r.len()).sum(),
+        excess_kurtosis: excess_kurtosis(&scaled),
+        hill_tail_index: hill(&scaled),
+        abs_acf_decay: decay(&acf_abs_returns),
+        acf_returns,
+        acf_abs_returns,
+    };
+    Some(Pooled {
+        symbols: per.len(),
+        checks: return_checks(&stats),
+        stats,
+    })
 }
 
 /// One half hour of the session, averaged over days.
@@ -271,22 +265,12 @@ pub struct Check {
 #[derive(Clone, Debug, Serialize)]
 pub struct SymbolFacts {
     pub symbol: String,
-    /// 1-minute log returns measured (within sessions; prices carried over
-    /// minutes without trades).
-    pub returns: usize,
+    #[serde(flatten)]
+    pub stats: ReturnStats,
     /// Standard deviation of 1-minute log returns scaled to a session, bps.
     pub volatility_bps: Option<f64>,
     /// Mean quoted spread, bps of the mid.
     pub mean_spread_bps: Option<f64>,
-    pub excess_kurtosis: Option<f64>,
-    pub hill_tail_index: Option<f64>,
-    /// Autocorrelation of returns at lags 1..=10 minutes.
-    pub acf_returns: Vec<f64>,
-    /// Autocorrelation of absolute returns at lags 1..=30 minutes.
-    pub acf_abs_returns: Vec<f64>,
-    /// Power-law decay exponent of `acf_abs_returns` (least squares on
-    /// log-log over the positive lags).
-    pub abs_acf_decay: Option<f64>,
     pub profile: Vec<Bucket>,
     pub impact: Vec<Impact>,
     pub checks: Vec<Check>,
@@ -448,15 +432,22 @@ fn ends_vs_middle(values: &[Option<f64>]) -> Option<(f64, f64, f64)> {
     Some((first, mean(&mid)?, last))
 }
 
-/// The distribution and dependence of a set of returns.
-#[derive(Clone, Debug, Default)]
-struct ReturnStats {
-    n: usize,
-    kurtosis: Option<f64>,
-    hill: Option<f64>,
-    acf_returns: Vec<f64>,
-    acf_abs: Vec<f64>,
-    decay: Option<f64>,
+/// The distribution and dependence of a set of 1-minute log returns (as
+/// `report.json` names them).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ReturnStats {
+    /// Returns measured (within sessions; prices carried over minutes
+    /// without trades).
+    pub returns: usize,
+    pub excess_kurtosis: Option<f64>,
+    pub hill_tail_index: Option<f64>,
+    /// Autocorrelation of returns at lags 1..=10 minutes.
+    pub acf_returns: Vec<f64>,
+    /// Autocorrelation of absolute returns at lags 1..=30 minutes.
+    pub acf_abs_returns: Vec<f64>,
+    /// Power-law decay exponent of `acf_abs_returns` (least squares on
+    /// log-log over the positive lags).
+    pub abs_acf_decay: Option<f64>,
 }
 
 impl ReturnStats {
@@ -464,31 +455,31 @@ impl ReturnStats {
         let abs: Vec<f64> = r.iter().map(|v| v.abs()).collect();
         let acf_abs: Vec<f64> = (1..=ABS_LAGS).map_while(|l| acf(&abs, l)).collect();
         ReturnStats {
-            n: r.len(),
-            kurtosis: excess_kurtosis(r),
-            hill: hill(r),
+            returns: r.len(),
+            excess_kurtosis: excess_kurtosis(r),
+            hill_tail_index: hill(r),
             acf_returns: (1..=RETURN_LAGS).map_while(|l| acf(r, l)).collect(),
-            decay: decay(&acf_abs),
-            acf_abs,
+            abs_acf_decay: decay(&acf_abs),
+            acf_abs_returns: acf_abs,
         }
     }
 }
 
 /// The five checks of a set of returns against the literature.
 fn return_checks(st: &ReturnStats) -> Vec<Check> {
-    let band = 2.0 / (st.n.max(1) as f64).sqrt();
+    let band = 2.0 / (st.returns.max(1) as f64).sqrt();
     let mut checks = vec![
         Check {
             fact: "fat tails: excess kurtosis of 1-minute returns".into(),
-            measured: fmt(st.kurtosis, 2),
+            measured: fmt(st.excess_kurtosis, 2),
             literature: "> 0, large at intraday scales (Cont 2001); marked in range above 1".into(),
-            in_range: st.kurtosis.map(|k| k > 1.0),
+            in_range: st.excess_kurtosis.map(|k| k > 1.0),
         },
         Check {
             fact: "tail index (Hill, top 5% of |returns|)".into(),
-            measured: fmt(st.hill, 2),
+            measured: fmt(st.hill_tail_index, 2),
             literature: "between 2 and 5 (Cont 2001)".into(),
-            in_range: st.hill.map(|a| (2.0..=5.0).contains(&a)),
+            in_range: st.hill_tail_index.map(|a| (2.0..=5.0).contains(&a)),
         },
     ];
     let beyond: Vec<f64> = st.acf_returns.iter().skip(1).map(|a| a.abs()).collect();
@@ -501,7 +492,13 @@ fn return_checks(st: &ReturnStats) -> Vec<Check> {
                 .into(),
         in_range: mean_beyond.map(|m| m < 0.1),
     });
-    let clustering = mean(&st.acf_abs.iter().take(10).copied().collect::<Vec<_>>());
+    let clustering = mean(
+        &st.acf_abs_returns
+            .iter()
+            .take(10)
+            .copied()
+            .collect::<Vec<_>>(),
+    );
     checks.push(Check {
         fact: "volatility clustering: mean acf(|returns|) at lags 1-10".into(),
         measured: format!("{} (2/sqrt(n) = {band:.3})", fmt(clustering, 3)),
@@ -510,9 +507,9 @@ fn return_checks(st: &ReturnStats) -> Vec<Check> {
     });
     checks.push(Check {
         fact: "decay exponent of acf(|returns|) (power law)".into(),
-        measured: fmt(st.decay, 2),
+        measured: fmt(st.abs_acf_decay, 2),
         literature: "between 0.2 and 0.4 (Cont 2001)".into(),
-        in_range: st.decay.map(|b| (0.2..=0.4).contains(&b)),
+        in_range: st.abs_acf_decay.map(|b| (0.2..=0.4).contains(&b)),
     });
     checks
 }
@@ -523,12 +520,8 @@ fn return_checks(st: &ReturnStats) -> Vec<Check> {
 #[derive(Clone, Debug, Serialize)]
 pub struct Pooled {
     pub symbols: usize,
-    pub returns: usize,
-    pub excess_kurtosis: Option<f64>,
-    pub hill_tail_index: Option<f64>,
-    pub acf_returns: Vec<f64>,
-    pub acf_abs_returns: Vec<f64>,
-    pub abs_acf_decay: Option<f64>,
+    #[serde(flatten)]
+    pub stats: ReturnStats,
     pub checks: Vec<Check>,
 }
 
@@ -541,9 +534,8 @@ fn mean_acf(parts: &[(usize, &Vec<f64>)]) -> Vec<f64> {
         .collect()
 }
 
-fn symbol_facts(symbol: Symbol, series: &Series, minutes_per_day: f64) -> SymbolFacts {
-    let r = returns(series);
-    let stats = ReturnStats::of(&r);
+fn symbol_facts(symbol: Symbol, series: &Series, r: &[f64], minutes_per_day: f64) -> SymbolFacts {
+    let stats = ReturnStats::of(r);
     let profile = profile(series);
     let impact = impact(series);
     let spreads: Vec<f64> = series
@@ -608,14 +600,9 @@ fn symbol_facts(symbol: Symbol, series: &Series, minutes_per_day: f64) -> Symbol
 
     SymbolFacts {
         symbol: symbol.to_string(),
-        returns: r.len(),
-        volatility_bps: variance(&r).map(|v| v.sqrt() * minutes_per_day.sqrt() * 10_000.0),
+        stats,
+        volatility_bps: variance(r).map(|v| v.sqrt() * minutes_per_day.sqrt() * 10_000.0),
         mean_spread_bps: mean(&spreads),
-        excess_kurtosis: stats.kurtosis,
-        hill_tail_index: stats.hill,
-        acf_returns: stats.acf_returns,
-        acf_abs_returns: stats.acf_abs,
-        abs_acf_decay: stats.decay,
         profile,
         impact,
         checks,

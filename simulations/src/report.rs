@@ -265,7 +265,7 @@ impl Report {
                     s,
                     "  {} ({} returns, volatility {} bps/session, spread {} bps): {held}/{judged} in range",
                     f.symbol,
-                    f.returns,
+                    f.stats.returns,
                     f.volatility_bps.map_or("n/a".into(), |v| format!("{v:.0}")),
                     f.mean_spread_bps
                         .map_or("n/a".into(), |v| format!("{v:.1}")),
@@ -278,7 +278,7 @@ impl Report {
                     s,
                     "  all {} symbols pooled ({} returns): {held}/{} in range",
                     p.symbols,
-                    p.returns,
+                    p.stats.returns,
                     p.checks.len()
                 );
                 checks_text(&mut s, &p.checks);
@@ -597,7 +597,7 @@ impl Report {
                 s,
                 "<h3>{}</h3><p>{} one-minute returns; volatility {} bps per session; mean spread {} bps.</p>",
                 esc(&f.symbol),
-                f.returns,
+                f.stats.returns,
                 f.volatility_bps.map_or("n/a".into(), |v| format!("{v:.0}")),
                 f.mean_spread_bps
                     .map_or("n/a".into(), |v| format!("{v:.2}"))
@@ -609,7 +609,7 @@ impl Report {
             let _ = writeln!(
                 s,
                 "<h3>All {} symbols pooled</h3><p>{} one-minute returns (each symbol's scaled by its own standard deviation; autocorrelations averaged).</p>",
-                p.symbols, p.returns
+                p.symbols, p.stats.returns
             );
             s.push_str(&html_table(
                 &["fact", "measured", "literature", ""],

@@ -475,7 +475,8 @@ async fn run_on(
         },
     };
 
-    let stylized_facts = obs
+    let minutes = obs.facts.minutes();
+    let (stylized_facts, stylized_facts_pooled) = obs
         .facts
         .finish(plan.steps_per_day as f64 * sc.step_ms as f64 / 60_000.0);
 
@@ -492,9 +493,9 @@ async fn run_on(
             files.push(path.display().to_string());
         }
         if sc.output.charts {
-            for (s, days) in obs.facts.minutes() {
+            for (s, days) in &minutes {
                 let path = out_dir.join(format!("{}.svg", s.as_str()));
-                if crate::charts::candles(&path, s.as_str(), &days)
+                if crate::charts::candles(&path, s.as_str(), days)
                     .map_err(|e| write_err(&path, e))?
                 {
                     files.push(path.display().to_string());
@@ -551,11 +552,9 @@ async fn run_on(
         log_hash: format!("{:016x}", obs.hash.finish()),
         files,
         stylized_facts,
-        stylized_facts_pooled: obs.facts.pooled(),
+        stylized_facts_pooled,
         per_day,
-        closes: obs
-            .facts
-            .minutes()
+        closes: minutes
             .into_iter()
             .map(|(s, days)| {
                 let mut last = initial.get(&s).map_or(0, |p| p.minor());

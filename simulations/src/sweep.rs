@@ -81,7 +81,8 @@ impl SweepRow {
                 .map(|s| {
                     let f = r.stylized_facts.iter().find(|f| f.symbol == s.symbol);
                     let abs_acf = f.and_then(|f| {
-                        let lags = &f.acf_abs_returns[..f.acf_abs_returns.len().min(10)];
+                        let acf = &f.stats.acf_abs_returns;
+                        let lags = &acf[..acf.len().min(10)];
                         (!lags.is_empty()).then(|| lags.iter().sum::<f64>() / lags.len() as f64)
                     });
                     (
@@ -92,7 +93,7 @@ impl SweepRow {
                             spread_bps: f.and_then(|f| f.mean_spread_bps),
                             volume: s.volume,
                             trades: s.trades,
-                            kurtosis: f.and_then(|f| f.excess_kurtosis),
+                            kurtosis: f.and_then(|f| f.stats.excess_kurtosis),
                             abs_acf,
                         },
                     )

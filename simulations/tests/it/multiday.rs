@@ -66,11 +66,14 @@ fn three_days_give_a_row_per_day_each_opening_from_the_last_close() {
     let pooled = r.stylized_facts_pooled.as_ref().unwrap();
     assert_eq!(pooled.symbols, symbols);
     assert_eq!(
-        pooled.returns,
-        r.stylized_facts.iter().map(|f| f.returns).sum::<usize>()
+        pooled.stats.returns,
+        r.stylized_facts
+            .iter()
+            .map(|f| f.stats.returns)
+            .sum::<usize>()
     );
     assert_eq!(pooled.checks.len(), 5);
-    assert_eq!(pooled.acf_returns.len(), 10);
+    assert_eq!(pooled.stats.acf_returns.len(), 10);
 }
 
 #[test]
