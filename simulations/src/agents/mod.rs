@@ -270,8 +270,9 @@ pub struct Agents {
     pub agents: Vec<Agent>,
     by_account: FxHashMap<AccountId, u32>,
     step_secs: f64,
-    /// Per symbol: how much its price has been moving (activity feedback).
-    activity: BTreeMap<Symbol, Activity>,
+    /// Per symbol: how much its price has been moving (activity feedback;
+    /// kept only when some agent uses it).
+    activity: Option<BTreeMap<Symbol, Activity>>,
 }
 
 /// Account of agent `i` (agents are numbered from 0; account 0 is unused).
@@ -323,11 +324,15 @@ impl Agents {
             .enumerate()
             .map(|(i, a)| (a.account, i as u32))
             .collect();
+        let activity = agents
+            .iter()
+            .any(|a| Self::feedback(&a.kind) > 0.0)
+            .then(BTreeMap::new);
         Agents {
             agents,
             by_account,
             step_secs: plan.scenario.step_ms as f64 / 1_000.0,
-            activity: BTreeMap::new(),
+            activity,
         }
     }
 
@@ -372,7 +377,12 @@ impl Agents {
             let ratio = a
                 .symbols
                 .iter()
-                .map(|s| self.activity.get(s).map_or(1.0, Activity::ratio))
+                .map(|s| {
+                    self.activity
+                        .as_ref()
+                        .and_then(|m| m.get(s))
+                        .map_or(1.0, Activity::ratio)
+                })
                 .sum::<f64>()
                 / a.symbols.len() as f64;
             mean /= ratio.powf(feedback);
@@ -410,11 +420,8 @@ impl Population for Agents {
     }
 
     fn on_event(&mut self, symbol: Symbol, event: &Event) {
-        if let Event::Trade(t) = event {
-            self.activity
-                .entry(symbol)
-                .or_default()
-                .trade(t.price.minor());
+        if let (Event::Trade(t), Some(activity)) = (event, self.activity.as_mut()) {
+            activity.entry(symbol).or_default().trade(t.price.minor());
         }
         let accounts: [Option<AccountId>; 2] = match event {
             Event::Trade(t) => [
