@@ -178,7 +178,8 @@ pub struct SweepArgs {
     /// not with the number of seeds.
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Where sweep.csv and sweep.json go (default out/<name>-sweep).
+    /// Where sweep.csv, sweep.json, the fan charts and index.html go
+    /// (default out/<name>-sweep).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Hide the progress bar.
