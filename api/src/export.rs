@@ -141,58 +141,99 @@ pub fn header(what: ExportWhat) -> &'static str {
 
 /// Append `row` as a CSV line to `out`. Every field is a number, a
 /// symbol, a fixed word or an RFC 3339 time, except a client order id,
-/// which is quoted.
+/// which is quoted. Fields are pushed straight into `out` (no `format!`
+/// per field: an export writes millions of them).
 pub fn line(row: &ExportRow, out: &mut String) {
-    use std::fmt::Write;
-    let t = |ts| engine::time::rfc3339(ts);
-    let _ = match row {
-        ExportRow::Order(o) => writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            o.id.0,
-            t(o.created_at),
-            o.account.0,
-            o.symbol,
-            o.side.map_or("", |s| s.as_str()),
-            o.order_type.map_or("", |s| s.as_str()),
-            o.time_in_force.map_or("", |s| s.as_str()),
-            o.quantity,
-            o.limit_price.map(|p| p.to_string()).unwrap_or_default(),
-            o.status.as_str(),
-            o.filled,
-            o.remaining,
-            o.reason.as_deref().unwrap_or(""),
-            o.client_order_id
-                .as_deref()
-                .map(|c| format!("\"{}\"", c.replace('"', "\"\"")))
-                .unwrap_or_default(),
-            t(o.updated_at),
-        ),
+    match row {
+        ExportRow::Order(o) => {
+            let mut f = Fields(out);
+            f.int(o.id.0);
+            f.time(o.created_at);
+            f.int(o.account.0);
+            f.text(o.symbol.as_str());
+            f.text(o.side.map_or("", |s| s.as_str()));
+            f.text(o.order_type.map_or("", |s| s.as_str()));
+            f.text(o.time_in_force.map_or("", |s| s.as_str()));
+            f.int(o.quantity);
+            f.price(o.limit_price);
+            f.text(o.status.as_str());
+            f.int(o.filled);
+            f.int(o.remaining);
+            f.text(o.reason.as_deref().unwrap_or(""));
+            match &o.client_order_id {
+                Some(c) => {
+                    f.0.push('"');
+                    f.0.push_str(&c.replace('"', "\"\""));
+                    f.0.push_str("\",");
+                }
+                None => f.0.push(','),
+            }
+            f.time(o.updated_at);
+            f.end();
+        }
         ExportRow::Trade(tr) => trade(out, tr, true, true),
         ExportRow::Fill { trade: tr, maker } => trade(out, tr, *maker, !*maker),
         ExportRow::Price(s, e) => {
-            writeln!(out, "{},{},{},{}", t(e.ts), s, e.price, e.source.label())
+            let mut f = Fields(out);
+            f.time(e.ts);
+            f.text(s.as_str());
+            f.price(Some(e.price));
+            f.text(&e.source.label());
+            f.end();
         }
-    };
+    }
 }
 
-fn trade(out: &mut String, tr: &engine::Trade, maker: bool, taker: bool) -> std::fmt::Result {
-    use std::fmt::Write;
-    let side = |known: bool, v: u64| if known { v.to_string() } else { String::new() };
-    writeln!(
-        out,
-        "{},{},{},{},{},{},{},{},{},{}",
-        tr.seq,
-        engine::time::rfc3339(tr.ts),
-        tr.symbol,
-        tr.price,
-        tr.quantity,
-        tr.taker_side.as_str(),
-        side(maker, tr.maker_order.0),
-        side(maker, tr.maker_account.0),
-        side(taker, tr.taker_order.0),
-        side(taker, tr.taker_account.0),
-    )
+/// A CSV line being written: each field followed by a comma, the last
+/// one's replaced by the newline.
+struct Fields<'a>(&'a mut String);
+
+impl Fields<'_> {
+    fn text(&mut self, v: &str) {
+        self.0.push_str(v);
+        self.0.push(',');
+    }
+    fn int(&mut self, v: u64) {
+        self.text(itoa::Buffer::new().format(v));
+    }
+    fn time(&mut self, ts: engine::Timestamp) {
+        engine::time::push_rfc3339(self.0, ts);
+        self.0.push(',');
+    }
+    fn price(&mut self, p: Option<engine::Price>) {
+        use std::fmt::Write;
+        if let Some(p) = p {
+            let _ = write!(self.0, "{p}");
+        }
+        self.0.push(',');
+    }
+    fn end(self) {
+        self.0.pop();
+        self.0.push('\n');
+    }
+}
+
+fn trade(out: &mut String, tr: &engine::Trade, maker: bool, taker: bool) {
+    let mut f = Fields(out);
+    f.int(tr.seq);
+    f.time(tr.ts);
+    f.text(tr.symbol.as_str());
+    f.price(Some(tr.price));
+    f.int(tr.quantity);
+    f.text(tr.taker_side.as_str());
+    for (known, v) in [
+        (maker, tr.maker_order.0),
+        (maker, tr.maker_account.0),
+        (taker, tr.taker_order.0),
+        (taker, tr.taker_account.0),
+    ] {
+        if known {
+            f.int(v);
+        } else {
+            f.text("");
+        }
+    }
+    f.end();
 }
 
 /// The CSV of `q` as chunks of about 64 KiB: the header, then the rows.

@@ -36,22 +36,49 @@ pub fn date(day: i64) -> String {
 /// RFC 3339 in UTC with millisecond precision when there is a fraction:
 /// `2026-01-05T09:30:00Z`, `2026-01-05T09:30:00.250Z`.
 pub fn rfc3339(ts: Timestamp) -> String {
+    let mut s = String::with_capacity(24);
+    push_rfc3339(&mut s, ts);
+    s
+}
+
+/// Append `rfc3339(ts)` to `out` without allocating (exports write a
+/// million of them).
+pub fn push_rfc3339(out: &mut String, ts: Timestamp) {
     let n = ts.nanos();
     let secs = n.div_euclid(1_000_000_000);
     let ms = n.rem_euclid(1_000_000_000) / 1_000_000;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
-    let frac = if ms > 0 {
-        format!(".{ms:03}")
-    } else {
-        String::new()
+    // Digits of `v`, at least `width` of them (a year past 9999 keeps all).
+    let digits = |out: &mut String, v: i64, width: usize| {
+        let mut buf = [b'0'; 20];
+        let (mut v, mut i) = (v.unsigned_abs(), buf.len());
+        while v > 0 || buf.len() - i < width {
+            i -= 1;
+            buf[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        out.extend(buf[i..].iter().map(|&b| b as char));
     };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{frac}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    if y < 0 {
+        out.push('-');
+    }
+    digits(out, y, 4);
+    out.push('-');
+    digits(out, i64::from(m), 2);
+    out.push('-');
+    digits(out, i64::from(d), 2);
+    out.push('T');
+    digits(out, rem / 3600, 2);
+    out.push(':');
+    digits(out, rem % 3600 / 60, 2);
+    out.push(':');
+    digits(out, rem % 60, 2);
+    if ms > 0 {
+        out.push('.');
+        digits(out, ms, 3);
+    }
+    out.push('Z');
 }
 
 /// Parse RFC 3339 (`2026-01-05T09:30:00Z`, fractions and `+hh:mm` offsets
@@ -159,6 +186,32 @@ mod tests {
             parse_rfc3339("2026-01-05"),
             Some(Timestamp::from_secs(days_from_civil(2026, 1, 5) * 86_400))
         );
+    }
+
+    proptest::proptest! {
+        /// The text is the one a plain `format!` gives, and parses back to
+        /// the millisecond (years 1684 to 2255: all of `i64` nanoseconds,
+        /// bar the edges a floor to milliseconds would overflow).
+        #[test]
+        fn any_timestamp_round_trips(n in -9_000_000_000_000_000_000i64..9_000_000_000_000_000_000) {
+            let secs = n.div_euclid(1_000_000_000);
+            let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+            let rem = secs.rem_euclid(86_400);
+            let ms = n.rem_euclid(1_000_000_000) / 1_000_000;
+            let frac = if ms > 0 { format!(".{ms:03}") } else { String::new() };
+            let want = format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{frac}Z",
+                rem / 3600,
+                rem % 3600 / 60,
+                rem % 60
+            );
+            let text = rfc3339(Timestamp(n));
+            proptest::prop_assert_eq!(&text, &want);
+            proptest::prop_assert_eq!(
+                parse_rfc3339(&text),
+                Some(Timestamp(n.div_euclid(1_000_000) * 1_000_000))
+            );
+        }
     }
 
     #[test]

@@ -384,44 +384,46 @@ pub async fn write_checkpoint(pool: &PgPool, d: &Durable) -> Result<(), PgError>
     Ok(())
 }
 
+/// An order row of `SELECT order_columns!()`, read by position (exports
+/// read a million: a lookup by name hashes each column's name).
 fn order_from_row(r: &sqlx::postgres::PgRow) -> Result<OrderRow, PgError> {
-    let status: String = r.try_get("status")?;
-    let client: Option<String> = r.try_get("client_order_id")?;
+    let status: &str = r.try_get(9)?;
+    let client: Option<&str> = r.try_get(8)?;
     Ok(OrderRow {
-        id: OrderId(r.try_get::<i64, _>("order_id")? as u64),
-        account: acc_back(r.try_get("account_id")?),
-        symbol: sym(&r.try_get::<String, _>("symbol")?)?,
-        side: r
-            .try_get::<Option<String>, _>("side")?
-            .as_deref()
-            .and_then(Side::parse),
-        order_type: r
-            .try_get::<Option<String>, _>("order_type")?
-            .as_deref()
-            .and_then(OrderType::parse),
+        id: OrderId(r.try_get::<i64, _>(0)? as u64),
+        account: acc_back(r.try_get(1)?),
+        symbol: sym(r.try_get(2)?)?,
+        side: r.try_get::<Option<&str>, _>(3)?.and_then(Side::parse),
+        order_type: r.try_get::<Option<&str>, _>(4)?.and_then(OrderType::parse),
         time_in_force: r
-            .try_get::<Option<String>, _>("time_in_force")?
-            .as_deref()
+            .try_get::<Option<&str>, _>(5)?
             .and_then(TimeInForce::parse),
-        quantity: r.try_get::<i64, _>("quantity")? as u64,
-        limit_price: r
-            .try_get::<Option<i64>, _>("limit_price")?
-            .map(Price::from_minor),
-        client_order_id: client.as_deref().and_then(|c| ClientOrderId::new(c).ok()),
-        status: engine::OrderStatus::parse(&status)
+        quantity: r.try_get::<i64, _>(6)? as u64,
+        limit_price: r.try_get::<Option<i64>, _>(7)?.map(Price::from_minor),
+        client_order_id: client.and_then(|c| ClientOrderId::new(c).ok()),
+        status: engine::OrderStatus::parse(status)
             .ok_or_else(|| PgError::Journal(format!("unknown order status `{status}`")))?,
-        filled: r.try_get::<i64, _>("filled")? as u64,
-        remaining: r.try_get::<i64, _>("remaining")? as u64,
-        reason: r.try_get("reason")?,
-        created_at: Timestamp(r.try_get("created_at")?),
-        updated_at: Timestamp(r.try_get("updated_at")?),
+        filled: r.try_get::<i64, _>(10)? as u64,
+        remaining: r.try_get::<i64, _>(11)? as u64,
+        reason: r.try_get(12)?,
+        created_at: Timestamp(r.try_get(13)?),
+        updated_at: Timestamp(r.try_get(14)?),
     })
 }
 
+/// The columns `order_from_row` reads, in its order.
 macro_rules! order_columns {
     () => {
         "order_id, account_id, symbol, side, order_type, time_in_force, quantity, limit_price, \
          client_order_id, status, filled, remaining, reason, created_at, updated_at"
+    };
+}
+
+/// The columns `trade_from_row` reads, in its order.
+macro_rules! trade_columns {
+    () => {
+        "symbol, seq, price, quantity, maker_order, maker_account, taker_order, taker_account, \
+         taker_side, ts"
     };
 }
 
@@ -679,31 +681,32 @@ pub async fn user_orders(pool: &PgPool, first_account: u64) -> Result<Vec<OrderR
 /// Every trade with a side in accounts `>= first_account` (below the
 /// house and fee accounts, which read as negative), in execution order.
 pub async fn user_trades(pool: &PgPool, first_account: u64) -> Result<Vec<Trade>, PgError> {
-    let rows = sqlx::query(
-        "SELECT symbol, seq, price, quantity, maker_order, maker_account, taker_order,
-           taker_account, taker_side, ts FROM trades
-         WHERE maker_account >= $1 OR taker_account >= $1 ORDER BY ts, symbol, seq",
-    )
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        trade_columns!(),
+        " FROM trades WHERE maker_account >= $1 OR taker_account >= $1 ORDER BY ts, symbol, seq"
+    ))
     .bind(first_account as i64)
     .fetch_all(pool)
     .await?;
     rows.iter().map(trade_from_row).collect()
 }
 
+/// A trade row of `SELECT trade_columns!()`, read by position.
 fn trade_from_row(r: &sqlx::postgres::PgRow) -> Result<Trade, PgError> {
-    let side: String = r.try_get("taker_side")?;
+    let side: &str = r.try_get(8)?;
     Ok(Trade {
-        symbol: sym(&r.try_get::<String, _>("symbol")?)?,
-        seq: r.try_get::<i64, _>("seq")? as u64,
-        price: Price::from_minor(r.try_get("price")?),
-        quantity: r.try_get::<i64, _>("quantity")? as u64,
-        maker_order: OrderId(r.try_get::<i64, _>("maker_order")? as u64),
-        maker_account: acc_back(r.try_get("maker_account")?),
-        taker_order: OrderId(r.try_get::<i64, _>("taker_order")? as u64),
-        taker_account: acc_back(r.try_get("taker_account")?),
-        taker_side: Side::parse(&side)
+        symbol: sym(r.try_get(0)?)?,
+        seq: r.try_get::<i64, _>(1)? as u64,
+        price: Price::from_minor(r.try_get(2)?),
+        quantity: r.try_get::<i64, _>(3)? as u64,
+        maker_order: OrderId(r.try_get::<i64, _>(4)? as u64),
+        maker_account: acc_back(r.try_get(5)?),
+        taker_order: OrderId(r.try_get::<i64, _>(6)? as u64),
+        taker_account: acc_back(r.try_get(7)?),
+        taker_side: Side::parse(side)
             .ok_or_else(|| PgError::Journal(format!("bad side `{side}`")))?,
-        ts: Timestamp(r.try_get("ts")?),
+        ts: Timestamp(r.try_get(9)?),
     })
 }
 
@@ -730,12 +733,13 @@ pub async fn export(
              AND ($3::int8 IS NULL OR account_id = $3) AND ($4::text IS NULL OR symbol = $4) \
              ORDER BY order_id"
         ),
-        ExportWhat::Trades => {
-            "SELECT symbol, seq, price, quantity, maker_order, maker_account, taker_order, \
-             taker_account, taker_side, ts FROM trades WHERE ts BETWEEN $1 AND $2 \
+        ExportWhat::Trades => concat!(
+            "SELECT ",
+            trade_columns!(),
+            " FROM trades WHERE ts BETWEEN $1 AND $2 \
              AND ($3::int8 IS NULL OR maker_account = $3 OR taker_account = $3) \
              AND ($4::text IS NULL OR symbol = $4) ORDER BY ts, symbol, seq"
-        }
+        ),
         ExportWhat::Prices => {
             "SELECT fact::text AS fact FROM journal WHERE kind = 'tick' \
              AND (fact -> 'tick' ->> 'source') IS NOT NULL \
