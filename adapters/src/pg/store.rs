@@ -29,12 +29,22 @@ fn sym(s: &str) -> Result<Symbol, PgError> {
 /// lost finds its rows there and succeeds. Rows already there with
 /// different contents are a `PgError::Conflict` (another writer on the same
 /// journal): nothing of the batch is written, nothing is overwritten.
+///
+/// The rows first go in unchecked (`ON CONFLICT` costs PostgreSQL about a
+/// quarter more: a speculative insertion per row); only a batch that finds
+/// rows already there takes the checked insert.
 pub(crate) async fn insert_journal(
     pool: &PgPool,
     seqs: &[i64],
     kinds: &[&str],
     bodies: &[String],
 ) -> Result<(), PgError> {
+    match insert_new_journal(pool, seqs, kinds, bodies).await {
+        Err(PgError::Sql(e))
+            if e.as_database_error()
+                .is_some_and(|d| d.kind() == sqlx::error::ErrorKind::UniqueViolation) => {}
+        done => return done,
+    }
     let mut tx = pool.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO journal (seq, kind, fact)
@@ -78,6 +88,26 @@ pub(crate) async fn insert_journal(
             seqs.last().copied().unwrap_or_default()
         )))
     }
+}
+
+/// Journal rows with a plain multi-row insert, all or nothing: a row whose
+/// number is taken fails the whole batch (a unique violation).
+async fn insert_new_journal(
+    pool: &PgPool,
+    seqs: &[i64],
+    kinds: &[&str],
+    bodies: &[String],
+) -> Result<(), PgError> {
+    sqlx::query(
+        "INSERT INTO journal (seq, kind, fact)
+         SELECT s, k, f::json FROM UNNEST($1::int8[], $2::text[], $3::text[]) AS t(s, k, f)",
+    )
+    .bind(seqs)
+    .bind(kinds)
+    .bind(bodies)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// Write what changed since the last checkpoint, and the journal position
