@@ -131,6 +131,10 @@ pub struct Durable {
     pub(crate) dirty_cash: FxHashSet<AccountId>,
     pub(crate) dirty_holdings: FxHashSet<(AccountId, Symbol)>,
     pub(crate) dirty_orders: FxHashSet<OrderId>,
+    /// Open orders with a row in `orders` (loaded, or in a checkpoint
+    /// already taken): a checkpoint upserts these and inserts the others
+    /// unchecked. Only a hint for speed: a wrong one costs a retry.
+    pub(crate) stored_orders: FxHashSet<OrderId>,
     pub(crate) dirty_stocks: FxHashSet<Symbol>,
     pub(crate) dirty_candles: FxHashSet<(Symbol, Timestamp)>,
     /// Facts the fold could not apply (logged; counted for tests).
@@ -156,6 +160,7 @@ impl Durable {
             dirty_cash: FxHashSet::default(),
             dirty_holdings: FxHashSet::default(),
             dirty_orders: FxHashSet::default(),
+            stored_orders: FxHashSet::default(),
             dirty_stocks: FxHashSet::default(),
             dirty_candles: FxHashSet::default(),
             anomalies: 0,
@@ -493,9 +498,17 @@ impl Durable {
             } else {
                 self.orders.get(&id).cloned()
             };
+            let stored = if closed {
+                self.stored_orders.remove(&id)
+            } else {
+                !self.stored_orders.insert(id)
+            };
             if let Some(row) = row {
                 snap.orders.insert(id, row);
                 snap.dirty_orders.insert(id);
+                if stored {
+                    snap.stored_orders.insert(id);
+                }
             }
         }
         for id in self.dirty_tasks.drain() {
@@ -539,6 +552,7 @@ impl Durable {
             }
             self.dirty_orders.insert(id);
         }
+        self.stored_orders.extend(later.stored_orders);
         for id in later.dirty_tasks {
             if let Some(t) = later.tasks.get(&id) {
                 self.tasks.insert(id, t.clone());

@@ -727,3 +727,51 @@ async fn trades_before_the_first_checkpoint_keep_their_numbering(pool: PgPool) {
     let st = &d.stocks[&acme()];
     assert_eq!((st.trade_seq, st.stats.trades, st.stats.volume), (1, 1, 10));
 }
+
+#[sqlx::test]
+async fn a_checkpoint_written_twice_finds_its_new_orders_there_and_carries_on(pool: PgPool) {
+    // New orders go in without a conflict check; a checkpoint retried
+    // after its commit went through (the acknowledgement lost) finds them
+    // there, and must upsert them rather than fail for good.
+    let mut d = fresh();
+    for f in history() {
+        d.apply(&f);
+    }
+    let snap = d.take_dirty();
+    pg::write_checkpoint(&pool, &snap).await.unwrap();
+    let first: Vec<(i64, String, i64)> =
+        sqlx::query_as("SELECT order_id, status, remaining FROM orders ORDER BY order_id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert!(!first.is_empty());
+    pg::write_checkpoint(&pool, &snap)
+        .await
+        .expect("the same checkpoint again");
+    let again: Vec<(i64, String, i64)> =
+        sqlx::query_as("SELECT order_id, status, remaining FROM orders ORDER BY order_id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(again, first);
+    // The open order, now known to be there, is updated by the next one.
+    let open = d
+        .open_orders()
+        .first()
+        .map(|o| o.id)
+        .expect("an open order");
+    d.apply(&ev(Event::Cancelled {
+        order: open,
+        account: d.orders[&open].account,
+        remaining: d.orders[&open].remaining,
+        reason: engine::CancelReason::Requested,
+        ts: Timestamp(9 * MIN),
+    }));
+    pg::write_checkpoint(&pool, &d.take_dirty()).await.unwrap();
+    let status: String = sqlx::query_scalar("SELECT status FROM orders WHERE order_id = $1")
+        .bind(open.0 as i64)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "cancelled");
+}

@@ -118,14 +118,15 @@ impl From<ApiError> for StepError {
 #[async_trait::async_trait]
 pub trait Work: Send + Sync {
     /// Apply at most `budget` items from `task.done`, advance `task`'s
-    /// progress, journal the items' facts with `task` in one append and
-    /// wait until it is durable. `Ok(false)` when nothing was left.
+    /// progress and journal the items' facts with `task` in one append:
+    /// `Ok(Some(ticket))`, durable once `ticket` is (a step that waited
+    /// itself may answer 0); `Ok(None)` when nothing was left.
     async fn step(
         &mut self,
         st: &AppState,
         task: &mut Task,
         budget: usize,
-    ) -> Result<bool, StepError>;
+    ) -> Result<Option<u64>, StepError>;
 }
 
 /// A task ready to run.
@@ -397,10 +398,17 @@ fn cut<R>(
 /// Append `facts` and `task` (its progress) as one journal write and wait
 /// until durable, however long the database is away: the facts are
 /// applied in memory already, so the step must not be run again.
-async fn journal(st: &AppState, mut facts: Vec<Fact>, task: &Task) {
-    facts.push(Fact::Task(Box::new(task.clone())));
-    let ticket = st.publish(facts, &[]);
+async fn journal(st: &AppState, facts: Vec<Fact>, task: &Task) -> u64 {
+    let ticket = publish(st, facts, task);
     durable(st, ticket).await;
+    ticket
+}
+
+/// Append `facts` and `task` (its progress) as one journal write; durable
+/// once the ticket is.
+fn publish(st: &AppState, mut facts: Vec<Fact>, task: &Task) -> u64 {
+    facts.push(Fact::Task(Box::new(task.clone())));
+    st.publish(facts, &[])
 }
 
 pub(super) async fn durable(st: &AppState, ticket: u64) {
@@ -467,9 +475,9 @@ impl Work for CreateShares {
         st: &AppState,
         task: &mut Task,
         budget: usize,
-    ) -> Result<bool, StepError> {
+    ) -> Result<Option<u64>, StepError> {
         let Some(items) = chunk(task, budget) else {
-            return Ok(false);
+            return Ok(None);
         };
         st.writable()?;
         let mut listings = Vec::with_capacity(items.len());
@@ -495,7 +503,8 @@ impl Work for CreateShares {
             vec![Fact::Task(Box::new(task.clone()))],
         )
         .await?;
-        Ok(true)
+        // Durable already: listing waits for its writes.
+        Ok(Some(0))
     }
 }
 
@@ -513,9 +522,9 @@ impl Work for UpdatePrices {
         st: &AppState,
         task: &mut Task,
         budget: usize,
-    ) -> Result<bool, StepError> {
+    ) -> Result<Option<u64>, StepError> {
         let Some(items) = chunk(task, budget) else {
-            return Ok(false);
+            return Ok(None);
         };
         st.writable()?;
         let dir = st.market.directory();
@@ -579,9 +588,9 @@ impl Work for UpdatePrices {
             task.applied += 1;
         }
         task.done = items.end as u64;
-        journal(st, facts, task).await;
+        let ticket = journal(st, facts, task).await;
         prices_changed(st, task.id, &ticks).await;
-        Ok(true)
+        Ok(Some(ticket))
     }
 }
 
@@ -630,9 +639,9 @@ impl Work for ImportPrices {
         st: &AppState,
         task: &mut Task,
         budget: usize,
-    ) -> Result<bool, StepError> {
+    ) -> Result<Option<u64>, StepError> {
         let Some(items) = file_chunk(task, budget, &mut self.stop)? else {
-            return Ok(false);
+            return Ok(None);
         };
         st.writable()?;
         let rows = &self.rows[items.clone()];
@@ -688,9 +697,9 @@ impl Work for ImportPrices {
             task.applied += 1;
         }
         task.done = items.end as u64;
-        journal(st, facts, task).await;
+        let ticket = journal(st, facts, task).await;
         prices_changed(st, self.id, &ticks).await;
-        Ok(true)
+        Ok(Some(ticket))
     }
 }
 
@@ -708,9 +717,9 @@ impl Work for ImportOrders {
         st: &AppState,
         task: &mut Task,
         budget: usize,
-    ) -> Result<bool, StepError> {
+    ) -> Result<Option<u64>, StepError> {
         let Some(items) = file_chunk(task, budget, &mut self.stop)? else {
-            return Ok(false);
+            return Ok(None);
         };
         st.writable()?;
         let closed = match st.sessions.at(st.now()) {
@@ -842,8 +851,11 @@ impl Work for ImportOrders {
             }
         }
         task.done = items.end as u64;
-        journal(st, denied, task).await;
-        Ok(true)
+        // Not waited for: the runner shows this progress once durable and
+        // meanwhile runs the next step (the database writes one step
+        // while the market applies the next). A restart finds each row
+        // placed or not by its client order id.
+        Ok(Some(publish(st, denied, task)))
     }
 }
 
@@ -883,10 +895,10 @@ impl Work for Export {
         st: &AppState,
         task: &mut Task,
         budget: usize,
-    ) -> Result<bool, StepError> {
+    ) -> Result<Option<u64>, StepError> {
         use futures::StreamExt;
         if self.ended {
-            return Ok(false);
+            return Ok(None);
         }
         let mut guard = self.rows.lock().await;
         if guard.is_none() {
@@ -927,7 +939,6 @@ impl Work for Export {
                 task.done, task.id
             ));
         }
-        journal(st, Vec::new(), task).await;
-        Ok(true)
+        Ok(Some(journal(st, Vec::new(), task).await))
     }
 }

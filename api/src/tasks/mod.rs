@@ -230,6 +230,9 @@ pub struct RunnerState {
     /// Counts pauses and resumes: a pause timer of an older one is stale.
     generation: u64,
     slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// The last step's progress and its journal ticket, until durable:
+    /// the task as the runner knows it, one step ahead of what is shown.
+    ahead: Option<(u64, Task)>,
 }
 
 impl std::fmt::Debug for RunnerState {
@@ -312,7 +315,11 @@ impl Actor for Runner {
 }
 
 impl RunnerState {
+    /// The task with the latest progress (shown or not yet durable).
     fn task(&self) -> Task {
+        if let Some((_, t)) = &self.ahead {
+            return t.clone();
+        }
         self.entry
             .task
             .lock()
@@ -321,10 +328,22 @@ impl RunnerState {
     }
 
     /// Journal `t` (its state change) and show it once durable.
-    async fn save(&self, t: Task) {
+    async fn save(&mut self, t: Task) {
         let ticket = self.st.publish(vec![Fact::Task(Box::new(t.clone()))], &[]);
         kinds::durable(&self.st, ticket).await;
+        // Journaled after any step ahead, so it holds that step's progress.
+        self.ahead = None;
         self.st.tasks.show(&self.entry, t);
+    }
+
+    /// A step journaled `task` at `ticket`: show the step before it once
+    /// durable, and this one after the next step (which runs meanwhile,
+    /// so the database writes one step while the market applies the next).
+    async fn stepped(&mut self, ticket: u64, task: Task) {
+        if let Some((t, before)) = self.ahead.replace((ticket, task)) {
+            kinds::durable(&self.st, t).await;
+            self.st.tasks.show(&self.entry, before);
+        }
     }
 
     async fn step(&mut self, me: &ActorRef<Msg>) {
@@ -351,8 +370,8 @@ impl RunnerState {
         let started = Instant::now();
         task.updated_at = self.st.now();
         match self.work.step(&self.st, &mut task, self.budget).await {
-            Ok(true) => self.st.tasks.show(&self.entry, task),
-            Ok(false) => {
+            Ok(Some(ticket)) => self.stepped(ticket, task).await,
+            Ok(None) => {
                 self.finish(task, TaskState::Completed, None).await;
                 return;
             }
@@ -499,6 +518,7 @@ impl AppState {
             budget: self.tasks.settings.max_step.clamp(1, 256),
             generation: 0,
             slot: None,
+            ahead: None,
         };
         let (actor, _) = Actor::spawn(None, Runner, state)
             .await
