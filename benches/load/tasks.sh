@@ -6,8 +6,10 @@
 #   2. update_prices: a new price for every symbol (10,005), journaled;
 #   3. import_prices: a sample price file (10 symbols), which lists them;
 #   4. import_orders: a sample order file of $ROWS rows (100 users, 10
-#      symbols), each row an order routed and journaled, paused once
-#      after 2 s (the pause's answer timed) and resumed;
+#      symbols, each user holding $HOLD shares of each symbol first, bought
+#      from the listings' floats), each row an order routed, matched,
+#      settled and journaled, paused once after 2 s (the pause's answer
+#      timed) and resumed; the trades it made are counted;
 #   5. export: every order (the admin's export task, from PostgreSQL
 #      through a cursor), then the file downloaded; the server's resident
 #      memory is sampled every 50 ms meanwhile (growth over the export).
@@ -26,6 +28,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-5}
 ROWS=${ROWS:-1000000}
+HOLD=${HOLD:-30000}
 PORT=${PORT:-18091}
 ADMIN=bench-admin-key-0123456789
 [ -n "${DATABASE_URL:-}" ] || { echo "DATABASE_URL is needed" >&2; exit 1; }
@@ -39,6 +42,7 @@ trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' E
 "$BIN" sample prices --rows 10000 --symbols 10 --date 2026-01-05 -o "$tmp/prices.csv"
 "$BIN" sample orders --rows "$ROWS" --symbols 10 --users 100 --date 2026-01-05 -o "$tmp/orders.csv"
 now() { date +%s.%N; }
+trades() { curl -sf "127.0.0.1:$PORT/metrics" | awk '/^marketsim_trades_total /{print $2}' | head -1; }
 db="marketsim_tasks_$$"
 start_server() {
   psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
@@ -98,7 +102,30 @@ for run in $(seq 1 "$RUNS"); do
   for i in $(seq 1 100); do
     curl -sf -X POST "127.0.0.1:$PORT/v1/users" -H 'content-type: application/json' -d "{\"name\":\"user$i\"}" >/dev/null
   done
+  # Every user holds shares of every symbol before the import, so that its
+  # sells can trade: the file's 10 symbols are listed at the price file's
+  # first prices with $HOLD shares per user, and each user buys its part
+  # from the house in one import of 1,000 rows (not timed).
+  python3 - "$tmp/prices.csv" "$HOLD" "$tmp/holdings.csv" <<'PY' |
+import csv, sys
+first = {}
+for row in csv.DictReader(open(sys.argv[1])):
+    first.setdefault(row["Stock"], row["Price"])
+hold = int(sys.argv[2])
+with open(sys.argv[3], "w") as f:
+    f.write("time,user,symbol,side,type,quantity,limit_price\n")
+    for s, p in sorted(first.items()):
+        print(s, p)
+        for u in range(1, 101):
+            f.write(f"2026-01-05T09:00:00Z,user{u},{s},buy,limit,{hold},{p}\n")
+PY
+  while read -r s p; do
+    curl -sf -X POST "127.0.0.1:$PORT/v1/admin/stocks" -H "authorization: Bearer $ADMIN" \
+      -H 'content-type: application/json' -d "{\"symbol\":\"$s\",\"initial_price\":\"$p\",\"float\":$((HOLD * 100))}" >/dev/null
+  done
+  id=$(start_file import_orders "$tmp/holdings.csv"); wait_done "$id" "$(now)" >/dev/null
   t=$(now); id=$(start_file import_prices "$tmp/prices.csv" -F date=2026-01-05); wait_done "$id" "$t" >/dev/null
+  trades0=$(trades)
   t=$(now); id=$(start_file import_orders "$tmp/orders.csv")
   # A pause mid-import: answered once the step in hand ended and the
   # pause is durable; then resumed.
@@ -112,6 +139,7 @@ for run in $(seq 1 "$RUNS"); do
   read -r applied refused < <(curl -sf "127.0.0.1:$PORT/v1/tasks/$id" -H "authorization: Bearer $ADMIN" |
     python3 -c 'import json,sys; r = json.load(sys.stdin)["result"]; print(r["applied"], r["refused"])')
   rate=$(python3 -c "print(int($ROWS / $secs))")
+  made=$(python3 -c "print(int($(trades) - $trades0))")
   sleep 3 # the checkpoint that exports read
   rss() { awk '/VmRSS/{print $2}' "/proc/$pid/status"; }
   before=$(rss)
@@ -125,7 +153,7 @@ for run in $(seq 1 "$RUNS"); do
   lines=$(($(wc -l <"$tmp/export.csv") - 1))
   growth=$(sort -n "$tmp/rss" | tail -1 | awk -v b="$before" '{printf "%d", ($1 - b) / 1024}')
   xrate=$(python3 -c "print(int($lines / $export))")
-  echo "run $run: create_shares 10000 ${create}s  update_prices ${update}s  import_orders $ROWS rows ${import}s (running ${secs}s: $rate rows/s; $applied placed, $refused refused; a pause answered in ${pause_ms} ms)  export $lines rows ${export}s ($xrate rows/s; download ${download}s; RSS +${growth} MiB)"
+  echo "run $run: create_shares 10000 ${create}s  update_prices ${update}s  import_orders $ROWS rows ${import}s (running ${secs}s: $rate rows/s; $applied placed, $refused refused, $made trades; a pause answered in ${pause_ms} ms)  export $lines rows ${export}s ($xrate rows/s; download ${download}s; RSS +${growth} MiB)"
   echo "$create $update $import $rate $xrate $growth $pause_ms" >>"$tmp/results"
   stop_server
 done
