@@ -884,25 +884,25 @@ pub async fn outside_prices(
 /// New order rows, unchecked: fails on an order already there. (Arrays
 /// unnested in the select list, in step: `FROM UNNEST(a, b, ...)` keeps
 /// each array's rows in a tuple store first, about a fifth more work.)
-const INSERT_ORDERS: &str = concat!(
-    "INSERT INTO orders (",
-    order_columns!(),
-    ") SELECT unnest($1::int8[]), unnest($2::int8[]), unnest($3::text[]), unnest($4::text[]),
-       unnest($5::text[]), unnest($6::text[]), unnest($7::int8[]), unnest($8::int8[]),
-       unnest($9::text[]), unnest($10::text[]), unnest($11::int8[]), unnest($12::int8[]),
-       unnest($13::text[]), unnest($14::int8[]), unnest($15::int8[])"
-);
+macro_rules! insert_orders {
+    () => {
+        concat!(
+            "INSERT INTO orders (",
+            order_columns!(),
+            ") SELECT unnest($1::int8[]), unnest($2::int8[]), unnest($3::text[]), \
+             unnest($4::text[]), unnest($5::text[]), unnest($6::text[]), unnest($7::int8[]), \
+             unnest($8::int8[]), unnest($9::text[]), unnest($10::text[]), unnest($11::int8[]), \
+             unnest($12::int8[]), unnest($13::text[]), unnest($14::int8[]), unnest($15::int8[])"
+        )
+    };
+}
+const INSERT_ORDERS: &str = insert_orders!();
 
-/// An order row inserted or updated; a closed order is never reopened (a
+/// The same rows inserted or updated; a closed order is never reopened (a
 /// late acceptance folded after its fill).
 const UPSERT_ORDERS: &str = concat!(
-    "INSERT INTO orders (",
-    order_columns!(),
-    ") SELECT unnest($1::int8[]), unnest($2::int8[]), unnest($3::text[]), unnest($4::text[]),
-       unnest($5::text[]), unnest($6::text[]), unnest($7::int8[]), unnest($8::int8[]),
-       unnest($9::text[]), unnest($10::text[]), unnest($11::int8[]), unnest($12::int8[]),
-       unnest($13::text[]), unnest($14::int8[]), unnest($15::int8[])
-     ON CONFLICT (order_id) DO UPDATE SET side = EXCLUDED.side,
+    insert_orders!(),
+    " ON CONFLICT (order_id) DO UPDATE SET side = EXCLUDED.side,
        order_type = EXCLUDED.order_type, time_in_force = EXCLUDED.time_in_force,
        quantity = EXCLUDED.quantity, limit_price = EXCLUDED.limit_price,
        client_order_id = EXCLUDED.client_order_id, status = EXCLUDED.status,
