@@ -49,7 +49,7 @@ pub fn push_rfc3339(out: &mut String, ts: Timestamp) {
     let ms = n.rem_euclid(1_000_000_000) / 1_000_000;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
-    // Digits of `v`, at least `width` of them (a year past 9999 keeps all).
+    // Digits of `v`, at least `width` of them.
     let digits = |out: &mut String, v: i64, width: usize| {
         let mut buf = [b'0'; 20];
         let (mut v, mut i) = (v.unsigned_abs(), buf.len());
@@ -60,9 +60,7 @@ pub fn push_rfc3339(out: &mut String, ts: Timestamp) {
         }
         out.extend(buf[i..].iter().map(|&b| b as char));
     };
-    if y < 0 {
-        out.push('-');
-    }
+    // `i64` nanoseconds span the years 1677 to 2262: never negative.
     digits(out, y, 4);
     out.push('-');
     digits(out, i64::from(m), 2);
