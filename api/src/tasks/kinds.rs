@@ -412,12 +412,32 @@ fn publish(st: &AppState, mut facts: Vec<Fact>, task: &Task) -> u64 {
 }
 
 pub(super) async fn durable(st: &AppState, ticket: u64) {
+    let started = std::time::Instant::now();
     let mut wait = std::time::Duration::from_millis(50);
     while let Err(e) = st.commit(ticket).await {
         tracing::warn!(error = %e, "a task waits for the database");
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(std::time::Duration::from_secs(2));
     }
+    let _ = WAITED.try_with(|w| w.set(w.get() + started.elapsed()));
+}
+
+tokio::task_local! {
+    /// The time a step has spent waiting for durability (see `timed`).
+    static WAITED: std::cell::Cell<std::time::Duration>;
+}
+
+/// Run `step` and measure its own work: its time less what it spent
+/// waiting for the journal.
+pub(super) async fn timed<T>(step: impl Future<Output = T>) -> (T, std::time::Duration) {
+    let started = std::time::Instant::now();
+    WAITED
+        .scope(std::cell::Cell::new(std::time::Duration::ZERO), async {
+            let out = step.await;
+            let waited = WAITED.with(std::cell::Cell::get);
+            (out, started.elapsed().saturating_sub(waited))
+        })
+        .await
 }
 
 /// The chunk `[done, done + budget)` of `total` items, or `None` at the end.

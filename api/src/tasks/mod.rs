@@ -367,9 +367,10 @@ impl RunnerState {
             task.enter(TaskState::Running, self.st.now());
             self.save(task.clone()).await;
         }
-        let started = Instant::now();
         task.updated_at = self.st.now();
-        match self.work.step(&self.st, &mut task, self.budget).await {
+        let started = Instant::now();
+        let (done, work) = kinds::timed(self.work.step(&self.st, &mut task, self.budget)).await;
+        match done {
             Ok(Some(ticket)) => self.stepped(ticket, task).await,
             Ok(None) => {
                 self.finish(task, TaskState::Completed, None).await;
@@ -385,11 +386,14 @@ impl RunnerState {
                 return;
             }
         }
-        // Steps of 20-40 ms keep a pause prompt (under 100 ms) and the
-        // journal's writes large.
+        // Steps of 20-40 ms, waits for durability included, keep a pause
+        // prompt (under 100 ms) and the journal's writes large. A step
+        // whose own work is under 5 ms grows whatever its waits: they do
+        // not scale with it (a database slower than 40 ms a write would
+        // otherwise shrink every task to 16 items a step).
         let took = started.elapsed();
         let max = self.st.tasks.settings.max_step.max(1);
-        if took < Duration::from_millis(20) {
+        if took < Duration::from_millis(20) || work < Duration::from_millis(5) {
             self.budget = (self.budget * 2).min(max);
         } else if took > Duration::from_millis(40) {
             self.budget = (self.budget / 2).max(MIN_BUDGET).min(max);
