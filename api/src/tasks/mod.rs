@@ -388,9 +388,9 @@ impl RunnerState {
         }
         // Steps of 20-40 ms, waits for durability included, keep a pause
         // prompt (under 100 ms) and the journal's writes large. A step
-        // whose own work is under 5 ms grows whatever its waits: they do
-        // not scale with it (a database slower than 40 ms a write would
-        // otherwise shrink every task to 16 items a step).
+        // whose own work is under 5 ms grows whatever its waits: a smaller
+        // one would save almost nothing (on a database slower than 40 ms a
+        // write, every task used to shrink to 16 items a step).
         let took = started.elapsed();
         let max = self.st.tasks.settings.max_step.max(1);
         if took < Duration::from_millis(20) || work < Duration::from_millis(5) {
