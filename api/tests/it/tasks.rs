@@ -2,8 +2,12 @@
 //! and revoke with nothing lost or doubled, the pause timeout, and who may
 //! see and control what.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use actors::facts::Fact;
+use actors::ports::{FactJournal, PortError};
 use serde_json::{Value, json};
 
 use crate::{ADMIN_KEY, App};
@@ -647,30 +651,22 @@ async fn task_progress_streams_to_its_owner_and_counts_in_metrics() {
 /// each step journals.
 #[derive(Debug, Default)]
 struct SlowJournal {
-    appended: std::sync::Mutex<Vec<std::time::Instant>>,
-    task_facts: std::sync::atomic::AtomicU64,
+    appended: Mutex<Vec<Instant>>,
+    task_facts: AtomicU64,
 }
 
 const SLOW_WRITE: Duration = Duration::from_millis(60);
 
 #[async_trait::async_trait]
-impl actors::ports::FactJournal for SlowJournal {
-    fn append(&self, facts: Vec<actors::facts::Fact>) -> u64 {
-        let tasks = facts
-            .iter()
-            .filter(|f| matches!(f, actors::facts::Fact::Task(_)))
-            .count();
-        self.task_facts
-            .fetch_add(tasks as u64, std::sync::atomic::Ordering::SeqCst);
+impl FactJournal for SlowJournal {
+    fn append(&self, facts: Vec<Fact>) -> u64 {
+        let tasks = facts.iter().filter(|f| matches!(f, Fact::Task(_))).count();
+        self.task_facts.fetch_add(tasks as u64, Ordering::SeqCst);
         let mut a = self.appended.lock().unwrap();
-        a.push(std::time::Instant::now());
+        a.push(Instant::now());
         a.len() as u64
     }
-    async fn durable(
-        &self,
-        ticket: u64,
-        _timeout: Duration,
-    ) -> Result<(), actors::ports::PortError> {
+    async fn durable(&self, ticket: u64, _timeout: Duration) -> Result<(), PortError> {
         let at = self.appended.lock().unwrap()[ticket as usize - 1];
         tokio::time::sleep_until((at + SLOW_WRITE).into()).await;
         Ok(())
@@ -685,7 +681,7 @@ async fn tasks_keep_large_steps_on_a_database_slower_than_a_step() {
     // A step's time used to count its wait for the journal, so on a
     // database slower than 40 ms a write every task shrank to 16 items a
     // step: an export of a million rows ran at a few hundred rows a second.
-    let journal = std::sync::Arc::new(SlowJournal::default());
+    let journal = Arc::new(SlowJournal::default());
     let app = App::start_with(journal.clone()).await;
     let ann = app.user("ann").await;
     const N: usize = 4_000;
@@ -695,7 +691,7 @@ async fn tasks_keep_large_steps_on_a_database_slower_than_a_step() {
         .task_in(&ann, t["id"].as_u64().unwrap(), "completed")
         .await;
     assert_eq!(import["result"]["applied"], N as u64);
-    let import_facts = journal.task_facts.load(std::sync::atomic::Ordering::SeqCst);
+    let import_facts = journal.task_facts.load(Ordering::SeqCst);
     let (s, t) = app
         .post(
             &ann,
@@ -708,7 +704,7 @@ async fn tasks_keep_large_steps_on_a_database_slower_than_a_step() {
         .task_in(&ann, t["id"].as_u64().unwrap(), "completed")
         .await;
     assert_eq!(export["progress"]["done"], N as u64);
-    let export_facts = journal.task_facts.load(std::sync::atomic::Ordering::SeqCst) - import_facts;
+    let export_facts = journal.task_facts.load(Ordering::SeqCst) - import_facts;
     // Steps of at most 16 items would journal N / 16 = 250 progress facts
     // each; steps that grow to thousands of items, a handful.
     assert!(import_facts < 40, "the import took {import_facts} steps");
