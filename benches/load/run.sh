@@ -66,7 +66,7 @@ run_once() { # mode run
   curl -sf "127.0.0.1:$PORT/metrics" >"$tmp/metrics" || : >"$tmp/metrics"
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
   # Facts journaled in all (set-up, agents and ticks included).
-  [ -n "$db" ] && facts=$(psql "${DATABASE_URL%/*}/$db" -tAc "SELECT count(*) FROM journal")
+  [ -n "$db" ] && facts=$(psql "${DATABASE_URL%/*}/$db" -tAc "SELECT sum(facts) FROM journal")
   python3 - "$mode" "$health" "$t0" "$t1" "$tmp/wrk.out" "$tmp/results" "$facts" "$tmp/metrics" <<'PY'
 import re, sys
 mode, health, t0, t1, out, results, facts, metrics = sys.argv[1:]

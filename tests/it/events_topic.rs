@@ -39,14 +39,18 @@ async fn buy(http: &reqwest::Client, base: &str, key: &str, times: usize) {
 
 /// The journal's book events (trades included), by `seq`.
 async fn journaled_events(db: &str) -> Vec<u64> {
-    let pool = sqlx::PgPool::connect(db).await.unwrap();
-    let seqs: Vec<i64> =
-        sqlx::query_scalar("SELECT seq FROM journal WHERE kind = ANY($1) ORDER BY seq")
-            .bind(&actors::facts::Fact::EVENT_KINDS[..])
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    seqs.into_iter().map(|s| s as u64).collect()
+    let db = adapters::pg::Database::connect(db, 1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let (mut seqs, mut after) = (Vec::new(), 0);
+    loop {
+        let read = db.events_after(after, 1_000).await.unwrap();
+        if read.through == after {
+            return seqs;
+        }
+        seqs.extend(read.events.iter().map(|(seq, _, _)| *seq));
+        after = read.through;
+    }
 }
 
 /// What the topic held: journal seq -> times seen, and the last seq seen

@@ -9,6 +9,7 @@
 //! (same sequence numbers) with backoff and reports itself unhealthy.
 
 mod database;
+mod pack;
 mod state;
 mod store;
 
@@ -26,7 +27,8 @@ use tokio::sync::{mpsc, watch};
 pub use database::{Database, PgArchive, redact};
 pub use state::{Durable, OrderRow, StockRow, UserRow};
 pub use store::{
-    JournalEvents, checkpoint, load, load_with, user_orders, user_trades, write_checkpoint,
+    JournalEvents, checkpoint, events_after, journal_end, load, load_with, user_orders,
+    user_trades, write_checkpoint,
 };
 
 /// Most facts written in one insert.
@@ -210,9 +212,6 @@ async fn run(
     let (cp_tx, cp_rx) = mpsc::channel::<Durable>(1);
     let checkpoints = tokio::spawn(checkpointer(pool.clone(), cp_rx, config));
     let mut last_checkpoint = Instant::now();
-    let mut kinds: Vec<&'static str> = Vec::new();
-    let mut bodies: Vec<String> = Vec::new();
-    let mut seqs: Vec<i64> = Vec::new();
     loop {
         let next = tokio::select! {
             m = rx.recv() => m,
@@ -233,18 +232,11 @@ async fn run(
                 Err(_) => break,
             }
         }
-        kinds.clear();
-        bodies.clear();
-        seqs.clear();
-        for (i, f) in facts.iter().enumerate() {
-            seqs.push((state.seq + 1 + i as u64) as i64);
-            kinds.push(f.kind());
-            bodies.push(serde_json::to_string(f).unwrap_or_else(|_| "null".into()));
-        }
+        let rows = store::JournalRows::new(state.seq + 1, &facts);
         let started = Instant::now();
         let mut backoff = Duration::from_millis(20);
         loop {
-            match store::insert_journal(&pool, &seqs, &kinds, &bodies).await {
+            match store::insert_journal(&pool, &rows).await {
                 Ok(()) => break,
                 Err(e) => {
                     if healthy.swap(false, Ordering::Relaxed) {

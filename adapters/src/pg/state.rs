@@ -115,6 +115,10 @@ pub struct Durable {
     fee_account: AccountId,
     /// Journal sequence number of the last folded fact.
     pub seq: u64,
+    /// `seq` when the last snapshot was taken: a checkpoint is due even
+    /// when the facts since changed no table, so that `checkpoint.seq`
+    /// reaches the journal's end (exports wait for it).
+    taken: u64,
     pub users: BTreeMap<AccountId, UserRow>,
     pub cash: FxHashMap<AccountId, i64>,
     pub holdings: FxHashMap<(AccountId, Symbol), u64>,
@@ -147,6 +151,7 @@ impl Durable {
             fees,
             fee_account,
             seq: 0,
+            taken: 0,
             users: BTreeMap::new(),
             cash: FxHashMap::default(),
             holdings: FxHashMap::default(),
@@ -178,13 +183,14 @@ impl Durable {
 
     /// True when something changed since the last checkpoint.
     pub fn is_dirty(&self) -> bool {
-        !(self.dirty_users.is_empty()
-            && self.dirty_cash.is_empty()
-            && self.dirty_holdings.is_empty()
-            && self.dirty_orders.is_empty()
-            && self.dirty_stocks.is_empty()
-            && self.dirty_tasks.is_empty()
-            && self.new_trades.is_empty())
+        self.seq != self.taken
+            || !(self.dirty_users.is_empty()
+                && self.dirty_cash.is_empty()
+                && self.dirty_holdings.is_empty()
+                && self.dirty_orders.is_empty()
+                && self.dirty_stocks.is_empty()
+                && self.dirty_tasks.is_empty()
+                && self.new_trades.is_empty())
     }
 
     /// Make sure a symbol has a row (symbols from settings are registered
@@ -464,6 +470,7 @@ impl Durable {
     pub fn take_dirty(&mut self) -> Durable {
         let mut snap = Durable::new(self.fees, self.fee_account);
         snap.seq = self.seq;
+        self.taken = self.seq;
         snap.max_order_id = self.max_order_id;
         for a in &self.dirty_users {
             if let Some(u) = self.users.get(a) {

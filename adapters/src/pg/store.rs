@@ -12,8 +12,8 @@ use engine::{
 };
 use sqlx::{PgPool, Row};
 
-use super::PgError;
 use super::state::{Durable, OrderRow, StockRow, UserRow};
+use super::{PgError, pack};
 
 fn acc(a: AccountId) -> i64 {
     a.0 as i64
@@ -24,6 +24,74 @@ fn acc_back(v: i64) -> AccountId {
 fn sym(s: &str) -> Result<Symbol, PgError> {
     Symbol::new(s).map_err(|e| PgError::Journal(format!("bad symbol in the database: {e}")))
 }
+/// A batch of facts as journal rows: each run of order and book-event
+/// facts is one packed row (`pack`), every other fact a JSON row of its
+/// own. `seq` is each row's first fact; `facts` how many it holds.
+#[derive(Debug, Default)]
+pub(crate) struct JournalRows {
+    seqs: Vec<i64>,
+    kinds: Vec<&'static str>,
+    counts: Vec<i32>,
+    bodies: Vec<Option<String>>,
+    packs: Vec<Option<Vec<u8>>>,
+}
+
+impl JournalRows {
+    /// The rows of `facts`, the first numbered `first`.
+    pub(crate) fn new(first: u64, facts: &[Fact]) -> JournalRows {
+        let mut rows = JournalRows::default();
+        let mut at = 0;
+        while at < facts.len() {
+            let run = facts[at..].iter().take_while(|f| pack::packable(f)).count();
+            rows.seqs.push((first + at as u64) as i64);
+            if run > 0 {
+                rows.kinds.push(pack::KIND);
+                rows.counts.push(run as i32);
+                rows.bodies.push(None);
+                rows.packs.push(Some(pack::encode(&facts[at..at + run])));
+                at += run;
+            } else {
+                let f = &facts[at];
+                rows.kinds.push(f.kind());
+                rows.counts.push(1);
+                rows.bodies.push(Some(
+                    serde_json::to_string(f).unwrap_or_else(|_| "null".into()),
+                ));
+                rows.packs.push(None);
+                at += 1;
+            }
+        }
+        rows
+    }
+
+    /// The first and last fact numbers the rows hold.
+    fn span(&self) -> (i64, i64) {
+        let first = self.seqs.first().copied().unwrap_or_default();
+        let last = self.seqs.last().zip(self.counts.last());
+        (
+            first,
+            last.map(|(s, n)| s + i64::from(*n) - 1).unwrap_or_default(),
+        )
+    }
+}
+
+/// A journal row's facts: a packed row's, or the one of a JSON row.
+fn row_facts(
+    seq: u64,
+    fact: Option<String>,
+    packed: Option<Vec<u8>>,
+) -> Result<Vec<Fact>, PgError> {
+    match (fact, packed) {
+        (_, Some(bytes)) => {
+            pack::decode(&bytes).map_err(|e| PgError::Journal(format!("journal entry {seq}: {e}")))
+        }
+        (Some(text), None) => serde_json::from_str(&text)
+            .map(|f| vec![f])
+            .map_err(|e| PgError::Journal(format!("journal entry {seq}: {e}"))),
+        (None, None) => Err(PgError::Journal(format!("journal entry {seq} has no body"))),
+    }
+}
+
 /// One multi-row insert of journal rows in one transaction, idempotent: a
 /// retry of a batch whose COMMIT went through but whose acknowledgement was
 /// lost finds its rows there and succeeds. Rows already there with
@@ -33,29 +101,27 @@ fn sym(s: &str) -> Result<Symbol, PgError> {
 /// The rows first go in unchecked (`ON CONFLICT` costs PostgreSQL about a
 /// quarter more: a speculative insertion per row); only a batch that finds
 /// rows already there takes the checked insert.
-pub(crate) async fn insert_journal(
-    pool: &PgPool,
-    seqs: &[i64],
-    kinds: &[&str],
-    bodies: &[String],
-) -> Result<(), PgError> {
-    match insert_new_journal(pool, seqs, kinds, bodies).await {
+pub(crate) async fn insert_journal(pool: &PgPool, rows: &JournalRows) -> Result<(), PgError> {
+    match insert_new_journal(pool, rows).await {
         Err(PgError::Sql(e)) if is_unique_violation(&e) => {}
         done => return done,
     }
     let mut tx = pool.begin().await?;
     let inserted = sqlx::query(
-        "INSERT INTO journal (seq, kind, fact)
-         SELECT s, k, f::json FROM UNNEST($1::int8[], $2::text[], $3::text[]) AS t(s, k, f)
+        "INSERT INTO journal (seq, kind, facts, fact, packed)
+         SELECT s, k, n, f::json, p
+         FROM UNNEST($1::int8[], $2::text[], $3::int4[], $4::text[], $5::bytea[]) AS t(s, k, n, f, p)
          ON CONFLICT (seq) DO NOTHING",
     )
-    .bind(seqs)
-    .bind(kinds)
-    .bind(bodies)
+    .bind(&rows.seqs)
+    .bind(&rows.kinds)
+    .bind(&rows.counts)
+    .bind(&rows.bodies)
+    .bind(&rows.packs)
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    if inserted == seqs.len() as u64 {
+    if inserted == rows.seqs.len() as u64 {
         tx.commit().await?;
         return Ok(());
     }
@@ -63,46 +129,47 @@ pub(crate) async fn insert_journal(
     // (`json` keeps its text as written).
     let same: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM journal j
-         JOIN UNNEST($1::int8[], $2::text[], $3::text[]) AS t(s, k, f) ON j.seq = t.s
-         WHERE j.kind = t.k AND j.fact::text = t.f",
+         JOIN UNNEST($1::int8[], $2::text[], $3::int4[], $4::text[], $5::bytea[]) AS t(s, k, n, f, p)
+           ON j.seq = t.s
+         WHERE j.kind = t.k AND j.facts = t.n
+           AND j.fact::text IS NOT DISTINCT FROM t.f AND j.packed IS NOT DISTINCT FROM t.p",
     )
-    .bind(seqs)
-    .bind(kinds)
-    .bind(bodies)
+    .bind(&rows.seqs)
+    .bind(&rows.kinds)
+    .bind(&rows.counts)
+    .bind(&rows.bodies)
+    .bind(&rows.packs)
     .fetch_one(&mut *tx)
     .await?;
-    if same == seqs.len() as i64 {
+    let (first, last) = rows.span();
+    if same == rows.seqs.len() as i64 {
         tx.commit().await?;
         tracing::info!(
-            already = seqs.len() as u64 - inserted,
+            already = rows.seqs.len() as u64 - inserted,
             "journal batch was already written (a lost acknowledgement); carrying on"
         );
         Ok(())
     } else {
         tx.rollback().await?;
         Err(PgError::Conflict(format!(
-            "journal rows {}..={} already hold other facts: is another server writing this database?",
-            seqs.first().copied().unwrap_or_default(),
-            seqs.last().copied().unwrap_or_default()
+            "journal rows {first}..={last} already hold other facts: is another server writing this database?"
         )))
     }
 }
 
 /// Journal rows with a plain multi-row insert, all or nothing: a row whose
 /// number is taken fails the whole batch (a unique violation).
-async fn insert_new_journal(
-    pool: &PgPool,
-    seqs: &[i64],
-    kinds: &[&str],
-    bodies: &[String],
-) -> Result<(), PgError> {
+async fn insert_new_journal(pool: &PgPool, rows: &JournalRows) -> Result<(), PgError> {
     sqlx::query(
-        "INSERT INTO journal (seq, kind, fact)
-         SELECT unnest($1::int8[]), unnest($2::text[]), unnest($3::text[])::json",
+        "INSERT INTO journal (seq, kind, facts, fact, packed)
+         SELECT unnest($1::int8[]), unnest($2::text[]), unnest($3::int4[]),
+                unnest($4::text[])::json, unnest($5::bytea[])",
     )
-    .bind(seqs)
-    .bind(kinds)
-    .bind(bodies)
+    .bind(&rows.seqs)
+    .bind(&rows.kinds)
+    .bind(&rows.counts)
+    .bind(&rows.bodies)
+    .bind(&rows.packs)
     .execute(pool)
     .await?;
     Ok(())
@@ -552,7 +619,8 @@ pub async fn load_with(
     // Fold the journal after the checkpoint, in chunks.
     loop {
         let rows = sqlx::query(
-            "SELECT seq, fact::text AS fact FROM journal WHERE seq > $1 ORDER BY seq LIMIT 10000",
+            "SELECT seq, facts, fact::text AS fact, packed FROM journal
+             WHERE seq > $1 ORDER BY seq LIMIT 1000",
         )
         .bind(d.seq as i64)
         .fetch_all(pool)
@@ -568,11 +636,18 @@ pub async fn load_with(
                     seq, d.seq
                 )));
             }
-            let text: String = r.try_get("fact")?;
-            let fact: Fact = serde_json::from_str(&text)
-                .map_err(|e| PgError::Journal(format!("journal entry {seq}: {e}")))?;
-            d.apply(&fact);
-            d.seq = seq;
+            let facts = row_facts(seq, r.try_get("fact")?, r.try_get("packed")?)?;
+            if facts.len() as i64 != i64::from(r.try_get::<i32, _>("facts")?) {
+                return Err(PgError::Journal(format!(
+                    "journal entry {seq} holds {} facts, not the {} it says",
+                    facts.len(),
+                    r.try_get::<i32, _>("facts")?
+                )));
+            }
+            for fact in &facts {
+                d.apply(fact);
+            }
+            d.seq = seq + facts.len() as u64 - 1;
         }
     }
     // An order the tables hold as closed stays closed, whatever a fact
@@ -609,10 +684,15 @@ pub struct JournalEvents {
 /// See `Database::events_after`.
 pub async fn events_after(pool: &PgPool, after: u64, limit: u32) -> Result<JournalEvents, PgError> {
     // Every row is read (so the position moves past ticks and other
-    // facts), but only the events' bodies are sent.
+    // facts), but only the events' bodies are sent. `after` may fall
+    // inside a packed row (a position taken from an event's number): the
+    // read starts at the row that holds it.
     let rows = sqlx::query(
-        "SELECT seq, CASE WHEN kind = ANY($3) THEN fact::text END AS fact
-         FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2",
+        "SELECT seq, facts, CASE WHEN kind = ANY($3) THEN fact::text END AS fact, packed
+         FROM journal
+         WHERE seq >= coalesce((SELECT seq FROM journal WHERE seq <= $1 + 1
+                                  ORDER BY seq DESC LIMIT 1), 0)
+         ORDER BY seq LIMIT $2",
     )
     .bind(after as i64)
     .bind(i64::from(limit))
@@ -625,29 +705,63 @@ pub async fn events_after(pool: &PgPool, after: u64, limit: u32) -> Result<Journ
     };
     for r in rows {
         let seq = r.try_get::<i64, _>("seq")? as u64;
-        out.through = seq;
-        let Some(text) = r.try_get::<Option<String>, _>("fact")? else {
+        let end = seq + r.try_get::<i32, _>("facts")?.max(1) as u64 - 1;
+        out.through = out.through.max(end);
+        let (fact, packed): (Option<String>, Option<Vec<u8>>) =
+            (r.try_get("fact")?, r.try_get("packed")?);
+        if end <= after || (fact.is_none() && packed.is_none()) {
             continue;
-        };
-        match serde_json::from_str::<Fact>(&text) {
-            Ok(Fact::Event { symbol, event }) => out.events.push((seq, symbol, event)),
-            Ok(other) => {
-                return Err(PgError::Journal(format!(
-                    "journal entry {seq}: kind says event, fact is {}",
-                    other.kind()
-                )));
+        }
+        let facts = (seq..).zip(row_facts(seq, fact, packed)?);
+        for (at, f) in facts.filter(|(at, _)| *at > after) {
+            match f {
+                Fact::Event { symbol, event } => out.events.push((at, symbol, event)),
+                Fact::Order(_) => {}
+                other => {
+                    return Err(PgError::Journal(format!(
+                        "journal entry {at}: kind says event, fact is {}",
+                        other.kind()
+                    )));
+                }
             }
-            Err(e) => return Err(PgError::Journal(format!("journal entry {seq}: {e}"))),
         }
     }
     Ok(out)
 }
 
-/// The `seq` of the journal's last fact (0 when empty).
+/// Wait until the last checkpoint covers the journal's end as it is now
+/// (checkpoints follow the journal by a few seconds; under a heavy import,
+/// by the time PostgreSQL takes to write what it made). Gives up after
+/// `CHECKPOINT_WAIT` with a warning: the export then reads what is there.
+async fn checkpointed_through_end(pool: &PgPool) -> Result<(), PgError> {
+    const CHECKPOINT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+    let end = journal_end(pool).await? as i64;
+    let started = std::time::Instant::now();
+    loop {
+        let at: i64 = sqlx::query_scalar("SELECT seq FROM checkpoint")
+            .fetch_one(pool)
+            .await?;
+        if at >= end {
+            return Ok(());
+        }
+        if started.elapsed() > CHECKPOINT_WAIT {
+            tracing::warn!(
+                checkpoint = at,
+                journal = end,
+                "an export did not see the checkpoint reach the journal's end; it reads the last checkpoint"
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The number of the journal's last fact (0 when empty).
 pub async fn journal_end(pool: &PgPool) -> Result<u64, PgError> {
-    let end: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM journal")
-        .fetch_one(pool)
-        .await?;
+    let end: Option<i64> =
+        sqlx::query_scalar("SELECT seq + facts - 1 FROM journal ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(pool)
+            .await?;
     Ok(end.unwrap_or(0) as u64)
 }
 
@@ -714,6 +828,14 @@ pub async fn export(
     use actors::ports::{ExportOrder, ExportRow, ExportWhat, PriceEntry};
     use futures::TryStreamExt;
     let port = actors::ports::PortError::from;
+    if q.what != ExportWhat::Prices {
+        // Orders and trades come from the checkpointed tables: wait until
+        // they hold everything durable when the export began.
+        if let Err(e) = checkpointed_through_end(&pool).await {
+            let _ = tx.send(vec![Err(port(e))]).await;
+            return;
+        }
+    }
     let sql = match q.what {
         ExportWhat::Orders => concat!(
             "SELECT ",

@@ -89,8 +89,9 @@ pub fn csv_response(
 }
 
 /// The caller's orders created in `[from, to]`, oldest first, as CSV
-/// (streamed from the database with PostgreSQL: the last checkpoint's
-/// state, at most a few seconds old).
+/// (streamed from the database with PostgreSQL, once its tables hold
+/// everything durable when the request came: a checkpoint follows the
+/// journal by a few seconds).
 #[utoipa::path(get, path = "/v1/export/orders.csv", tag = "trading", security(("bearer" = [])), params(ExportParams),
     responses((status = 200, content_type = "text/csv", description = "id,time,user,symbol,side,type,time_in_force,quantity,limit_price,status,filled,remaining,reason,client_order_id,updated_at")))]
 pub async fn orders(

@@ -195,7 +195,7 @@ async fn run(url: String, facts: u64, producers: u64, ackers: u64) {
         .await
         .expect("durable");
     let secs = started.elapsed().as_secs_f64();
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM journal WHERE kind <> 'open' AND kind <> 'deposit' AND kind <> 'issue'")
+    let n: i64 = sqlx::query_scalar("SELECT sum(facts)::int8 FROM journal WHERE kind <> 'open' AND kind <> 'deposit' AND kind <> 'issue'")
         .fetch_one(&pool)
         .await
         .expect("count");
