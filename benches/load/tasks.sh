@@ -10,7 +10,8 @@
 #      from the listings' floats), each row an order routed, matched,
 #      settled and journaled, paused once after 2 s (the pause's answer
 #      timed) and resumed; the trades it made are counted;
-#   5. export: every order (the admin's export task, from PostgreSQL
+#   5. export: once the checkpoint has caught up with the journal (how
+#      long after the import's end is reported), every order (the admin's export task, from PostgreSQL
 #      through a cursor), then the file downloaded; the server's resident
 #      memory is sampled every 50 ms meanwhile (growth over the export).
 #
@@ -140,7 +141,16 @@ PY
     python3 -c 'import json,sys; r = json.load(sys.stdin)["result"]; print(r["applied"], r["refused"])')
   rate=$(python3 -c "print(int($ROWS / $secs))")
   made=$(python3 -c "print(int($(trades) - $trades0))")
-  sleep 3 # the checkpoint that exports read
+  # Orders and trades exports read the checkpointed tables and wait for
+  # the checkpoint to reach the journal's end: wait for it here, so that
+  # the export's figure is its own, and report how far behind it was.
+  t=$(now)
+  q="SELECT (SELECT seq FROM checkpoint) >= coalesce((SELECT seq + facts - 1 FROM journal ORDER BY seq DESC LIMIT 1), 0)"
+  for _ in $(seq 1 2400); do # at most 2 minutes
+    [ "$(psql "${DATABASE_URL%/*}/$db" -qtAc "$q")" = t ] && break
+    sleep 0.05
+  done
+  lag=$(python3 -c "print(f'{$(now) - $t:.3f}')")
   rss() { awk '/VmRSS/{print $2}' "/proc/$pid/status"; }
   before=$(rss)
   (while kill -0 $pid 2>/dev/null; do rss; sleep 0.05; done) >"$tmp/rss" &
@@ -153,14 +163,14 @@ PY
   lines=$(($(wc -l <"$tmp/export.csv") - 1))
   growth=$(sort -n "$tmp/rss" | tail -1 | awk -v b="$before" '{printf "%d", ($1 - b) / 1024}')
   xrate=$(python3 -c "print(int($lines / $export))")
-  echo "run $run: create_shares 10000 ${create}s  update_prices ${update}s  import_orders $ROWS rows ${import}s (running ${secs}s: $rate rows/s; $applied placed, $refused refused, $made trades; a pause answered in ${pause_ms} ms)  export $lines rows ${export}s ($xrate rows/s; download ${download}s; RSS +${growth} MiB)"
-  echo "$create $update $import $rate $xrate $growth $pause_ms" >>"$tmp/results"
+  echo "run $run: create_shares 10000 ${create}s  update_prices ${update}s  import_orders $ROWS rows ${import}s (running ${secs}s: $rate rows/s; $applied placed, $refused refused, $made trades; a pause answered in ${pause_ms} ms; checkpoint caught up ${lag}s later)  export $lines rows ${export}s ($xrate rows/s; download ${download}s; RSS +${growth} MiB)"
+  echo "$create $update $import $rate $xrate $growth $pause_ms $lag" >>"$tmp/results"
   stop_server
 done
 python3 - "$tmp/results" <<'EOF'
 import statistics, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1])]
-for i, name in enumerate(["create_shares 10000 (s)", "update_prices 10005 (s)", "import_orders end to end (s)", "import_orders rows/s (running)", "export rows/s", "export RSS growth (MiB)", "pause answered (ms)"]):
+for i, name in enumerate(["create_shares 10000 (s)", "update_prices 10005 (s)", "import_orders end to end (s)", "import_orders rows/s (running)", "export rows/s", "export RSS growth (MiB)", "pause answered (ms)", "checkpoint behind the import's end (s)"]):
     col = [r[i] for r in rows]
     print(f"{name}: median {statistics.median(col):g} (range {min(col):g}-{max(col):g}, {len(col)} runs)")
 EOF

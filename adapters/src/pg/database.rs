@@ -2,6 +2,7 @@
 //! sqlx inside this crate: callers connect, migrate, load, checkpoint and
 //! start the journal through it, and never see a pool or a query.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use engine::AccountId;
@@ -14,6 +15,9 @@ use super::{Durable, JournalEvents, OrderRow, PgError, PgJournal, Writer, Writer
 #[derive(Clone, Debug)]
 pub struct Database {
     pool: PgPool,
+    /// Asks the journal's writer for a checkpoint now (exports of the
+    /// checkpointed tables want one; see `PgJournal::start_with`).
+    checkpoint_now: Arc<tokio::sync::Notify>,
 }
 
 impl Database {
@@ -22,7 +26,10 @@ impl Database {
     pub async fn connect(url: &str, max: u32, timeout: Duration) -> Result<Database, PgError> {
         super::connect(url, max, timeout)
             .await
-            .map(|pool| Database { pool })
+            .map(|pool| Database {
+                pool,
+                checkpoint_now: Arc::default(),
+            })
             .map_err(|e| PgError::Connect {
                 url: redact(url),
                 source: Box::new(e),
@@ -93,12 +100,18 @@ impl Database {
     pub fn archive(&self) -> PgArchive {
         PgArchive {
             pool: self.pool.clone(),
+            checkpoint_now: self.checkpoint_now.clone(),
         }
     }
 
     /// Start the journal's writer from `state` (see `PgJournal::start`).
     pub fn start_journal(&self, state: Durable, config: WriterConfig) -> (PgJournal, Writer) {
-        PgJournal::start(self.pool.clone(), state, config)
+        PgJournal::start_with(
+            self.pool.clone(),
+            state,
+            config,
+            self.checkpoint_now.clone(),
+        )
     }
 
     /// Create an empty database `name` on the server of `url` (dropping
@@ -132,6 +145,7 @@ impl Database {
 #[derive(Clone, Debug)]
 pub struct PgArchive {
     pool: PgPool,
+    checkpoint_now: Arc<tokio::sync::Notify>,
 }
 
 #[async_trait::async_trait]
@@ -177,7 +191,12 @@ impl actors::ports::Exports for PgArchive {
     > {
         use futures::StreamExt;
         let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-        tokio::spawn(super::store::export(self.pool.clone(), q, tx));
+        tokio::spawn(super::store::export(
+            self.pool.clone(),
+            self.checkpoint_now.clone(),
+            q,
+            tx,
+        ));
         futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
             .flat_map(futures::stream::iter)
             .boxed()

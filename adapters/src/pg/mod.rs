@@ -22,7 +22,7 @@ use actors::ports::{FactJournal, PortError};
 use async_trait::async_trait;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 pub use database::{Database, PgArchive, redact};
 pub use state::{Durable, OrderRow, StockRow, UserRow};
@@ -114,10 +114,28 @@ impl PgJournal {
     /// Start the writer task (on the current runtime) from a folded state
     /// (from `load`); facts appended here continue its sequence.
     pub fn start(pool: PgPool, state: Durable, config: WriterConfig) -> (PgJournal, Writer) {
+        PgJournal::start_with(pool, state, config, Arc::default())
+    }
+
+    /// `start`, with a checkpoint taken as soon as `checkpoint_now` is
+    /// notified (when anything changed), whatever `checkpoint_every` says.
+    pub fn start_with(
+        pool: PgPool,
+        state: Durable,
+        config: WriterConfig,
+        checkpoint_now: Arc<Notify>,
+    ) -> (PgJournal, Writer) {
         let (tx, rx) = mpsc::unbounded_channel();
         let (durable_tx, durable_rx) = watch::channel(0);
         let healthy = Arc::new(AtomicBool::new(true));
-        let task = tokio::spawn(run(pool, rx, durable_tx, healthy.clone(), state, config));
+        let writer = Run {
+            pool,
+            durable: durable_tx,
+            healthy: healthy.clone(),
+            config,
+            checkpoint_now,
+        };
+        let task = tokio::spawn(run(writer, rx, state));
         (
             PgJournal {
                 queue: Mutex::new((0, tx)),
@@ -196,14 +214,23 @@ impl FactJournal for PgJournal {
     }
 }
 
-async fn run(
+/// What the writer task works with.
+struct Run {
     pool: PgPool,
-    mut rx: mpsc::UnboundedReceiver<Queued>,
     durable: watch::Sender<u64>,
     healthy: Arc<AtomicBool>,
-    mut state: Durable,
     config: WriterConfig,
-) -> Durable {
+    checkpoint_now: Arc<Notify>,
+}
+
+async fn run(writer: Run, mut rx: mpsc::UnboundedReceiver<Queued>, mut state: Durable) -> Durable {
+    let Run {
+        pool,
+        durable,
+        healthy,
+        config,
+        checkpoint_now,
+    } = writer;
     // Checkpoints are written by their own task, in order, retried until
     // they succeed: journal writes (and so acknowledgements) never wait on
     // them.
@@ -211,12 +238,27 @@ async fn run(
     // room, changes keep accumulating (and coalescing) in `state`.
     let (cp_tx, cp_rx) = mpsc::channel::<Durable>(1);
     let checkpoints = tokio::spawn(checkpointer(pool.clone(), cp_rx, config));
-    let mut last_checkpoint = Instant::now();
+    let mut due = Due {
+        last: Instant::now(),
+        asked: false,
+    };
     loop {
+        // Asked for a checkpoint while one was being written: try again
+        // soon rather than at the next interval.
+        let wait = if due.asked {
+            Duration::from_millis(10)
+        } else {
+            config.checkpoint_every
+        };
         let next = tokio::select! {
             m = rx.recv() => m,
-            () = tokio::time::sleep(config.checkpoint_every) => {
-                checkpoint_if_due(&mut state, &mut last_checkpoint, config, &cp_tx);
+            () = checkpoint_now.notified() => {
+                due.asked = true;
+                checkpoint_if_due(&mut state, &mut due, config, &cp_tx);
+                continue;
+            }
+            () = tokio::time::sleep(wait) => {
+                checkpoint_if_due(&mut state, &mut due, config, &cp_tx);
                 continue;
             }
         };
@@ -265,7 +307,7 @@ async fn run(
             state.apply(f);
         }
         state.seq += facts.len() as u64;
-        checkpoint_if_due(&mut state, &mut last_checkpoint, config, &cp_tx);
+        checkpoint_if_due(&mut state, &mut due, config, &cp_tx);
     }
     // Every handle is gone: a last checkpoint, so the next start has no
     // journal to fold (the journal alone would be enough).
@@ -277,16 +319,28 @@ async fn run(
     state
 }
 
+/// When the next checkpoint is due: `checkpoint_every` after the last, or
+/// at once when one was asked for.
+struct Due {
+    last: Instant,
+    asked: bool,
+}
+
 fn checkpoint_if_due(
     state: &mut Durable,
-    last: &mut Instant,
+    due: &mut Due,
     config: WriterConfig,
     cp: &mpsc::Sender<Durable>,
 ) {
-    if state.is_dirty() && last.elapsed() >= config.checkpoint_every {
+    if !state.is_dirty() {
+        due.asked = false;
+        return;
+    }
+    if due.asked || due.last.elapsed() >= config.checkpoint_every {
         if let Ok(permit) = cp.try_reserve() {
             permit.send(state.take_dirty());
-            *last = Instant::now();
+            due.last = Instant::now();
+            due.asked = false;
         }
     }
 }

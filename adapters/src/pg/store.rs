@@ -729,13 +729,18 @@ pub async fn events_after(pool: &PgPool, after: u64, limit: u32) -> Result<Journ
     Ok(out)
 }
 
-/// Wait until the last checkpoint covers the journal's end as it is now
-/// (checkpoints follow the journal by a few seconds; under a heavy import,
-/// by the time PostgreSQL takes to write what it made). Gives up after
-/// `CHECKPOINT_WAIT` with a warning: the export then reads what is there.
-async fn checkpointed_through_end(pool: &PgPool) -> Result<(), PgError> {
+/// Wait until the last checkpoint covers the journal's end as it is now:
+/// asks the writer for a checkpoint at once (`checkpoint_now`), which then
+/// takes the time PostgreSQL needs to write what changed since the last
+/// (under a heavy import, a few seconds). Gives up after `CHECKPOINT_WAIT`
+/// with a warning: the export then reads what is there.
+async fn checkpointed_through_end(
+    pool: &PgPool,
+    checkpoint_now: &tokio::sync::Notify,
+) -> Result<(), PgError> {
     const CHECKPOINT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
     let end = journal_end(pool).await? as i64;
+    checkpoint_now.notify_one();
     let started = std::time::Instant::now();
     loop {
         let at: i64 = sqlx::query_scalar("SELECT seq FROM checkpoint")
@@ -822,6 +827,7 @@ pub const EXPORT_BATCH: usize = 512;
 /// when the receiver goes.
 pub async fn export(
     pool: PgPool,
+    checkpoint_now: std::sync::Arc<tokio::sync::Notify>,
     q: actors::ports::ExportQuery,
     tx: tokio::sync::mpsc::Sender<Vec<Result<actors::ports::ExportRow, actors::ports::PortError>>>,
 ) {
@@ -831,7 +837,7 @@ pub async fn export(
     if q.what != ExportWhat::Prices {
         // Orders and trades come from the checkpointed tables: wait until
         // they hold everything durable when the export began.
-        if let Err(e) = checkpointed_through_end(&pool).await {
+        if let Err(e) = checkpointed_through_end(&pool, &checkpoint_now).await {
             let _ = tx.send(vec![Err(port(e))]).await;
             return;
         }

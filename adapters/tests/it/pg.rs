@@ -396,6 +396,77 @@ async fn trading_facts_are_packed_and_read_back_at_their_own_numbers(pool: PgPoo
     check_state(&w.finish().await.unwrap());
 }
 
+/// The `Database` of the pool `#[sqlx::test]` made (its own database on
+/// the server of `DATABASE_URL`).
+async fn database_of(pool: &PgPool) -> pg::Database {
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let (server, _) = url.rsplit_once('/').unwrap();
+    let name = pool.connect_options().get_database().unwrap().to_string();
+    pg::Database::connect(&format!("{server}/{name}"), 2, Duration::from_secs(5))
+        .await
+        .unwrap()
+}
+
+/// Exports of orders and trades read the checkpointed tables: one asks
+/// the writer for a checkpoint and sees everything durable when it began,
+/// without waiting for the next interval (an hour here; an export gives
+/// up waiting after a minute).
+#[sqlx::test]
+async fn an_export_sees_everything_durable_without_waiting_for_the_next_checkpoint(pool: PgPool) {
+    use actors::ports::{ExportQuery, ExportRow, ExportWhat, Exports};
+    use futures::TryStreamExt;
+    let db = database_of(&pool).await;
+    let (j, w) = db.start_journal(fresh(), config());
+    let t = j.append(history());
+    j.durable(t, Duration::from_secs(10)).await.unwrap();
+    let export = |what| {
+        let rows = db
+            .archive()
+            .export(ExportQuery {
+                what,
+                account: None,
+                from: Timestamp(0),
+                to: Timestamp(10 * MIN),
+                symbol: None,
+            })
+            .try_collect::<Vec<_>>();
+        async move {
+            tokio::time::timeout(Duration::from_secs(10), rows)
+                .await
+                .expect("the export waited for the hourly checkpoint")
+                .unwrap()
+        }
+    };
+    let trades: Vec<(OrderId, OrderId, u64)> = export(ExportWhat::Trades)
+        .await
+        .into_iter()
+        .map(|r| match r {
+            ExportRow::Trade(t) => (t.maker_order, t.taker_order, t.quantity),
+            other => panic!("not a trade: {other:?}"),
+        })
+        .collect();
+    assert_eq!(trades, [(OrderId(1), OrderId(2), 20)]);
+    let orders: Vec<(OrderId, u64)> = export(ExportWhat::Orders)
+        .await
+        .into_iter()
+        .map(|r| match r {
+            ExportRow::Order(o) => (o.id, o.filled),
+            other => panic!("not an order: {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        orders,
+        [
+            (OrderId(1), 20),
+            (OrderId(2), 20),
+            (OrderId(3), 0),
+            (OrderId(4), 0)
+        ]
+    );
+    drop(j);
+    check_state(&w.finish().await.unwrap());
+}
+
 #[sqlx::test]
 async fn concurrent_appends_are_group_committed_with_a_gap_free_sequence(pool: PgPool) {
     let (j, w) = PgJournal::start(pool.clone(), fresh(), config());
