@@ -344,72 +344,28 @@ pub async fn write_checkpoint(pool: &PgPool, d: &Durable) -> Result<(), PgError>
     }
 
     if !d.dirty_orders.is_empty() {
-        // Orders never checkpointed go in without a conflict check (the
-        // bulk of them: most close before their first checkpoint); if one
-        // is there after all (a retried checkpoint whose commit went
-        // through), the savepoint undoes the insert and they are upserted.
+        // Orders never checkpointed go in by COPY, without a conflict
+        // check (the bulk of them: most close before their first
+        // checkpoint); if one is there after all (a retried checkpoint
+        // whose commit went through), the savepoint undoes the copy and
+        // they are upserted with the orders already stored.
         // In id order: the primary key then grows at its right edge
         // (in a hash set's order it took PostgreSQL half as long again).
         let mut ids: Vec<OrderId> = d.dirty_orders.iter().copied().collect();
         ids.sort_unstable();
         let (known, fresh): (Vec<OrderId>, Vec<OrderId>) =
             ids.into_iter().partition(|id| d.stored_orders.contains(id));
-        write_orders(&mut tx, d, &known, UPSERT_ORDERS).await?;
-        if !fresh.is_empty() {
-            sqlx::query("SAVEPOINT fresh_orders")
-                .execute(&mut *tx)
-                .await?;
-            match write_orders(&mut tx, d, &fresh, INSERT_ORDERS).await {
-                Err(PgError::Sql(e)) if is_unique_violation(&e) => {
-                    sqlx::query("ROLLBACK TO SAVEPOINT fresh_orders")
-                        .execute(&mut *tx)
-                        .await?;
-                    write_orders(&mut tx, d, &fresh, UPSERT_ORDERS).await?;
-                }
-                done => done?,
-            }
+        let mut upsert = order_copy_rows(d, &known);
+        let fresh = order_copy_rows(d, &fresh);
+        if !copy_new(&mut tx, &ORDERS, &fresh).await? {
+            upsert.0.extend_from_slice(&fresh.0);
         }
+        copy_merge(&mut tx, &ORDERS, &upsert).await?;
     }
 
-    if !d.new_trades.is_empty() {
-        let mut syms = vec![];
-        let mut cols = <[Vec<i64>; 8]>::default();
-        let mut sides = vec![];
-        for t in &d.new_trades {
-            syms.push(t.symbol.as_str().to_string());
-            for (col, v) in cols.iter_mut().zip([
-                t.seq as i64,
-                t.price.minor(),
-                t.quantity as i64,
-                t.maker_order.0 as i64,
-                acc(t.maker_account),
-                t.taker_order.0 as i64,
-                acc(t.taker_account),
-                t.ts.0,
-            ]) {
-                col.push(v);
-            }
-            sides.push(t.taker_side.as_str());
-        }
-        sqlx::query(
-            "INSERT INTO trades (symbol, seq, price, quantity, maker_order, maker_account,
-               taker_order, taker_account, ts, taker_side)
-             SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int8[],
-               $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::text[])
-             ON CONFLICT (symbol, seq) DO NOTHING",
-        )
-        .bind(&syms)
-        .bind(&cols[0])
-        .bind(&cols[1])
-        .bind(&cols[2])
-        .bind(&cols[3])
-        .bind(&cols[4])
-        .bind(&cols[5])
-        .bind(&cols[6])
-        .bind(&cols[7])
-        .bind(&sides)
-        .execute(&mut *tx)
-        .await?;
+    let trades = trade_copy_rows(d);
+    if !copy_new(&mut tx, &TRADES, &trades).await? {
+        copy_merge(&mut tx, &TRADES, &trades).await?;
     }
 
     if !d.dirty_tasks.is_empty() {
@@ -1009,28 +965,104 @@ pub async fn outside_prices(
     Ok((out, total as u64))
 }
 
-/// New order rows, unchecked: fails on an order already there. (Arrays
-/// unnested in the select list, in step: `FROM UNNEST(a, b, ...)` keeps
-/// each array's rows in a tuple store first, about a fifth more work.)
-macro_rules! insert_orders {
-    () => {
-        concat!(
-            "INSERT INTO orders (",
-            order_columns!(),
-            ") SELECT unnest($1::int8[]), unnest($2::int8[]), unnest($3::text[]), \
-             unnest($4::text[]), unnest($5::text[]), unnest($6::text[]), unnest($7::int8[]), \
-             unnest($8::int8[]), unnest($9::text[]), unnest($10::text[]), unnest($11::int8[]), \
-             unnest($12::int8[]), unnest($13::text[]), unnest($14::int8[]), unnest($15::int8[])"
-        )
+/// Rows in the text format of `COPY ... FROM STDIN`: fields separated by
+/// tabs, `\N` for NULL, one row per line. The checkpoint's orders and
+/// trades go in this way: over one import of 1,000,000 rows, PostgreSQL
+/// spent 2.0 s on the trades' `COPY` against 5.1 s on the same rows as
+/// arrays unnested by `INSERT ... SELECT ... ON CONFLICT`, and 3.0 s
+/// against 3.5 s on the orders (`pg_stat_statements`).
+#[derive(Default)]
+struct CopyRows(Vec<u8>);
+
+impl CopyRows {
+    fn int(&mut self, v: i64) {
+        self.0
+            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+        self.0.push(b'\t');
+    }
+    fn text(&mut self, s: &str) {
+        for &b in s.as_bytes() {
+            match b {
+                b'\\' => self.0.extend_from_slice(b"\\\\"),
+                b'\t' => self.0.extend_from_slice(b"\\t"),
+                b'\n' => self.0.extend_from_slice(b"\\n"),
+                b'\r' => self.0.extend_from_slice(b"\\r"),
+                _ => self.0.push(b),
+            }
+        }
+        self.0.push(b'\t');
+    }
+    fn null(&mut self) {
+        self.0.extend_from_slice(b"\\N\t");
+    }
+    fn opt_int(&mut self, v: Option<i64>) {
+        match v {
+            Some(v) => self.int(v),
+            None => self.null(),
+        }
+    }
+    fn opt_text(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => self.text(s),
+            None => self.null(),
+        }
+    }
+    /// End the row: its last field's tab becomes the line's end.
+    fn end_row(&mut self) {
+        if let Some(last) = self.0.last_mut() {
+            *last = b'\n';
+        }
+    }
+}
+
+/// The statements that copy rows into a table: its name, the columns of
+/// its `CopyRows` (in their order) and how rows already there are merged.
+struct CopyTable {
+    /// `COPY` straight into the table.
+    copy: &'static str,
+    /// A temporary table shaped like it, `COPY` into that, the insert from
+    /// it with the conflict rule, and the temporary table dropped.
+    stage: &'static str,
+    copy_staged: &'static str,
+    merge: &'static str,
+    unstage: &'static str,
+}
+
+macro_rules! copy_table {
+    ($name:literal, $columns:expr, $on_conflict:literal) => {
+        CopyTable {
+            copy: concat!("COPY ", $name, " (", $columns, ") FROM STDIN"),
+            stage: concat!(
+                "CREATE TEMPORARY TABLE merge_",
+                $name,
+                " (LIKE ",
+                $name,
+                ") ON COMMIT DROP"
+            ),
+            copy_staged: concat!("COPY merge_", $name, " (", $columns, ") FROM STDIN"),
+            merge: concat!(
+                "INSERT INTO ",
+                $name,
+                " (",
+                $columns,
+                ") SELECT ",
+                $columns,
+                " FROM merge_",
+                $name,
+                " ",
+                $on_conflict
+            ),
+            unstage: concat!("DROP TABLE merge_", $name),
+        }
     };
 }
-const INSERT_ORDERS: &str = insert_orders!();
 
-/// The same rows inserted or updated; a closed order is never reopened (a
+/// Orders are inserted or updated; a closed order is never reopened (a
 /// late acceptance folded after its fill).
-const UPSERT_ORDERS: &str = concat!(
-    insert_orders!(),
-    " ON CONFLICT (order_id) DO UPDATE SET side = EXCLUDED.side,
+const ORDERS: CopyTable = copy_table!(
+    "orders",
+    order_columns!(),
+    "ON CONFLICT (order_id) DO UPDATE SET side = EXCLUDED.side,
        order_type = EXCLUDED.order_type, time_in_force = EXCLUDED.time_in_force,
        quantity = EXCLUDED.quantity, limit_price = EXCLUDED.limit_price,
        client_order_id = EXCLUDED.client_order_id, status = EXCLUDED.status,
@@ -1038,72 +1070,113 @@ const UPSERT_ORDERS: &str = concat!(
        reason = EXCLUDED.reason, updated_at = EXCLUDED.updated_at
      WHERE orders.status IN ('accepted', 'partially_filled')"
 );
+/// A trade never changes: one already there is kept.
+const TRADES: CopyTable = copy_table!(
+    "trades",
+    trade_columns!(),
+    "ON CONFLICT (symbol, seq) DO NOTHING"
+);
+
+/// The rows of orders `ids` of `d`, in `order_columns!()`'s order.
+fn order_copy_rows(d: &Durable, ids: &[OrderId]) -> CopyRows {
+    let mut w = CopyRows(Vec::with_capacity(ids.len() * 96));
+    for o in ids.iter().filter_map(|id| d.orders.get(id)) {
+        w.int(o.id.0 as i64);
+        w.int(acc(o.account));
+        w.text(o.symbol.as_str());
+        w.opt_text(o.side.map(Side::as_str));
+        w.opt_text(o.order_type.map(OrderType::as_str));
+        w.opt_text(o.time_in_force.map(TimeInForce::as_str));
+        w.int(o.quantity as i64);
+        w.opt_int(o.limit_price.map(Price::minor));
+        w.opt_text(o.client_order_id.as_ref().map(|c| c.as_str()));
+        w.text(o.status.as_str());
+        w.int(o.filled as i64);
+        w.int(o.remaining as i64);
+        w.opt_text(o.reason.as_deref());
+        w.int(o.created_at.0);
+        w.int(o.updated_at.0);
+        w.end_row();
+    }
+    w
+}
+
+/// The new trades of `d`, in `trade_columns!()`'s order.
+fn trade_copy_rows(d: &Durable) -> CopyRows {
+    let mut w = CopyRows(Vec::with_capacity(d.new_trades.len() * 96));
+    for t in &d.new_trades {
+        w.text(t.symbol.as_str());
+        w.int(t.seq as i64);
+        w.int(t.price.minor());
+        w.int(t.quantity as i64);
+        w.int(t.maker_order.0 as i64);
+        w.int(acc(t.maker_account));
+        w.int(t.taker_order.0 as i64);
+        w.int(acc(t.taker_account));
+        w.text(t.taker_side.as_str());
+        w.int(t.ts.0);
+        w.end_row();
+    }
+    w
+}
+
+/// Copy rows that should all be new straight into `table`, inside a
+/// savepoint. `false`, with nothing written, if one is there already (a
+/// retried checkpoint whose commit went through): the caller then writes
+/// them with `copy_merge`.
+async fn copy_new(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    table: &CopyTable,
+    rows: &CopyRows,
+) -> Result<bool, PgError> {
+    if rows.0.is_empty() {
+        return Ok(true);
+    }
+    sqlx::query("SAVEPOINT copy_new").execute(&mut **tx).await?;
+    match copy_in(tx, table.copy, rows).await {
+        Ok(()) => Ok(true),
+        Err(e) if is_unique_violation(&e) => {
+            sqlx::query("ROLLBACK TO SAVEPOINT copy_new")
+                .execute(&mut **tx)
+                .await?;
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Rows that may be there already: copied into a temporary table shaped
+/// like `table`, then inserted from it by the table's conflict rule.
+async fn copy_merge(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    table: &CopyTable,
+    rows: &CopyRows,
+) -> Result<(), PgError> {
+    if rows.0.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(table.stage).execute(&mut **tx).await?;
+    copy_in(tx, table.copy_staged, rows).await?;
+    sqlx::query(table.merge).execute(&mut **tx).await?;
+    sqlx::query(table.unstage).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// A `COPY ... FROM STDIN` statement with `rows`.
+async fn copy_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    statement: &str,
+    rows: &CopyRows,
+) -> Result<(), sqlx::Error> {
+    let mut copy = tx.copy_in_raw(statement).await?;
+    if let Err(e) = copy.send(rows.0.as_slice()).await {
+        copy.abort("the rows could not be sent").await?;
+        return Err(e);
+    }
+    copy.finish().await.map(drop)
+}
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error()
         .is_some_and(|d| d.kind() == sqlx::error::ErrorKind::UniqueViolation)
-}
-
-/// Write the rows of orders `ids_of` of `d` with `sql` (one of the above).
-async fn write_orders(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    d: &Durable,
-    ids_of: &[OrderId],
-    sql: &'static str,
-) -> Result<(), PgError> {
-    if ids_of.is_empty() {
-        return Ok(());
-    }
-    let mut ids = Vec::with_capacity(ids_of.len());
-    let mut accs = vec![];
-    let mut syms = vec![];
-    let mut sides: Vec<Option<&str>> = vec![];
-    let mut types: Vec<Option<&str>> = vec![];
-    let mut tifs: Vec<Option<&str>> = vec![];
-    let mut qty = vec![];
-    let mut limit: Vec<Option<i64>> = vec![];
-    let mut client: Vec<Option<String>> = vec![];
-    let mut status = vec![];
-    let mut filled = vec![];
-    let mut remaining = vec![];
-    let mut reason: Vec<Option<String>> = vec![];
-    let mut created = vec![];
-    let mut updated = vec![];
-    for id in ids_of {
-        let Some(o) = d.orders.get(id) else { continue };
-        ids.push(o.id.0 as i64);
-        accs.push(acc(o.account));
-        syms.push(o.symbol.as_str().to_string());
-        sides.push(o.side.map(Side::as_str));
-        types.push(o.order_type.map(OrderType::as_str));
-        tifs.push(o.time_in_force.map(TimeInForce::as_str));
-        qty.push(o.quantity as i64);
-        limit.push(o.limit_price.map(Price::minor));
-        client.push(o.client_order_id.map(|c| c.as_str().to_string()));
-        status.push(o.status.as_str());
-        filled.push(o.filled as i64);
-        remaining.push(o.remaining as i64);
-        reason.push(o.reason.clone());
-        created.push(o.created_at.0);
-        updated.push(o.updated_at.0);
-    }
-    sqlx::query(sql)
-        .bind(&ids)
-        .bind(&accs)
-        .bind(&syms)
-        .bind(&sides)
-        .bind(&types)
-        .bind(&tifs)
-        .bind(&qty)
-        .bind(&limit)
-        .bind(&client)
-        .bind(&status)
-        .bind(&filled)
-        .bind(&remaining)
-        .bind(&reason)
-        .bind(&created)
-        .bind(&updated)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }

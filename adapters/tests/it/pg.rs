@@ -889,6 +889,11 @@ async fn a_checkpoint_written_twice_finds_its_new_orders_there_and_carries_on(po
             .await
             .unwrap();
     assert_eq!(again, first);
+    let trades: i64 = sqlx::query_scalar("SELECT count(*) FROM trades")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(trades, 1, "the trade copied once, then kept");
     // The open order, now known to be there, is updated by the next one.
     let open = d
         .open_orders()
@@ -909,4 +914,41 @@ async fn a_checkpoint_written_twice_finds_its_new_orders_there_and_carries_on(po
         .await
         .unwrap();
     assert_eq!(status, "cancelled");
+}
+
+#[sqlx::test]
+async fn a_client_order_id_with_backslashes_round_trips_through_a_checkpoint(pool: PgPool) {
+    // New orders go in by COPY, whose text format gives a backslash a
+    // meaning (`\N` is NULL, `\t` a tab): a client id may hold any
+    // printable ASCII and must come back as sent.
+    let odd = r"a\N\t\\b\";
+    let mut d = fresh();
+    for f in history() {
+        d.apply(&match f {
+            Fact::Order(o) if o.id == OrderId(2) => Fact::Order(OrderFact {
+                client_order_id: Some(engine::ClientOrderId::new(odd).unwrap()),
+                ..o
+            }),
+            f => f,
+        });
+    }
+    pg::write_checkpoint(&pool, &d.take_dirty()).await.unwrap();
+    let stored: Vec<(i64, Option<String>)> =
+        sqlx::query_as("SELECT order_id, client_order_id FROM orders ORDER BY order_id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        stored,
+        [(1, None), (2, Some(odd.into())), (3, None), (4, None)]
+    );
+    let back = pg::load(&pool, Fees::new(10, 20).unwrap(), FEE)
+        .await
+        .unwrap();
+    assert_eq!(
+        back.orders[&OrderId(2)]
+            .client_order_id
+            .map(|c| c.as_str().to_string()),
+        Some(odd.to_string())
+    );
 }
