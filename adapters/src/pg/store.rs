@@ -971,7 +971,6 @@ pub async fn outside_prices(
 /// spent 2.0 s on the trades' `COPY` against 5.1 s on the same rows as
 /// arrays unnested by `INSERT ... SELECT ... ON CONFLICT`, and 3.0 s
 /// against 3.5 s on the orders (`pg_stat_statements`).
-#[derive(Default)]
 struct CopyRows(Vec<u8>);
 
 impl CopyRows {
@@ -1020,12 +1019,11 @@ impl CopyRows {
 struct CopyTable {
     /// `COPY` straight into the table.
     copy: &'static str,
-    /// A temporary table shaped like it, `COPY` into that, the insert from
-    /// it with the conflict rule, and the temporary table dropped.
+    /// A temporary table shaped like it (dropped at commit), `COPY` into
+    /// that, and the insert from it with the conflict rule.
     stage: &'static str,
     copy_staged: &'static str,
     merge: &'static str,
-    unstage: &'static str,
 }
 
 macro_rules! copy_table {
@@ -1052,7 +1050,6 @@ macro_rules! copy_table {
                 " ",
                 $on_conflict
             ),
-            unstage: concat!("DROP TABLE merge_", $name),
         }
     };
 }
@@ -1146,7 +1143,8 @@ async fn copy_new(
 }
 
 /// Rows that may be there already: copied into a temporary table shaped
-/// like `table`, then inserted from it by the table's conflict rule.
+/// like `table`, then inserted from it by the table's conflict rule. Once
+/// per table in a transaction (the temporary table lasts until commit).
 async fn copy_merge(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     table: &CopyTable,
@@ -1158,7 +1156,6 @@ async fn copy_merge(
     sqlx::query(table.stage).execute(&mut **tx).await?;
     copy_in(tx, table.copy_staged, rows).await?;
     sqlx::query(table.merge).execute(&mut **tx).await?;
-    sqlx::query(table.unstage).execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -1170,7 +1167,9 @@ async fn copy_in(
 ) -> Result<(), sqlx::Error> {
     let mut copy = tx.copy_in_raw(statement).await?;
     if let Err(e) = copy.send(rows.0.as_slice()).await {
-        copy.abort("the rows could not be sent").await?;
+        // The send's error is the one to report; the abort's, if any, is
+        // its consequence.
+        let _ = copy.abort("the rows could not be sent").await;
         return Err(e);
     }
     copy.finish().await.map(drop)
