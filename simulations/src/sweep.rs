@@ -40,6 +40,8 @@ pub struct SweepRow {
     /// Per symbol: the day's return (close against the initial price),
     /// in basis points, its volume and trades.
     pub symbols: BTreeMap<String, SymbolRow>,
+    /// Every symbol's returns together (with two symbols or more).
+    pub pooled: Option<FactsRow>,
     /// Mean P&L of each agent type, in minor units.
     pub mean_pnl: BTreeMap<String, i64>,
     pub conservation_ok: bool,
@@ -59,10 +61,44 @@ pub struct SymbolRow {
     pub spread_bps: Option<f64>,
     pub volume: u64,
     pub trades: u64,
-    /// Excess kurtosis of 1-minute returns.
+    #[serde(flatten)]
+    pub facts: FactsRow,
+}
+
+/// The stylized facts of a set of 1-minute returns (a symbol's, or every
+/// symbol's pooled), as a sweep compares them across runs.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct FactsRow {
+    /// Excess kurtosis.
     pub kurtosis: Option<f64>,
-    /// Mean autocorrelation of absolute 1-minute returns at lags 1-10.
+    /// Mean autocorrelation of absolute returns at lags 1-10.
     pub abs_acf: Option<f64>,
+    /// Power-law decay exponent of that autocorrelation over lags 1-30.
+    pub abs_acf_decay: Option<f64>,
+    /// Autocorrelation of returns at lag 1.
+    pub acf1: Option<f64>,
+}
+
+impl FactsRow {
+    fn of(st: &crate::facts::ReturnStats) -> FactsRow {
+        let lags = &st.acf_abs_returns[..st.acf_abs_returns.len().min(10)];
+        FactsRow {
+            kurtosis: st.excess_kurtosis,
+            abs_acf: (!lags.is_empty()).then(|| lags.iter().sum::<f64>() / lags.len() as f64),
+            abs_acf_decay: st.abs_acf_decay,
+            acf1: st.acf_returns.first().copied(),
+        }
+    }
+    fn metrics(&self, prefix: &str, m: &mut Vec<(String, f64)>) {
+        for (name, v) in [
+            ("kurtosis", self.kurtosis),
+            ("abs_acf", self.abs_acf),
+            ("abs_acf_decay", self.abs_acf_decay),
+            ("acf1", self.acf1),
+        ] {
+            m.push((format!("{prefix}.{name}"), v.unwrap_or(f64::NAN)));
+        }
+    }
 }
 
 impl SweepRow {
@@ -80,11 +116,6 @@ impl SweepRow {
                 .iter()
                 .map(|s| {
                     let f = r.stylized_facts.iter().find(|f| f.symbol == s.symbol);
-                    let abs_acf = f.and_then(|f| {
-                        let acf = &f.stats.acf_abs_returns;
-                        let lags = &acf[..acf.len().min(10)];
-                        (!lags.is_empty()).then(|| lags.iter().sum::<f64>() / lags.len() as f64)
-                    });
                     (
                         s.symbol.clone(),
                         SymbolRow {
@@ -93,12 +124,15 @@ impl SweepRow {
                             spread_bps: f.and_then(|f| f.mean_spread_bps),
                             volume: s.volume,
                             trades: s.trades,
-                            kurtosis: f.and_then(|f| f.stats.excess_kurtosis),
-                            abs_acf,
+                            facts: f.map(|f| FactsRow::of(&f.stats)).unwrap_or_default(),
                         },
                     )
                 })
                 .collect(),
+            pooled: r
+                .stylized_facts_pooled
+                .as_ref()
+                .map(|p| FactsRow::of(&p.stats)),
             mean_pnl: r
                 .leaderboard
                 .iter()
@@ -134,8 +168,12 @@ impl SweepRow {
             m.push((format!("{s}.spread_bps"), r.spread_bps.unwrap_or(f64::NAN)));
             m.push((format!("{s}.volume"), r.volume as f64));
             m.push((format!("{s}.trades"), r.trades as f64));
-            m.push((format!("{s}.kurtosis"), r.kurtosis.unwrap_or(f64::NAN)));
-            m.push((format!("{s}.abs_acf"), r.abs_acf.unwrap_or(f64::NAN)));
+            r.facts.metrics(s, &mut m);
+        }
+        // Columns stay the same from run to run: a run whose pooled facts
+        // had too little data gets empty cells.
+        if self.symbols.len() >= 2 {
+            self.pooled.unwrap_or_default().metrics("pooled", &mut m);
         }
         for (t, p) in &self.mean_pnl {
             m.push((format!("{t}.mean_pnl_minor"), *p as f64));
@@ -266,7 +304,10 @@ pub fn grid(axes: &[(String, Vec<toml::Value>)]) -> Vec<Vec<(String, toml::Value
 }
 
 /// The scenario `text` with each (`path`, value) set: `a.b`, `list[2].c`.
-/// A path that is not in the scenario is an error naming it.
+/// A field the file leaves out (at its default) is added, and the
+/// scenario's own parse then rejects a name it does not know; a list item
+/// the file does not have, or a field inside a value that is not a table,
+/// is an error naming the path.
 pub fn apply(text: &str, sets: &[(String, toml::Value)]) -> Result<String, String> {
     let mut doc: toml::Value = toml::from_str(text).map_err(|e| e.to_string())?;
     for (path, value) in sets {
@@ -282,9 +323,18 @@ pub fn apply(text: &str, sets: &[(String, toml::Value)]) -> Result<String, Strin
                 }
                 None => (seg, None),
             };
-            at = at
-                .get_mut(name)
-                .ok_or_else(|| format!("`{path}`: the scenario has no `{name}`"))?;
+            let table = at
+                .as_table_mut()
+                .ok_or_else(|| format!("`{path}`: `{seg}` is inside a value, not a table"))?;
+            at = match index {
+                // A missing list cannot be made up: its items have no defaults.
+                Some(_) => table
+                    .get_mut(name)
+                    .ok_or_else(|| format!("`{path}`: the scenario has no `{name}`"))?,
+                None => table
+                    .entry(name)
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new())),
+            };
             if let Some(i) = index {
                 at = at
                     .get_mut(i)
@@ -557,6 +607,28 @@ mod tests {
         assert_eq!(doc["name"].as_str(), Some("b"));
         let e = apply(text, &[("agents[2].count".into(), toml::Value::Integer(1))]).unwrap_err();
         assert!(e.contains("no item 2"), "{e}");
+        let e = apply(
+            text,
+            &[("symbols[0].volatility".into(), toml::Value::Float(0.2))],
+        )
+        .unwrap_err();
+        assert!(e.contains("no `symbols`"), "{e}");
+        let e = apply(text, &[("name.x".into(), toml::Value::Integer(1))]).unwrap_err();
+        assert!(e.contains("not a table"), "{e}");
+        // A field left at its default is added, nested tables too.
+        let out = apply(
+            text,
+            &[(
+                "agents[1].params.activity_feedback".into(),
+                toml::Value::Float(2.0),
+            )],
+        )
+        .unwrap();
+        let doc: toml::Value = toml::from_str(&out).unwrap();
+        assert_eq!(
+            doc["agents"][1]["params"]["activity_feedback"].as_float(),
+            Some(2.0)
+        );
         assert!(parse_set("nothing").is_err());
     }
 

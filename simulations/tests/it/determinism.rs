@@ -59,7 +59,23 @@ fn a_sweep_gives_the_same_rows_whatever_its_jobs() {
     assert_eq!(key(&one), key(&two));
     assert_eq!(one.iter().map(|r| r.seed).collect::<Vec<_>>(), seeds);
     // Each row is the seed's own run, as `run` plays it alone.
-    assert_eq!(one[1].log_hash, run(&plan, 1, Some(2)).report.log_hash);
+    let alone = run(&plan, 1, Some(2)).report;
+    assert_eq!(one[1].log_hash, alone.log_hash);
+    // Its stylized facts are that run's, per symbol and pooled.
+    let pooled = alone.stylized_facts_pooled.as_ref().unwrap();
+    let row = one[1].pooled.unwrap();
+    assert_eq!(row.kurtosis, pooled.stats.excess_kurtosis);
+    assert_eq!(row.abs_acf_decay, pooled.stats.abs_acf_decay);
+    assert_eq!(row.acf1, pooled.stats.acf_returns.first().copied());
+    let acme = alone
+        .stylized_facts
+        .iter()
+        .find(|f| f.symbol == "ACME")
+        .unwrap();
+    assert_eq!(
+        one[1].symbols["ACME"].facts.abs_acf_decay,
+        acme.stats.abs_acf_decay
+    );
     assert_ne!(one[0].log_hash, one[1].log_hash);
     let summary = simulations::sweep::summarize(&one);
     let trades = summary.iter().find(|s| s.metric == "trades").unwrap();
@@ -73,6 +89,11 @@ fn a_sweep_gives_the_same_rows_whatever_its_jobs() {
     assert!(csv.starts_with("seed,log_hash,wall_seconds,orders,trades,volume,"));
     assert!(
         csv.contains("ACME.volatility_bps,ACME.spread_bps,"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("ACME.kurtosis,ACME.abs_acf,ACME.abs_acf_decay,ACME.acf1,")
+            && csv.contains("pooled.kurtosis,pooled.abs_acf,pooled.abs_acf_decay,pooled.acf1"),
         "{csv}"
     );
     // A fan chart per symbol, and one page with the summary, fans and runs.
