@@ -475,6 +475,11 @@ pub struct MarketMakerParams {
     /// Weight of the reference price (vs the book's mid) in its centre.
     #[serde(default = "d_mm_anchor")]
     pub anchor: f64,
+    /// While its symbol's price moves more than usual (the activity ratio
+    /// of noise agents' `activity_feedback`), it quotes ratio^`caution`
+    /// times wider and that many times fewer shares a level (0: never).
+    #[serde(default)]
+    pub caution: f64,
 }
 fn d_mm_interval() -> f64 {
     10.0
@@ -823,6 +828,7 @@ fn validate_kind(kind: &AgentKind, f: &dyn Fn(&str) -> String) -> Result<(), Sce
                 return Err(invalid(f("half_spread_ticks"), "must be at least 1"));
             }
             check_f64(f("anchor"), p.anchor, 0.0, 1.0)?;
+            check_f64(f("caution"), p.caution, 0.0, 4.0)?;
         }
         AgentKind::RandomTicker(p) => {
             interval(p.interval_s)?;

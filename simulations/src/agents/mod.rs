@@ -326,7 +326,7 @@ impl Agents {
             .collect();
         let activity = agents
             .iter()
-            .any(|a| Self::feedback(&a.kind) > 0.0)
+            .any(|a| Self::feedback(&a.kind) > 0.0 || Self::caution(&a.kind) > 0.0)
             .then(BTreeMap::new);
         Agents {
             agents,
@@ -362,6 +362,18 @@ impl Agents {
             _ => 0.0,
         }
     }
+    fn caution(kind: &AgentKind) -> f64 {
+        match kind {
+            AgentKind::MarketMaker(p) => p.caution,
+            _ => 0.0,
+        }
+    }
+    /// How much `s`'s price has been moving against usual (1 when not kept).
+    fn activity_ratio(activity: Option<&BTreeMap<Symbol, Activity>>, s: Symbol) -> f64 {
+        activity
+            .and_then(|m| m.get(&s))
+            .map_or(1.0, Activity::ratio)
+    }
     /// Steps until the agent's next wake: exponential with the type's mean,
     /// except market makers, which requote on a fixed clock. With activity
     /// feedback the mean shrinks while the agent's symbols move more than
@@ -377,12 +389,7 @@ impl Agents {
             let ratio = a
                 .symbols
                 .iter()
-                .map(|s| {
-                    self.activity
-                        .as_ref()
-                        .and_then(|m| m.get(s))
-                        .map_or(1.0, Activity::ratio)
-                })
+                .map(|s| Self::activity_ratio(self.activity.as_ref(), *s))
                 .sum::<f64>()
                 / a.symbols.len() as f64;
             mean /= ratio.powf(feedback);
@@ -413,7 +420,11 @@ impl Population for Agents {
             AgentKind::Noise(p) => noise::wake(a, &p, ctx, out),
             AgentKind::Value(p) => value::wake(a, &p, ctx, out),
             AgentKind::Momentum(p) => momentum::wake(a, &p, ctx, out),
-            AgentKind::MarketMaker(p) => market_maker::wake(a, &p, ctx, out),
+            AgentKind::MarketMaker(p) => {
+                let activity = self.activity.as_ref();
+                let ratio = |s| Self::activity_ratio(activity, s);
+                market_maker::wake(a, &p, ctx, ratio, out)
+            }
             AgentKind::RandomTicker(p) => random_ticker::wake(a, &p, ctx, out),
         }
         Some(ctx.step + self.next_gap(i))
