@@ -39,6 +39,17 @@ fn quickstart_conserves_cash_and_shares_and_uses_every_agent_type() {
         "the random ticker never moved a price"
     );
     assert!(out.report.symbols.len() >= 3);
+    // Issue 17: the shipped market looks real where it matters most.
+    let pooled = out.report.stylized_facts_pooled.as_ref().unwrap();
+    holds(&pooled.checks, "quickstart pooled");
+}
+
+/// Fat tails and volatility clustering are in the literature's range.
+fn holds(checks: &[simulations::facts::Check], what: &str) {
+    for fact in ["fat tails", "volatility clustering"] {
+        let c = checks.iter().find(|c| c.fact.starts_with(fact)).unwrap();
+        assert_eq!(c.in_range, Some(true), "{what}: {fact} {}", c.measured);
+    }
 }
 
 #[test]
@@ -59,6 +70,7 @@ fn rmsc04_conserves_and_produces_abides_like_order_flow() {
     );
     assert!(within(t.fills, 18_700.0), "fills {}", t.fills);
     assert_eq!(out.report.agents, 1_116);
+    holds(&out.report.stylized_facts[0].checks, "rmsc04");
 }
 
 #[test]
