@@ -451,6 +451,11 @@ pub struct ReturnStats {
 }
 
 impl ReturnStats {
+    /// Volatility clustering: the mean autocorrelation of absolute returns
+    /// at lags 1-10.
+    pub fn clustering(&self) -> Option<f64> {
+        mean(&self.acf_abs_returns[..self.acf_abs_returns.len().min(10)])
+    }
     fn of(r: &[f64]) -> ReturnStats {
         let abs: Vec<f64> = r.iter().map(|v| v.abs()).collect();
         let acf_abs: Vec<f64> = (1..=ABS_LAGS).map_while(|l| acf(&abs, l)).collect();
@@ -492,13 +497,7 @@ fn return_checks(st: &ReturnStats) -> Vec<Check> {
                 .into(),
         in_range: mean_beyond.map(|m| m < 0.1),
     });
-    let clustering = mean(
-        &st.acf_abs_returns
-            .iter()
-            .take(10)
-            .copied()
-            .collect::<Vec<_>>(),
-    );
+    let clustering = st.clustering();
     checks.push(Check {
         fact: "volatility clustering: mean acf(|returns|) at lags 1-10".into(),
         measured: format!("{} (2/sqrt(n) = {band:.3})", fmt(clustering, 3)),

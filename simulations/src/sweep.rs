@@ -81,10 +81,9 @@ pub struct FactsRow {
 
 impl FactsRow {
     fn of(st: &crate::facts::ReturnStats) -> FactsRow {
-        let lags = &st.acf_abs_returns[..st.acf_abs_returns.len().min(10)];
         FactsRow {
             kurtosis: st.excess_kurtosis,
-            abs_acf: (!lags.is_empty()).then(|| lags.iter().sum::<f64>() / lags.len() as f64),
+            abs_acf: st.clustering(),
             abs_acf_decay: st.abs_acf_decay,
             acf1: st.acf_returns.first().copied(),
         }
